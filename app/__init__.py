@@ -1,0 +1,1 @@
+"""cenomed: the CENOMED cells' secure exchange of nominative information about minors."""

@@ -1,0 +1,1 @@
+"""The case aggregate: a worrying situation and everything the procedure records about it."""

@@ -1,0 +1,166 @@
+"""Case tables. Nominative values live only in ``case_personal``, ``guardian`` and
+``research_note.content``, so that they can be encrypted without touching the workflow columns,
+which stay in clear for the procedure and the statistics (R19)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, UtcDateTime, utcnow
+from app.workflow.states import CaseState
+
+_STATES = ", ".join(f"'{state.value}'" for state in CaseState)
+
+
+class Case(Base):
+    __tablename__ = "case_file"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_STATES})", name="state_known"),
+        # The listing's keyset order within the caller's cells.
+        Index("ix_case_file_cell_submitted", "cell_id", "submitted_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    cell_id: Mapped[int] = mapped_column(ForeignKey("cell.id"))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    origin: Mapped[str] = mapped_column(String(30))
+    received_on: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    age_bracket: Mapped[str] = mapped_column(String(10))
+    submitted_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    retained: Mapped[bool | None] = mapped_column(Boolean)
+    parquet_decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    meeting_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("meeting.id"), index=True)
+    review_decision: Mapped[str | None] = mapped_column(String(20))
+    family_informed_on: Mapped[date | None] = mapped_column(Date)
+    family_information_means: Mapped[str | None] = mapped_column(String(20))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Optimistic concurrency: every step bumps it; a concurrent step on a stale copy fails (409).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    motifs: Mapped[list[CaseMotif]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="CaseMotif.motif"
+    )
+    personal: Mapped[CasePersonal | None] = relationship(
+        lazy="raise", cascade="all, delete-orphan", uselist=False
+    )
+    guardians: Mapped[list[Guardian]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="Guardian.position"
+    )
+    research_notes: Mapped[list[ResearchNote]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="ResearchNote.created_at"
+    )
+    orientations: Mapped[list[Orientation]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="Orientation.position"
+    )
+    steps: Mapped[list[CaseStep]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="CaseStep.id"
+    )
+
+
+class CaseMotif(Base):
+    __tablename__ = "case_motif"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), primary_key=True
+    )
+    motif: Mapped[str] = mapped_column(String(30), primary_key=True)
+
+
+class CasePersonal(Base):
+    """The minor's identity and contact, and the signaler's account: nominative, in one row."""
+
+    __tablename__ = "case_personal"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_name: Mapped[str] = mapped_column(String(200))
+    first_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date] = mapped_column(Date)
+    address: Mapped[str | None] = mapped_column(String(400))
+    school: Mapped[str | None] = mapped_column(String(300))
+    facts: Mapped[str | None] = mapped_column(Text)
+    # Normalised names and birth date, to find other cases of the same person.
+    match_key: Mapped[str] = mapped_column(String(500), index=True)
+
+
+class Guardian(Base):
+    __tablename__ = "guardian"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    relationship: Mapped[str] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(String(40))
+
+
+class ResearchNote(Base):
+    __tablename__ = "research_note"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    author_organisation: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    content: Mapped[str] = mapped_column(Text)
+
+
+class Orientation(Base):
+    """One destination decided at the meeting, its transmission and the service's feedback."""
+
+    __tablename__ = "orientation"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    destination: Mapped[str] = mapped_column(String(30))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    transmitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    transmitted_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    feedback_outcome: Mapped[str | None] = mapped_column(String(30))
+    reoriented_to: Mapped[str | None] = mapped_column(String(20))
+    feedback_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    feedback_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
+class CaseStep(Base):
+    """The history of the steps fired on a case (who, when, from which state to which)."""
+
+    __tablename__ = "case_step"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,95 @@
+"""Every query on cases. Relationships are ``lazy="raise"``: callers say what they load."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
+
+from app.cases.models import Case, CasePersonal
+
+
+def _everything() -> list[LoaderOption]:
+    return [
+        selectinload(Case.motifs),
+        selectinload(Case.personal),
+        selectinload(Case.guardians),
+        selectinload(Case.research_notes),
+        selectinload(Case.orientations),
+        selectinload(Case.steps),
+    ]
+
+
+def get_case(session: Session, case_id: uuid.UUID) -> Case | None:
+    return session.scalar(select(Case).where(Case.id == case_id).options(*_everything()))
+
+
+def get_cases(session: Session, case_ids: Sequence[uuid.UUID]) -> Sequence[Case]:
+    if not case_ids:
+        return []
+    query = select(Case).where(Case.id.in_(case_ids)).options(*_everything())
+    return session.scalars(query).all()
+
+
+def cases_in_cells(
+    session: Session,
+    *,
+    cell_ids: frozenset[int],
+    state: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    batch: int,
+) -> Sequence[Case]:
+    """One batch of the caller's cells' cases, newest first, after a keyset position."""
+    query: Select[Case] = select(Case).where(Case.cell_id.in_(cell_ids))
+    if state is not None:
+        query = query.where(Case.state == state)
+    if after is not None:
+        submitted_at, case_id = after
+        query = query.where(
+            or_(
+                Case.submitted_at < submitted_at,
+                and_(Case.submitted_at == submitted_at, Case.id < case_id),
+            )
+        )
+    query = query.order_by(Case.submitted_at.desc(), Case.id.desc()).limit(batch)
+    return session.scalars(query.options(*_everything())).all()
+
+
+def same_person_case_ids(
+    session: Session, *, match_key: str, cell_ids: frozenset[int], exclude: uuid.UUID
+) -> list[uuid.UUID]:
+    query = (
+        select(Case.id)
+        .join(CasePersonal, CasePersonal.case_id == Case.id)
+        .where(
+            CasePersonal.match_key == match_key,
+            Case.cell_id.in_(cell_ids),
+            Case.id != exclude,
+        )
+        .order_by(Case.submitted_at)
+    )
+    return list(session.scalars(query))
+
+
+def not_retained_in_cell(session: Session, *, cell_id: int) -> Sequence[Case]:
+    query = (
+        select(Case)
+        .where(Case.cell_id == cell_id, Case.state == "not_retained")
+        .order_by(Case.parquet_decided_at)
+        .options(selectinload(Case.personal))
+    )
+    return session.scalars(query).all()
+
+
+def on_agenda(session: Session, *, meeting_id: uuid.UUID) -> Sequence[Case]:
+    query = (
+        select(Case)
+        .where(Case.meeting_id == meeting_id)
+        .order_by(Case.received_on, Case.id)
+        .options(selectinload(Case.personal), selectinload(Case.orientations))
+    )
+    return session.scalars(query).all()

@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from app.auth import CurrentPrincipal
+from app.cases import service
+from app.cases.schemas import (
+    CaseCreate,
+    CasePage,
+    CaseRead,
+    FamilyInformationIn,
+    FeedbackIn,
+    ParquetDecisionIn,
+    ResearchNoteCreated,
+    ResearchNoteIn,
+    ReviewDecisionIn,
+)
+from app.cases.serialise import case_read
+from app.clock import today
+from app.db import DbSession
+from app.directory.principal import Principal
+from app.errors import responses
+from app.workflow.states import CaseState
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+Today = Annotated[date, Depends(today)]
+STEP_ERRORS = responses(401, 403, 404, 409, 422)
+
+
+def _present(session: DbSession, principal: Principal, case_id: uuid.UUID) -> CaseRead:
+    """The case after a step, as the caller may now see it (the step may have hidden it)."""
+    view = service.view_case(session, principal=principal, case_id=case_id)
+    return case_read(view, principal)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseRead,
+    responses=responses(401, 403, 422),
+    summary="Step 1: send a worrying situation to the cell's coordinator",
+    response_model_exclude_unset=True,
+)
+def submit_case(
+    body: CaseCreate, principal: CurrentPrincipal, session: DbSession, on: Today
+) -> CaseRead:
+    case = service.submit_case(session, principal=principal, data=body, today=on)
+    return _present(session, principal, case.id)
+
+
+@router.get(
+    "",
+    response_model=CasePage,
+    responses=responses(401, 403, 422),
+    summary="The cases of your cells that the charter lets you see",
+    response_model_exclude_unset=True,
+)
+def list_cases(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    cell_id: int | None = None,
+    state: CaseState | None = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> CasePage:
+    items, next_cursor = service.list_cases(
+        session, principal=principal, cell_id=cell_id, state=state, limit=limit, cursor=cursor
+    )
+    return CasePage(items=[case_read(item, principal) for item in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{case_id}",
+    response_model=CaseRead,
+    responses=responses(401, 403, 404),
+    summary="A case, with only the blocks the charter lets you see",
+    response_model_exclude_unset=True,
+)
+def read_case(case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> CaseRead:
+    return case_read(service.read_case(session, principal=principal, case_id=case_id), principal)
+
+
+@router.post(
+    "/{case_id}/parquet-referral",
+    response_model=CaseRead,
+    responses=STEP_ERRORS,
+    summary="Step 2: the coordinator sends the situation to the parquet",
+    response_model_exclude_unset=True,
+)
+def refer_to_parquet(
+    case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, on: Today
+) -> CaseRead:
+    service.refer_to_parquet(session, principal=principal, case_id=case_id, today=on)
+    return _present(session, principal, case_id)
+
+
+@router.post(
+    "/{case_id}/parquet-decision",
+    response_model=CaseRead,
+    responses=STEP_ERRORS,
+    summary="Step 2: the parquet retains the situation or not (judicial follow-up under way)",
+    response_model_exclude_unset=True,
+)
+def decide_parquet(
+    case_id: uuid.UUID,
+    body: ParquetDecisionIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    on: Today,
+) -> CaseRead:
+    service.decide_parquet(
+        session, principal=principal, case_id=case_id, retained=body.retained, today=on
+    )
+    return _present(session, principal, case_id)
+
+
+@router.post(
+    "/{case_id}/research-notes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ResearchNoteCreated,
+    responses=STEP_ERRORS,
+    summary="Step 3: a member shares what their institution knows (never the CST)",
+)
+def add_research_note(
+    case_id: uuid.UUID,
+    body: ResearchNoteIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    on: Today,
+) -> ResearchNoteCreated:
+    note = service.add_research_note(
+        session, principal=principal, case_id=case_id, content=body.content, today=on
+    )
+    return ResearchNoteCreated(id=note.id, case_id=case_id, created_at=note.created_at)
+
+
+@router.post(
+    "/{case_id}/review-decision",
+    response_model=CaseRead,
+    responses=STEP_ERRORS,
+    summary="Step 5: the cell's decision: orient (with destinations) or no action (closes)",
+    response_model_exclude_unset=True,
+)
+def review_decision(
+    case_id: uuid.UUID,
+    body: ReviewDecisionIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    on: Today,
+) -> CaseRead:
+    service.review_decision(session, principal=principal, case_id=case_id, data=body, today=on)
+    return _present(session, principal, case_id)
+
+
+@router.post(
+    "/{case_id}/family-information",
+    response_model=CaseRead,
+    responses=STEP_ERRORS,
+    summary="Step 5: the coordinator records that the family was informed",
+    response_model_exclude_unset=True,
+)
+def record_family_information(
+    case_id: uuid.UUID,
+    body: FamilyInformationIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    on: Today,
+) -> CaseRead:
+    service.record_family_information(
+        session, principal=principal, case_id=case_id, data=body, today=on
+    )
+    return _present(session, principal, case_id)
+
+
+@router.post(
+    "/{case_id}/orientations/{orientation_id}/transmission",
+    response_model=CaseRead,
+    responses=STEP_ERRORS,
+    summary="Step 5: transmission to the destination (social services via the CST)",
+    response_model_exclude_unset=True,
+)
+def transmit(
+    case_id: uuid.UUID,
+    orientation_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    on: Today,
+) -> CaseRead:
+    service.transmit(
+        session, principal=principal, case_id=case_id, orientation_id=orientation_id, today=on
+    )
+    return _present(session, principal, case_id)
+
+
+@router.post(
+    "/{case_id}/orientations/{orientation_id}/feedback",
+    response_model=CaseRead,
+    responses=STEP_ERRORS,
+    summary="Step 6: the service seized says whether support could be set up (closed form)",
+    response_model_exclude_unset=True,
+)
+def record_feedback(
+    case_id: uuid.UUID,
+    orientation_id: uuid.UUID,
+    body: FeedbackIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    on: Today,
+) -> CaseRead:
+    service.record_feedback(
+        session,
+        principal=principal,
+        case_id=case_id,
+        orientation_id=orientation_id,
+        data=body,
+        today=on,
+    )
+    return _present(session, principal, case_id)
+
+
+@router.post(
+    "/{case_id}/closure",
+    response_model=CaseRead,
+    responses=STEP_ERRORS,
+    summary="Closes the case; it joins the archive (R17)",
+    response_model_exclude_unset=True,
+)
+def close(
+    case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, on: Today
+) -> CaseRead:
+    service.close(session, principal=principal, case_id=case_id, today=on)
+    return _present(session, principal, case_id)

@@ -1,0 +1,192 @@
+"""Request and response bodies of the case endpoints.
+
+A case as read is cut into the charter's blocks; each block owns some keys, and a withheld
+block's keys are absent (``withheld`` names it). ``workflow``: origin, received_on, submitted_at,
+parquet, meeting_id, review_decision, closed_at, history. ``identity``: minor. ``contact``:
+contact. ``facts``: motifs, facts. ``research``: research_notes. ``orientation``:
+family_information, orientations. ``feedback``: feedback.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from app.schemas import Address, FactsText, Name, NoteText, Phone, School, StrictInput
+from app.vocabulary import (
+    Destination,
+    FeedbackOutcome,
+    GuardianRelationship,
+    InformationMeans,
+    Motif,
+    Organisation,
+    ReorientedTo,
+    ReviewDecision,
+    Sex,
+)
+from app.workflow.states import CaseState
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+class MinorIn(StrictInput):
+    last_name: Name
+    first_name: Name
+    birth_date: date
+    sex: Sex | None = None
+    address: Address | None = None
+    school: School | None = None
+
+
+class GuardianIn(StrictInput):
+    name: Name
+    relationship: GuardianRelationship
+    phone: Phone | None = None
+
+
+class CaseCreate(StrictInput):
+    cell_id: int
+    received_on: date | None = None
+    origin: Organisation | None = None
+    motifs: Annotated[list[Motif], Field(min_length=1, max_length=len(Motif))]
+    facts: FactsText | None = None
+    minor: MinorIn
+    guardians: Annotated[list[GuardianIn], Field(max_length=4)] = []
+
+
+class ParquetDecisionIn(StrictInput):
+    retained: bool
+
+
+class ResearchNoteIn(StrictInput):
+    content: NoteText
+
+
+class OrientationIn(StrictInput):
+    destination: Destination
+
+
+class ReviewDecisionIn(StrictInput):
+    decision: ReviewDecision
+    orientations: Annotated[list[OrientationIn], Field(max_length=len(Destination))] = []
+
+
+class FamilyInformationIn(StrictInput):
+    informed_on: date
+    means: InformationMeans
+
+
+class FeedbackIn(StrictInput):
+    """R9: a closed form; any other field is refused."""
+
+    outcome: FeedbackOutcome
+    reoriented_to: ReorientedTo | None = None
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+class MinorRead(BaseModel):
+    last_name: str
+    first_name: str
+    birth_date: date
+    sex: Sex | None
+    school: str | None
+
+
+class GuardianRead(BaseModel):
+    name: str
+    relationship: GuardianRelationship
+    phone: str | None
+
+
+class ContactRead(BaseModel):
+    address: str | None
+    guardians: list[GuardianRead]
+
+
+class ParquetRead(BaseModel):
+    retained: bool
+    decided_at: datetime
+
+
+class StepRead(BaseModel):
+    step: str
+    from_state: CaseState | None
+    to_state: CaseState
+    actor_id: int
+    actor_role: str
+    at: datetime
+
+
+class ResearchNoteRead(BaseModel):
+    id: uuid.UUID
+    author_id: int
+    author_organisation: Organisation
+    created_at: datetime
+    content: str
+
+
+class FamilyInformationRead(BaseModel):
+    informed_on: date
+    means: InformationMeans
+
+
+class OrientationRead(BaseModel):
+    id: uuid.UUID
+    destination: Destination
+    decided_at: datetime
+    transmitted_at: datetime | None
+
+
+class FeedbackRead(BaseModel):
+    orientation_id: uuid.UUID
+    destination: Destination
+    outcome: FeedbackOutcome
+    reoriented_to: ReorientedTo | None
+    recorded_at: datetime
+
+
+class CaseRead(BaseModel):
+    id: uuid.UUID
+    state: CaseState
+    cell_id: int
+    withheld: list[str]
+    possible_duplicates: list[uuid.UUID] | None = None
+    # workflow
+    origin: Organisation | None = None
+    received_on: date | None = None
+    submitted_at: datetime | None = None
+    parquet: ParquetRead | None = None
+    meeting_id: uuid.UUID | None = None
+    review_decision: ReviewDecision | None = None
+    closed_at: datetime | None = None
+    history: list[StepRead] | None = None
+    # identity
+    minor: MinorRead | None = None
+    # contact
+    contact: ContactRead | None = None
+    # facts
+    motifs: list[Motif] | None = None
+    facts: str | None = None
+    # research
+    research_notes: list[ResearchNoteRead] | None = None
+    # orientation
+    family_information: FamilyInformationRead | None = None
+    orientations: list[OrientationRead] | None = None
+    # feedback
+    feedback: list[FeedbackRead] | None = None
+
+
+class CasePage(BaseModel):
+    items: list[CaseRead]
+    next_cursor: str | None
+
+
+class ResearchNoteCreated(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    created_at: datetime

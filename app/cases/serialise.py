@@ -1,0 +1,161 @@
+"""Turns a case and the caller's view of it into a ``CaseRead`` holding only visible blocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.cases.models import Case
+from app.cases.schemas import (
+    CaseRead,
+    ContactRead,
+    FamilyInformationRead,
+    FeedbackRead,
+    GuardianRead,
+    MinorRead,
+    OrientationRead,
+    ParquetRead,
+    ResearchNoteRead,
+    StepRead,
+)
+from app.cases.service import VisibleCase
+from app.directory.principal import Principal
+from app.policy.visibility import Block
+
+
+def case_read(visible: VisibleCase, principal: Principal) -> CaseRead:
+    case, view = visible.case, visible.view
+    fields: dict[str, Any] = {
+        "id": case.id,
+        "state": case.state,
+        "cell_id": case.cell_id,
+        "withheld": [block.value for block in view.withheld],
+    }
+    if visible.possible_duplicates is not None:
+        fields["possible_duplicates"] = visible.possible_duplicates
+    for block in view.blocks:
+        fields.update(_BLOCKS[block](case))
+    if Block.RESEARCH in view.blocks and view.own_research_only:
+        fields["research_notes"] = [
+            note for note in fields["research_notes"] if note.author_id == principal.user_id
+        ]
+    # Only the keys set here are sent: a withheld block's keys are absent, not null.
+    return CaseRead(**fields)
+
+
+def _workflow(case: Case) -> dict[str, Any]:
+    parquet = None
+    if case.retained is not None and case.parquet_decided_at is not None:
+        parquet = ParquetRead(retained=case.retained, decided_at=case.parquet_decided_at)
+    return {
+        "origin": case.origin,
+        "received_on": case.received_on,
+        "submitted_at": case.submitted_at,
+        "parquet": parquet,
+        "meeting_id": case.meeting_id,
+        "review_decision": case.review_decision,
+        "closed_at": case.closed_at,
+        "history": [
+            StepRead(
+                step=s.step,
+                from_state=s.from_state,
+                to_state=s.to_state,
+                actor_id=s.actor_id,
+                actor_role=s.actor_role,
+                at=s.at,
+            )
+            for s in case.steps
+        ],
+    }
+
+
+def _identity(case: Case) -> dict[str, Any]:
+    personal = case.personal
+    if personal is None:
+        return {}
+    return {
+        "minor": MinorRead(
+            last_name=personal.last_name,
+            first_name=personal.first_name,
+            birth_date=personal.birth_date,
+            sex=case.sex,
+            school=personal.school,
+        )
+    }
+
+
+def _contact(case: Case) -> dict[str, Any]:
+    guardians = [
+        GuardianRead(name=g.name, relationship=g.relationship, phone=g.phone)
+        for g in case.guardians
+    ]
+    address = case.personal.address if case.personal else None
+    return {"contact": ContactRead(address=address, guardians=guardians)}
+
+
+def _facts(case: Case) -> dict[str, Any]:
+    return {
+        "motifs": [m.motif for m in case.motifs],
+        "facts": case.personal.facts if case.personal else None,
+    }
+
+
+def _research(case: Case) -> dict[str, Any]:
+    return {
+        "research_notes": [
+            ResearchNoteRead(
+                id=n.id,
+                author_id=n.author_id,
+                author_organisation=n.author_organisation,
+                created_at=n.created_at,
+                content=n.content,
+            )
+            for n in case.research_notes
+        ]
+    }
+
+
+def _orientation(case: Case) -> dict[str, Any]:
+    family = None
+    if case.family_informed_on is not None and case.family_information_means is not None:
+        family = FamilyInformationRead(
+            informed_on=case.family_informed_on, means=case.family_information_means
+        )
+    return {
+        "family_information": family,
+        "orientations": [
+            OrientationRead(
+                id=o.id,
+                destination=o.destination,
+                decided_at=o.decided_at,
+                transmitted_at=o.transmitted_at,
+            )
+            for o in case.orientations
+        ],
+    }
+
+
+def _feedback(case: Case) -> dict[str, Any]:
+    return {
+        "feedback": [
+            FeedbackRead(
+                orientation_id=o.id,
+                destination=o.destination,
+                outcome=o.feedback_outcome,
+                reoriented_to=o.reoriented_to,
+                recorded_at=o.feedback_at,
+            )
+            for o in case.orientations
+            if o.feedback_outcome is not None and o.feedback_at is not None
+        ]
+    }
+
+
+_BLOCKS = {
+    Block.WORKFLOW: _workflow,
+    Block.IDENTITY: _identity,
+    Block.CONTACT: _contact,
+    Block.FACTS: _facts,
+    Block.RESEARCH: _research,
+    Block.ORIENTATION: _orientation,
+    Block.FEEDBACK: _feedback,
+}

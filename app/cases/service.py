@@ -1,0 +1,483 @@
+"""Every read and write of case data goes through here: the one place where the procedure
+(``app.workflow``), the role table and the charter's visibility (``app.policy``) meet the
+database. Functions only ``flush()``; the request's session commits.
+
+Order of the checks, the same for every step: the case must exist in the caller's cells (else
+404, existence not revealed), the caller's role must be allowed the step (403), then the
+procedure must allow it now (409).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.cases import repository
+from app.cases.identity import age_bracket, match_key
+from app.cases.models import (
+    Case,
+    CaseMotif,
+    CasePersonal,
+    CaseStep,
+    Guardian,
+    Orientation,
+    ResearchNote,
+)
+from app.cases.schemas import (
+    CaseCreate,
+    FamilyInformationIn,
+    FeedbackIn,
+    ReviewDecisionIn,
+)
+from app.db import utcnow
+from app.directory import repository as directory
+from app.directory.models import Cell
+from app.directory.principal import Principal
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.meetings.models import Meeting
+from app.policy import roles
+from app.policy.visibility import Block, CaseFacts, CaseView, case_view
+from app.vocabulary import CellKind, Destination, FeedbackOutcome, ReviewDecision, Role
+from app.workflow import guards
+from app.workflow.guards import GuardFailed, InvalidStepInput, StepFacts
+from app.workflow.machine import IllegalStep, fire
+from app.workflow.states import CaseState, Step
+
+CASE_NOT_FOUND = "No case with this id in your cells."
+
+
+@dataclass(frozen=True, slots=True)
+class VisibleCase:
+    case: Case
+    view: CaseView
+    possible_duplicates: list[uuid.UUID] | None
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def facts_of(case: Case) -> CaseFacts:
+    return CaseFacts(
+        state=CaseState(case.state),
+        cell_id=case.cell_id,
+        submitted_by=case.submitted_by,
+        on_agenda=case.meeting_id is not None,
+        oriented_to_social_services=any(
+            o.destination == Destination.SOCIAL_SERVICES for o in case.orientations
+        ),
+    )
+
+
+def read_case(session: Session, *, principal: Principal, case_id: uuid.UUID) -> VisibleCase:
+    visible = view_case(session, principal=principal, case_id=case_id)
+    if not visible.view.blocks:
+        raise Forbidden(
+            "The charter lets your role see nothing of this case at its current step.",
+            slug="charter-withholds-case",
+        )
+    return visible
+
+
+def view_case(session: Session, *, principal: Principal, case_id: uuid.UUID) -> VisibleCase:
+    """The caller's view of a case of their cells, possibly empty (after a step, for instance)."""
+    case = _case_in_cells(session, principal, case_id)
+    view = case_view(principal, facts_of(case))
+    return VisibleCase(case, view, _possible_duplicates(session, principal, case, view))
+
+
+def _possible_duplicates(
+    session: Session, principal: Principal, case: Case, view: CaseView
+) -> list[uuid.UUID] | None:
+    if Block.IDENTITY not in view.blocks or case.personal is None:
+        return None
+    candidate_ids = repository.same_person_case_ids(
+        session, match_key=case.personal.match_key, cell_ids=principal.cell_ids, exclude=case.id
+    )
+    return [
+        other.id
+        for other in repository.get_cases(session, candidate_ids)
+        if Block.IDENTITY in case_view(principal, facts_of(other)).blocks
+    ]
+
+
+MAX_PAGE = 100
+
+
+def list_cases(
+    session: Session,
+    *,
+    principal: Principal,
+    cell_id: int | None,
+    state: CaseState | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[VisibleCase], str | None]:
+    """A page of the cases the caller may see: SQL narrows to their cells, the policy per row."""
+    if principal.role in (Role.ADMIN, Role.AUDITOR, Role.STEERING):
+        raise Forbidden("Your role never reads case content (R2).", slug="role-not-allowed")
+    cells = principal.cell_ids if cell_id is None else principal.cell_ids & {cell_id}
+    if cell_id is not None and not cells:
+        raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
+    limit = max(1, min(limit, MAX_PAGE))
+    position = _decode_cursor(cursor)
+    # Rows the policy hides are skipped, so read on until one more visible row than a page.
+    visible: list[VisibleCase] = []
+    while len(visible) <= limit:
+        batch = repository.cases_in_cells(
+            session,
+            cell_ids=cells,
+            state=state.value if state else None,
+            after=position,
+            batch=limit + 1,
+        )
+        for case in batch:
+            view = case_view(principal, facts_of(case))
+            if view.blocks:
+                visible.append(VisibleCase(case, view, None))
+        if len(batch) <= limit:
+            break
+        position = (batch[-1].submitted_at, batch[-1].id)
+    if len(visible) <= limit:
+        return visible, None
+    page = visible[:limit]
+    return page, _encode_cursor(page[-1].case.submitted_at, page[-1].case.id)
+
+
+def _encode_cursor(submitted_at: datetime, case_id: uuid.UUID) -> str:
+    raw = f"{submitted_at.isoformat()}|{case_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, case_id = raw.split("|")
+        return datetime.fromisoformat(stamp), uuid.UUID(case_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidInput(
+            "The cursor is not one this service gave; start again without it.",
+            slug="invalid-cursor",
+        ) from error
+
+
+# --- step 1 -----------------------------------------------------------------------------------
+
+
+def submit_case(session: Session, *, principal: Principal, data: CaseCreate, today: date) -> Case:
+    roles.require_step(principal, Step.SUBMIT)
+    cell = directory.get_cell(session, data.cell_id)
+    if cell is None or not principal.is_member_of(cell.id):
+        raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
+    origin = data.origin or principal.organisation
+    if origin != principal.organisation and principal.role is not Role.COORDINATOR:
+        raise Forbidden(
+            "Only the coordinator may enter a situation on behalf of another organisation (R4); "
+            "leave origin out.",
+            slug="origin-reserved",
+        )
+    received_on = data.received_on or today
+    minor = data.minor
+    with _as_invalid_input():
+        guards.check_received_on(received_on, today)
+        guards.check_public(CellKind(cell.kind), minor.birth_date, received_on)
+
+    case = Case(
+        id=uuid.uuid4(),
+        cell_id=cell.id,
+        state=CaseState.SUBMITTED.value,
+        origin=origin.value,
+        received_on=received_on,
+        sex=minor.sex.value if minor.sex else None,
+        age_bracket=age_bracket(minor.birth_date, received_on),
+        submitted_by=principal.user_id,
+        submitted_at=utcnow(),
+        motifs=[CaseMotif(motif=m.value) for m in sorted(set(data.motifs))],
+        personal=CasePersonal(
+            last_name=minor.last_name,
+            first_name=minor.first_name,
+            birth_date=minor.birth_date,
+            address=minor.address,
+            school=minor.school,
+            facts=data.facts,
+            match_key=match_key(minor.last_name, minor.first_name, minor.birth_date),
+        ),
+        guardians=[
+            Guardian(position=i, name=g.name, relationship=g.relationship.value, phone=g.phone)
+            for i, g in enumerate(data.guardians)
+        ],
+        research_notes=[],
+        orientations=[],
+        steps=[],
+    )
+    _record_step(case, Step.SUBMIT, None, CaseState.SUBMITTED, principal)
+    session.add(case)
+    session.flush()
+    return case
+
+
+# --- steps 2 to 6 -----------------------------------------------------------------------------
+
+
+def refer_to_parquet(
+    session: Session, *, principal: Principal, case_id: uuid.UUID, today: date
+) -> Case:
+    case = _case_for_step(session, principal, case_id, Step.REFER_TO_PARQUET)
+    _advance(case, Step.REFER_TO_PARQUET, StepFacts(today=today), principal)
+    _save(session)
+    return case
+
+
+def decide_parquet(
+    session: Session, *, principal: Principal, case_id: uuid.UUID, retained: bool, today: date
+) -> Case:
+    step = Step.RETAIN if retained else Step.NOT_RETAIN
+    case = _case_for_step(session, principal, case_id, step)
+    _advance(case, step, StepFacts(today=today), principal)
+    # R5: a not-retained case records the decision and nothing about the judicial follow-up.
+    case.retained = retained
+    case.parquet_decided_at = utcnow()
+    _save(session)
+    return case
+
+
+def add_research_note(
+    session: Session, *, principal: Principal, case_id: uuid.UUID, content: str, today: date
+) -> ResearchNote:
+    case = _case_for_step(session, principal, case_id, Step.ADD_RESEARCH_NOTE)
+    note = ResearchNote(
+        id=uuid.uuid4(),
+        case_id=case.id,
+        author_id=principal.user_id,
+        author_organisation=principal.organisation.value,
+        created_at=utcnow(),
+        content=content,
+    )
+    _advance(case, Step.ADD_RESEARCH_NOTE, StepFacts(today=today), principal)
+    case.research_notes.append(note)
+    _save(session)
+    return note
+
+
+def examine_at_meeting(
+    session: Session, *, principal: Principal, meeting: Meeting, case_id: uuid.UUID, today: date
+) -> Case:
+    case = _case_for_step(session, principal, case_id, Step.EXAMINE_AT_MEETING)
+    facts = StepFacts(
+        today=today,
+        received_on=case.received_on,
+        meeting_held_on=meeting.held_on,
+        meeting_cell_matches=meeting.cell_id == case.cell_id,
+    )
+    _advance(case, Step.EXAMINE_AT_MEETING, facts, principal)
+    case.meeting_id = meeting.id
+    _save(session)
+    return case
+
+
+def review_decision(
+    session: Session,
+    *,
+    principal: Principal,
+    case_id: uuid.UUID,
+    data: ReviewDecisionIn,
+    today: date,
+) -> Case:
+    orient = data.decision is ReviewDecision.ORIENT
+    step = Step.ORIENT if orient else Step.CLOSE_WITHOUT_ACTION
+    case = _case_for_step(session, principal, case_id, step)
+    cell = _cell_of(session, case)
+    destinations = tuple(o.destination for o in data.orientations)
+    with _as_invalid_input():
+        if orient:
+            guards.destinations_allowed(
+                StepFacts(today=today, cell_kind=CellKind(cell.kind), destinations=destinations)
+            )
+        elif destinations:
+            raise InvalidStepInput("A 'no_action' decision takes no orientations.")
+    meeting = session.get(Meeting, case.meeting_id) if case.meeting_id else None
+    facts = StepFacts(today=today, meeting_held_on=meeting.held_on if meeting else today)
+    _advance(case, step, facts, principal)
+    now = utcnow()
+    case.review_decision = data.decision.value
+    case.orientations.extend(
+        Orientation(id=uuid.uuid4(), position=i, destination=d.value, decided_at=now)
+        for i, d in enumerate(destinations)
+    )
+    if not orient:
+        case.closed_at = now
+    _save(session)
+    return case
+
+
+def record_family_information(
+    session: Session,
+    *,
+    principal: Principal,
+    case_id: uuid.UUID,
+    data: FamilyInformationIn,
+    today: date,
+) -> Case:
+    case = _case_for_step(session, principal, case_id, Step.RECORD_FAMILY_INFORMATION)
+    with _as_invalid_input():
+        guards.check_informed_on(data.informed_on, case.received_on, today)
+    facts = StepFacts(today=today, family_informed=case.family_informed_on is not None)
+    _advance(case, Step.RECORD_FAMILY_INFORMATION, facts, principal)
+    case.family_informed_on = data.informed_on
+    case.family_information_means = data.means.value
+    _save(session)
+    return case
+
+
+def transmit(
+    session: Session,
+    *,
+    principal: Principal,
+    case_id: uuid.UUID,
+    orientation_id: uuid.UUID,
+    today: date,
+) -> Case:
+    case = _case_for_step(session, principal, case_id, Step.TRANSMIT)
+    orientation = _orientation(case, orientation_id)
+    destination = Destination(orientation.destination)
+    facts = StepFacts(
+        today=today,
+        destination=destination,
+        family_informed=case.family_informed_on is not None,
+        already_transmitted=orientation.transmitted_at is not None,
+        has_social_coordinator=destination is Destination.SOCIAL_SERVICES
+        and directory.has_active_member_with_role(session, case.cell_id, Role.CST),
+    )
+    _advance(case, Step.TRANSMIT, facts, principal)
+    orientation.transmitted_at = utcnow()
+    orientation.transmitted_by = principal.user_id
+    _save(session)
+    return case
+
+
+def record_feedback(
+    session: Session,
+    *,
+    principal: Principal,
+    case_id: uuid.UUID,
+    orientation_id: uuid.UUID,
+    data: FeedbackIn,
+    today: date,
+) -> Case:
+    case = _case_in_cells(session, principal, case_id)
+    orientation = _orientation(case, orientation_id)
+    destination = Destination(orientation.destination)
+    roles.require_step(principal, Step.RECORD_FEEDBACK, destination)
+    reoriented = data.outcome is FeedbackOutcome.REORIENTED
+    if reoriented != (data.reoriented_to is not None):
+        raise InvalidInput(
+            "Give reoriented_to (social or medico_social) with the outcome 'reoriented', "
+            "and only with it (R9).",
+            slug="invalid-feedback",
+        )
+    facts = StepFacts(
+        today=today,
+        already_transmitted=orientation.transmitted_at is not None,
+        feedback_recorded=orientation.feedback_outcome is not None,
+    )
+    _advance(case, Step.RECORD_FEEDBACK, facts, principal)
+    orientation.feedback_outcome = data.outcome.value
+    orientation.reoriented_to = data.reoriented_to.value if data.reoriented_to else None
+    orientation.feedback_at = utcnow()
+    orientation.feedback_by = principal.user_id
+    _save(session)
+    return case
+
+
+def close(session: Session, *, principal: Principal, case_id: uuid.UUID, today: date) -> Case:
+    case = _case_for_step(session, principal, case_id, Step.CLOSE)
+    _advance(case, Step.CLOSE, StepFacts(today=today), principal)
+    case.closed_at = utcnow()
+    _save(session)
+    return case
+
+
+# --- shared mechanics -------------------------------------------------------------------------
+
+
+def _case_in_cells(session: Session, principal: Principal, case_id: uuid.UUID) -> Case:
+    case = repository.get_case(session, case_id)
+    if case is None or not principal.is_member_of(case.cell_id):
+        raise NotFound(CASE_NOT_FOUND, slug="case-not-found")
+    return case
+
+
+def _case_for_step(session: Session, principal: Principal, case_id: uuid.UUID, step: Step) -> Case:
+    case = _case_in_cells(session, principal, case_id)
+    roles.require_step(principal, step)
+    return case
+
+
+def _cell_of(session: Session, case: Case) -> Cell:
+    cell = directory.get_cell(session, case.cell_id)
+    assert cell is not None  # foreign key
+    return cell
+
+
+def _orientation(case: Case, orientation_id: uuid.UUID) -> Orientation:
+    for orientation in case.orientations:
+        if orientation.id == orientation_id:
+            return orientation
+    raise NotFound("This case has no orientation with this id.", slug="orientation-not-found")
+
+
+def _advance(case: Case, step: Step, facts: StepFacts, principal: Principal) -> None:
+    """Fires the step on the machine and records it; the caller then saves (version bump)."""
+    before = CaseState(case.state)
+    try:
+        after = fire(step, before, facts)
+    except IllegalStep as error:
+        raise Conflict(str(error), slug="step-not-allowed-in-state") from error
+    except GuardFailed as error:
+        raise Conflict(error.detail, slug=error.slug) from error
+    case.state = after.value
+    case.updated_at = utcnow()
+    _record_step(case, step, before, after, principal)
+
+
+def _record_step(
+    case: Case, step: Step, before: CaseState | None, after: CaseState, principal: Principal
+) -> None:
+    case.steps.append(
+        CaseStep(
+            step=step.value,
+            from_state=before.value if before else None,
+            to_state=after.value,
+            actor_id=principal.user_id,
+            actor_role=principal.role.value,
+            at=utcnow(),
+        )
+    )
+
+
+def _save(session: Session) -> None:
+    try:
+        session.flush()
+    except StaleDataError as error:
+        raise Conflict(
+            "Someone changed this case at the same moment; reload it and try again.",
+            slug="concurrent-change",
+        ) from error
+
+
+@contextmanager
+def _as_invalid_input() -> Iterator[None]:
+    """Turns a workflow input refusal into a 422 problem."""
+    try:
+        yield
+    except InvalidStepInput as error:
+        raise InvalidInput(error.detail) from error

@@ -1,0 +1,217 @@
+"""The ``cenomed`` command. Results go to stdout (an id, a token, JSON) and nothing else;
+diagnostics go to stderr; a failure exits non-zero with a one-line reason."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import wraps
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.auth import ensure_local_keys, issue_local_token
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker, unit_of_work
+from app.directory import repository as directory
+from app.directory import service as directory_service
+from app.errors import AppError
+from app.vocabulary import CellKind, Organisation, Role
+
+cli = typer.Typer(
+    help="cenomed: the CENOMED cells' exchange of nominative information.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+cell_cli = typer.Typer(help="Cells (CENOMED cells and recidivism groups).", no_args_is_help=True)
+user_cli = typer.Typer(help="User accounts.", no_args_is_help=True)
+cli.add_typer(cell_cli, name="cell")
+cli.add_typer(user_cli, name="user")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"cenomed: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Known failures become one line on stderr and exit code 1, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except AppError as error:
+            raise _fail(error.detail) from None
+        except (OperationalError, ProgrammingError):
+            raise _fail(
+                "the database is unreachable or not initialised; run 'cenomed init'"
+            ) from None
+        except (PermissionError, FileNotFoundError, RuntimeError) as error:
+            raise _fail(str(error)) from None
+
+    return wrapper
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _initialise(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_local_keys(settings.keys_dir)
+    migrate.upgrade(settings.database_url)
+
+
+@cli.command()
+@_one_line_errors
+def init() -> None:
+    """Create the data dir, the local keys and the schema (idempotent)."""
+    settings = get_settings()
+    _initialise(settings)
+    typer.echo(json.dumps({"data_dir": str(settings.data_dir.resolve()), "schema": "head"}))
+
+
+@cell_cli.command("add")
+@_one_line_errors
+def cell_add(
+    name: Annotated[str, typer.Option(help="The cell's name, e.g. 'CENOMED 18e'")],
+    kind: Annotated[CellKind, typer.Option(help="cenomed or recidivism")],
+    arrondissement: Annotated[int, typer.Option(min=1, max=20, help="1 to 20")],
+) -> None:
+    """Create a cell; prints its id."""
+    with _session(get_settings()) as session:
+        cell = directory_service.create_cell(
+            session, name=name, kind=kind, arrondissement=arrondissement
+        )
+        typer.echo(cell.id)
+
+
+@user_cli.command("add")
+@_one_line_errors
+def user_add(
+    username: Annotated[str, typer.Option(help="The account name (the token's subject)")],
+    role: Annotated[Role, typer.Option(help="The account's role")],
+    organisation: Annotated[
+        Organisation | None, typer.Option(help="Required for members; implied for other roles")
+    ] = None,
+    cell: Annotated[
+        list[int] | None, typer.Option(help="A cell the user belongs to (repeatable)")
+    ] = None,
+) -> None:
+    """Create an account; prints its id."""
+    with _session(get_settings()) as session:
+        user = directory_service.create_user(
+            session, username=username, role=role, organisation=organisation, cell_ids=cell or []
+        )
+        typer.echo(user.id)
+
+
+@user_cli.command("deactivate")
+@_one_line_errors
+def user_deactivate(
+    username: Annotated[str, typer.Option(help="The account to deactivate")],
+) -> None:
+    """Deactivate an account: refused from its very next request (R3); prints its id."""
+    with _session(get_settings()) as session:
+        user = directory_service.deactivate_user(session, username=username)
+        typer.echo(user.id)
+
+
+@cli.command()
+@_one_line_errors
+def token(
+    username: Annotated[str, typer.Argument(help="An active account")],
+    ttl: Annotated[
+        int | None, typer.Option(min=1, max=7 * 24 * 3600, help="Lifetime in seconds")
+    ] = None,
+) -> None:
+    """Print a bearer token signed by the local issuer."""
+    settings = get_settings()
+    with _session(settings) as session:
+        user = directory.get_user_by_username(session, username)
+        if user is None or not user.active:
+            raise _fail("no active account has this username")
+    typer.echo(issue_local_token(settings, username, ttl))
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Run the API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
+
+
+DEMO_CELL = "CENOMED démo 18e"
+DEMO_USERS: list[tuple[str, Role, Organisation | None, bool]] = [
+    ("demo-coordinator", Role.COORDINATOR, None, True),
+    ("demo-parquet", Role.PARQUET, None, True),
+    ("demo-police", Role.MEMBER, Organisation.POLICE, True),
+    ("demo-education", Role.MEMBER, Organisation.EDUCATION, True),
+    ("demo-cst", Role.CST, None, True),
+    ("demo-auditor", Role.AUDITOR, None, False),
+    ("demo-steering", Role.STEERING, None, False),
+    ("demo-admin", Role.ADMIN, None, False),
+]
+
+
+@cli.command()
+@_one_line_errors
+def demo(
+    ttl: Annotated[int, typer.Option(min=60, help="Lifetime of the printed tokens")] = 8 * 3600,
+) -> None:
+    """Init, a demo cell with example cases, one user per role; prints each username and token."""
+    from app.demo import seed_cases
+
+    settings = get_settings()
+    _initialise(settings)
+    with _session(settings) as session:
+        cell = directory.get_cell_by_name(session, DEMO_CELL) or directory_service.create_cell(
+            session, name=DEMO_CELL, kind=CellKind.CENOMED, arrondissement=18
+        )
+        for username, role, organisation, in_cell in DEMO_USERS:
+            if directory.get_user_by_username(session, username) is None:
+                directory_service.create_user(
+                    session,
+                    username=username,
+                    role=role,
+                    organisation=organisation,
+                    cell_ids=[cell.id] if in_cell else [],
+                )
+        seed_cases(session, cell_id=cell.id)
+    typer.echo(f"# demo cell {cell.id}; tokens valid {timedelta(seconds=ttl)}", err=True)
+    for username, *_ in DEMO_USERS:
+        typer.echo(f"{username}\t{issue_local_token(settings, username, ttl)}")
+
+
+def main() -> None:
+    # Whatever the service writes (database, keys, WAL files) is for its own account only.
+    os.umask(0o077)
+    cli(prog_name="cenomed")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,57 @@
+"""Service settings, read from the environment (prefix ``CENOMED_``) once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob an operator can turn; names are part of the contract (api-contract.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="CENOMED_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+
+    # Local token issuer (embedded default): ES256 key pair kept in the data dir.
+    local_issuer: str = "urn:cenomed:local-issuer"
+    local_audience: str = "cenomed-api"
+    default_token_ttl_seconds: int = Field(default=8 * 3600, gt=0, le=7 * 24 * 3600)
+
+    # OIDC mode: when the issuer is set, bearer tokens come from that identity provider.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_algorithms: list[str] = ["RS256", "ES256", "PS256"]
+    oidc_username_claim: str = "sub"
+    oidc_jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)
+
+    token_leeway_seconds: int = Field(default=5, ge=0, le=300)
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'cenomed.db'}"
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("CENOMED_OIDC_AUDIENCE is required when CENOMED_OIDC_ISSUER is set")
+        forbidden = [a for a in self.oidc_algorithms if not a.startswith(("RS", "ES", "PS"))]
+        if forbidden:
+            raise ValueError(f"only asymmetric token algorithms are accepted, not {forbidden}")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

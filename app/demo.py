@@ -1,0 +1,72 @@
+"""Example cases for the demo cell, with invented people, driven through the service layer."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.cases import service
+from app.cases.models import Case
+from app.cases.schemas import CaseCreate, MinorIn
+from app.clock import today
+from app.directory.principal import Principal
+from app.directory.service import load_principal
+from app.meetings import service as meetings
+from app.meetings.schemas import MeetingCreate
+from app.vocabulary import Motif, Sex
+
+
+def _as(session: Session, username: str) -> Principal:
+    principal = load_principal(session, username)
+    assert principal is not None, username
+    return principal
+
+
+def _submit(
+    session: Session, who: Principal, cell_id: int, last: str, first: str, born: date, ago: int
+) -> Case:
+    on = today()
+    data = CaseCreate(
+        cell_id=cell_id,
+        received_on=on - timedelta(days=ago),
+        motifs=[Motif.ABSENTEEISM, Motif.NIGHT_PRESENCE],
+        facts="Exemple fictif : absences répétées signalées depuis la rentrée.",
+        minor=MinorIn(last_name=last, first_name=first, birth_date=born, sex=Sex.F),
+    )
+    return service.submit_case(session, principal=who, data=data, today=on)
+
+
+def seed_cases(session: Session, *, cell_id: int) -> None:
+    """Three example situations at different steps, once (skipped if the cell has cases)."""
+    if session.scalar(select(func.count()).select_from(Case).where(Case.cell_id == cell_id)):
+        return
+    on = today()
+    coordinator = _as(session, "demo-coordinator")
+    parquet = _as(session, "demo-parquet")
+    police = _as(session, "demo-police")
+    education = _as(session, "demo-education")
+
+    _submit(session, police, cell_id, "Fictif", "Camille", date(on.year - 14, 3, 2), 2)
+
+    retained = _submit(session, education, cell_id, "Exemple", "Noé", date(on.year - 13, 6, 9), 40)
+    service.refer_to_parquet(session, principal=coordinator, case_id=retained.id, today=on)
+    service.decide_parquet(session, principal=parquet, case_id=retained.id, retained=True, today=on)
+    service.add_research_note(
+        session,
+        principal=education,
+        case_id=retained.id,
+        content="Exemple fictif : échange avec le chef d'établissement, suivi à proposer.",
+        today=on,
+    )
+
+    dismissed = _submit(session, police, cell_id, "Démo", "Inès", date(on.year - 15, 1, 20), 10)
+    service.refer_to_parquet(session, principal=coordinator, case_id=dismissed.id, today=on)
+    service.decide_parquet(
+        session, principal=parquet, case_id=dismissed.id, retained=False, today=on
+    )
+
+    meetings.create_meeting(
+        session, principal=coordinator, data=MeetingCreate(cell_id=cell_id, held_on=on), today=on
+    )

@@ -1,0 +1,1 @@
+"""Cells, user accounts and cell memberships."""

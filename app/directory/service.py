@@ -1,0 +1,108 @@
+"""Directory operations used by the CLI and by authentication."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.directory import repository
+from app.directory.models import Cell, User
+from app.directory.principal import Principal
+from app.errors import Conflict, InvalidInput, NotFound
+from app.vocabulary import CellKind, Organisation, Role
+
+# Roles bound to one institution by the fiche: the coordinator is the DPP's, the CST the DASES'.
+REQUIRED_ORGANISATION: dict[Role, Organisation] = {
+    Role.COORDINATOR: Organisation.DPP,
+    Role.PARQUET: Organisation.PARQUET,
+    Role.CST: Organisation.DASES,
+}
+# Roles that work Paris-wide on aggregates or accounts and never belong to a cell (R2).
+CELLLESS_ROLES = frozenset({Role.ADMIN, Role.AUDITOR, Role.STEERING})
+INSTITUTIONAL_ORGANISATIONS = frozenset(REQUIRED_ORGANISATION.values())
+
+
+def create_cell(session: Session, *, name: str, kind: CellKind, arrondissement: int) -> Cell:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A cell needs a non-empty name.")
+    if not 1 <= arrondissement <= 20:
+        raise InvalidInput("The arrondissement must be between 1 and 20.")
+    if repository.get_cell_by_name(session, name) is not None:
+        raise Conflict("A cell with this name already exists; choose another name.")
+    cell = Cell(name=name, kind=kind.value, arrondissement=arrondissement)
+    session.add(cell)
+    session.flush()
+    return cell
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    role: Role,
+    organisation: Organisation | None,
+    cell_ids: list[int],
+) -> User:
+    username = username.strip()
+    if not username:
+        raise InvalidInput("A user needs a non-empty username.")
+    organisation = _organisation_for(role, organisation)
+    if role in CELLLESS_ROLES and cell_ids:
+        raise InvalidInput(f"The {role.value} role works Paris-wide and belongs to no cell.")
+    if role not in CELLLESS_ROLES and not cell_ids:
+        raise InvalidInput(f"A {role.value} must belong to at least one cell (--cell).")
+    for cell_id in cell_ids:
+        if repository.get_cell(session, cell_id) is None:
+            raise NotFound(f"Cell {cell_id} does not exist; create it first with 'cell add'.")
+    if repository.get_user_by_username(session, username) is not None:
+        raise Conflict("This username is already taken.")
+    user = User(username=username, role=role.value, organisation=organisation.value, active=True)
+    session.add(user)
+    session.flush()
+    repository.add_memberships(session, user.id, sorted(set(cell_ids)))
+    session.flush()
+    return user
+
+
+def _organisation_for(role: Role, organisation: Organisation | None) -> Organisation:
+    required = REQUIRED_ORGANISATION.get(role)
+    if required is not None:
+        if organisation not in (None, required):
+            raise InvalidInput(f"A {role.value} belongs to the organisation '{required.value}'.")
+        return required
+    if role is Role.MEMBER:
+        if organisation is None:
+            raise InvalidInput("A member must name the partner organisation they represent.")
+        if organisation in INSTITUTIONAL_ORGANISATIONS:
+            raise InvalidInput(
+                f"The organisation '{organisation.value}' is represented by its own role, "
+                "not by a member."
+            )
+        return organisation
+    return organisation or Organisation.OTHER
+
+
+def deactivate_user(session: Session, *, username: str) -> User:
+    user = repository.get_user_by_username(session, username)
+    if user is None:
+        raise NotFound("No user has this username.")
+    if user.active:
+        user.active = False
+        user.deactivated_at = utcnow()
+        session.flush()
+    return user
+
+
+def load_principal(session: Session, username: str) -> Principal | None:
+    """The caller as the directory knows them now, or None if unknown or deactivated (R3)."""
+    user = repository.get_user_by_username(session, username)
+    if user is None or not user.active:
+        return None
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role),
+        organisation=Organisation(user.organisation),
+        cell_ids=repository.cell_ids_of(session, user.id),
+    )

@@ -1,0 +1,102 @@
+"""Errors a caller can meet, and their RFC 9457 ``application/problem+json`` form.
+
+Every error is an :class:`AppError` subclass with a stable problem ``type`` (a URN), a one-line
+``title`` and a ``detail`` that tells the caller what to do. Details never carry a nominative
+value: they name fields, states and rules, never what a person typed.
+
+    AppError
+    ├── NotAuthenticated   401  missing, invalid, expired token, or unknown/inactive account
+    ├── Forbidden          403  the caller's role may not do this (charter or procedure)
+    ├── NotFound           404  no such resource, or not in the caller's cells
+    ├── Conflict           409  the case's state or a procedural rule forbids the step now
+    └── InvalidInput       422  the body is well-formed JSON but its values are refused
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_PREFIX = "urn:cenomed:problem:"
+
+
+class AppError(Exception):
+    status: ClassVar[int] = 500
+    default_slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, *, slug: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.slug = slug or self.default_slug
+        self.extra = extra
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_PREFIX + self.slug
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        return problem(self.status, self.slug, self.title, self.detail, instance, **self.extra)
+
+
+class NotAuthenticated(AppError):
+    status = 401
+    default_slug = "not-authenticated"
+    title = "Authentication required"
+
+
+class Forbidden(AppError):
+    status = 403
+    default_slug = "forbidden"
+    title = "Not allowed for your role"
+
+
+class NotFound(AppError):
+    status = 404
+    default_slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(AppError):
+    status = 409
+    default_slug = "conflict"
+    title = "Not possible in the current state"
+
+
+class InvalidInput(AppError):
+    status = 422
+    default_slug = "invalid-input"
+    title = "Invalid input"
+
+
+def problem(
+    status: int, slug: str, title: str, detail: str, instance: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_PREFIX + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return body
+
+
+# Documented once, so that the OpenAPI document lists what each route can answer.
+PROBLEM_RESPONSE: dict[str, Any] = {
+    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: the problem codes it may answer."""
+    descriptions = {
+        401: "Missing, invalid or expired token; unknown or deactivated account",
+        403: "Your role may not do this",
+        404: "No such resource in your cells",
+        409: "The case's state or a procedural rule forbids this now",
+        422: "The body or parameters are invalid",
+    }
+    return {code: {"description": descriptions[code], **PROBLEM_RESPONSE} for code in codes}

@@ -1,0 +1,147 @@
+"""The application factory: routers, problem+json error handling, engine and token verifier."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.auth import make_verifier
+from app.cases.router import router as cases_router
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.directory.router import router as directory_router
+from app.errors import PROBLEM_JSON, AppError, problem
+from app.meetings.router import router as meetings_router
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="cenomed",
+        version="0.1.0",
+        summary="Nominative information exchange of the Paris CENOMED cells (CPPS fiche 1.3)",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.token_verifier = make_verifier(settings)
+
+    api = APIRouter(prefix=API_PREFIX)
+
+    @api.get("/health", tags=["operations"], summary="Liveness")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    api.include_router(directory_router)
+    api.include_router(cases_router)
+    api.include_router(meetings_router)
+    app.include_router(api)
+    _install_error_handlers(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _problem_response(request: Request, body: dict[str, Any], headers: Any = None) -> JSONResponse:
+    body.setdefault("instance", request.url.path)
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, error: AppError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return _problem_response(request, error.to_problem(), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Only where and why: the rejected value itself may be nominative, so it is never echoed.
+        errors = [
+            {"loc": list(item.get("loc", ())), "msg": item.get("msg", ""), "type": item.get("type")}
+            for item in error.errors()
+        ]
+        fields = ", ".join(".".join(str(part) for part in e["loc"][1:]) or "body" for e in errors)
+        body = problem(
+            422,
+            "validation-error",
+            "Invalid request",
+            f"Correct these fields and send the request again: {fields}.",
+            errors=errors,
+        )
+        return _problem_response(request, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed"}
+        detail = error.detail if isinstance(error.detail, str) else "The request was refused."
+        body = problem(
+            error.status_code,
+            f"http-{error.status_code}",
+            titles.get(error.status_code, "Request refused"),
+            detail,
+        )
+        return _problem_response(request, body, getattr(error, "headers", None))
+
+    @app.exception_handler(StaleDataError)
+    async def stale(request: Request, _error: StaleDataError) -> JSONResponse:
+        body = problem(
+            409,
+            "concurrent-change",
+            "Not possible in the current state",
+            "Someone changed this record at the same moment; reload it and try again.",
+        )
+        return _problem_response(request, body)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        # The type only: messages of database errors can carry values.
+        log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url.path)
+        body = problem(
+            500,
+            "internal-error",
+            "Internal error",
+            "The service met an unexpected error; nothing was changed. Try again, and report it "
+            "if it persists.",
+        )
+        return _problem_response(request, body)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
+        "type": "object",
+        "description": "RFC 9457 problem details",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string", "format": "uri"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+        },
+    }
+    app.openapi_schema = schema
+    return schema

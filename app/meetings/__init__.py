@@ -1,0 +1,1 @@
+"""Cell meetings (step 4) and their agendas."""

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from pydantic import BaseModel
+
+from app.schemas import StrictInput
+from app.workflow.states import CaseState
+
+
+class MeetingCreate(StrictInput):
+    cell_id: int
+    held_on: date
+
+
+class AgendaCaseIn(StrictInput):
+    case_id: uuid.UUID
+
+
+class PersonShown(BaseModel):
+    """The identity shown at the meeting, where the charter allows it (R7, R12, R13)."""
+
+    last_name: str
+    first_name: str
+    birth_date: date
+
+
+class AgendaItem(BaseModel):
+    case_id: uuid.UUID
+    state: CaseState
+    minor: PersonShown | None
+
+
+class NotRetainedItem(BaseModel):
+    """R7: the parquet presents the situations it did not retain: identity and the mark only."""
+
+    case_id: uuid.UUID
+    minor: PersonShown | None
+    not_retained: bool = True
+
+
+class MeetingRead(BaseModel):
+    id: uuid.UUID
+    cell_id: int
+    held_on: date
+    agenda: list[AgendaItem]
+    not_retained: list[NotRetainedItem]

@@ -1,0 +1,116 @@
+"""Cell meetings: creating them, putting cases on the agenda (step 4), and what they show."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.cases import repository as cases
+from app.cases import service as case_service
+from app.cases.models import Case
+from app.db import utcnow
+from app.directory import repository as directory
+from app.directory.principal import Principal
+from app.errors import Forbidden, InvalidInput, NotFound
+from app.meetings.models import Meeting
+from app.meetings.schemas import (
+    AgendaItem,
+    MeetingCreate,
+    MeetingRead,
+    NotRetainedItem,
+    PersonShown,
+)
+from app.policy import roles
+from app.policy.visibility import Block, case_view
+from app.vocabulary import Role
+
+MEETING_WINDOW = timedelta(days=366)
+# R7/R12: who attends the presentation of the not-retained situations (the CST is the expert of
+# social services, not of the situations, R13).
+SEES_NOT_RETAINED = frozenset({Role.COORDINATOR, Role.PARQUET, Role.MEMBER})
+
+
+def create_meeting(
+    session: Session, *, principal: Principal, data: MeetingCreate, today: date
+) -> Meeting:
+    roles.require_role(principal, roles.MEETING_ROLES, "Scheduling a meeting")
+    if directory.get_cell(session, data.cell_id) is None or not principal.is_member_of(
+        data.cell_id
+    ):
+        raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
+    if abs((data.held_on - today).days) > MEETING_WINDOW.days:
+        raise InvalidInput("held_on must be within a year of today.")
+    meeting = Meeting(
+        id=uuid.uuid4(),
+        cell_id=data.cell_id,
+        held_on=data.held_on,
+        created_by=principal.user_id,
+        created_at=utcnow(),
+    )
+    session.add(meeting)
+    session.flush()
+    return meeting
+
+
+def get_meeting(session: Session, *, principal: Principal, meeting_id: uuid.UUID) -> Meeting:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None or not principal.is_member_of(meeting.cell_id):
+        raise NotFound("No meeting with this id in your cells.", slug="meeting-not-found")
+    roles.require_role(principal, roles.MEETING_READERS, "Reading a meeting")
+    return meeting
+
+
+def put_on_agenda(
+    session: Session,
+    *,
+    principal: Principal,
+    meeting_id: uuid.UUID,
+    case_id: uuid.UUID,
+    today: date,
+) -> Meeting:
+    meeting = get_meeting(session, principal=principal, meeting_id=meeting_id)
+    case_service.examine_at_meeting(
+        session, principal=principal, meeting=meeting, case_id=case_id, today=today
+    )
+    return meeting
+
+
+def meeting_read(
+    session: Session, *, principal: Principal, meeting: Meeting, today: date
+) -> MeetingRead:
+    agenda = [
+        AgendaItem(case_id=case.id, state=case.state, minor=_person_if(principal, case))
+        for case in cases.on_agenda(session, meeting_id=meeting.id)
+    ]
+    # The not-retained situations are shown once the meeting takes place, to those attending.
+    presenting = meeting.held_on <= today and principal.role in SEES_NOT_RETAINED
+    not_retained = [
+        NotRetainedItem(case_id=case.id, minor=_person(case) if presenting else None)
+        for case in cases.not_retained_in_cell(session, cell_id=meeting.cell_id)
+        if case.parquet_decided_at is not None and case.parquet_decided_at.date() <= meeting.held_on
+    ]
+    return MeetingRead(
+        id=meeting.id,
+        cell_id=meeting.cell_id,
+        held_on=meeting.held_on,
+        agenda=agenda,
+        not_retained=not_retained,
+    )
+
+
+def _person_if(principal: Principal, case: Case) -> PersonShown | None:
+    view = case_view(principal, case_service.facts_of(case))
+    return _person(case) if Block.IDENTITY in view.blocks else None
+
+
+def _person(case: Case) -> PersonShown | None:
+    personal = case.personal
+    if personal is None:
+        return None
+    return PersonShown(
+        last_name=personal.last_name,
+        first_name=personal.first_name,
+        birth_date=personal.birth_date,
+    )

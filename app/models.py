@@ -1,0 +1,29 @@
+"""Imports every table so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from app.cases.models import (
+    Case,
+    CaseMotif,
+    CasePersonal,
+    CaseStep,
+    Guardian,
+    Orientation,
+    ResearchNote,
+)
+from app.db import Base
+from app.directory.models import Cell, Membership, User
+from app.meetings.models import Meeting
+
+__all__ = [
+    "Base",
+    "Case",
+    "CaseMotif",
+    "CasePersonal",
+    "CaseStep",
+    "Cell",
+    "Guardian",
+    "Meeting",
+    "Membership",
+    "Orientation",
+    "ResearchNote",
+    "User",
+]

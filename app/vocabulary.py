@@ -1,0 +1,112 @@
+"""The closed lists of the contract (R20): every coded value the service accepts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    COORDINATOR = "coordinator"
+    PARQUET = "parquet"
+    MEMBER = "member"
+    CST = "cst"
+    AUDITOR = "auditor"
+    STEERING = "steering"
+    ADMIN = "admin"
+
+
+class Organisation(StrEnum):
+    POLICE = "police"
+    EDUCATION = "education"
+    MAIRIE = "mairie"
+    CITY_SERVICE = "city_service"
+    SOCIAL_LANDLORD = "social_landlord"
+    PJJ = "pjj"
+    PARQUET = "parquet"
+    DPP = "dpp"
+    DASES = "dases"
+    ASSOCIATION = "association"
+    OTHER = "other"
+
+
+class CellKind(StrEnum):
+    CENOMED = "cenomed"
+    RECIDIVISM = "recidivism"
+
+
+class Motif(StrEnum):
+    PUBLIC_ORDER = "public_order"
+    ABSENTEEISM = "absenteeism"
+    SCHOOL_DROPOUT = "school_dropout"
+    WANDERING = "wandering"
+    VIOLENT_BEHAVIOUR = "violent_behaviour"
+    NIGHT_PRESENCE = "night_presence"
+    ENDANGERMENT = "endangerment"
+    OTHER = "other"
+
+
+class Destination(StrEnum):
+    SOCIAL_SERVICES = "social_services"
+    CRIP = "crip"
+    PREVENTION_ASSOCIATION = "prevention_association"
+    SCHOOL_HEAD = "school_head"
+    REUSSITE_EDUCATIVE = "reussite_educative"
+    OTHER = "other"
+    # Recidivism groups only (fiche 1.4).
+    MISSION_LOCALE = "mission_locale"
+    INSERTION = "insertion"
+    PJJ = "pjj"
+    SPIP = "spip"
+    HEALTH = "health"
+    HOUSING = "housing"
+
+
+CENOMED_DESTINATIONS = frozenset(
+    {
+        Destination.SOCIAL_SERVICES,
+        Destination.CRIP,
+        Destination.PREVENTION_ASSOCIATION,
+        Destination.SCHOOL_HEAD,
+        Destination.REUSSITE_EDUCATIVE,
+        Destination.OTHER,
+    }
+)
+DESTINATIONS_BY_KIND: dict[CellKind, frozenset[Destination]] = {
+    CellKind.CENOMED: CENOMED_DESTINATIONS,
+    CellKind.RECIDIVISM: frozenset(Destination),
+}
+
+
+class FeedbackOutcome(StrEnum):
+    SUPPORT_IN_PLACE = "support_in_place"
+    SUPPORT_NOT_POSSIBLE = "support_not_possible"
+    REORIENTED = "reoriented"
+
+
+class ReorientedTo(StrEnum):
+    SOCIAL = "social"
+    MEDICO_SOCIAL = "medico_social"
+
+
+class Sex(StrEnum):
+    F = "F"
+    M = "M"
+    X = "X"
+
+
+class GuardianRelationship(StrEnum):
+    PARENT = "parent"
+    GUARDIAN = "guardian"
+    OTHER = "other"
+
+
+class InformationMeans(StrEnum):
+    LETTER = "letter"
+    MEETING = "meeting"
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+class ReviewDecision(StrEnum):
+    ORIENT = "orient"
+    NO_ACTION = "no_action"

@@ -1,0 +1,205 @@
+"""Procedural rules checked before a step, as pure functions of plain values.
+
+Each guard raises :class:`GuardFailed` with a message that names the rule and says what to do;
+it never sees a nominative value. The machine calls them through :mod:`app.workflow.machine`,
+and they are tested on their own.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+
+from app.vocabulary import DESTINATIONS_BY_KIND, CellKind, Destination
+
+
+class GuardFailed(Exception):
+    """A procedural rule forbids the step now (answered as 409)."""
+
+    def __init__(self, slug: str, detail: str) -> None:
+        super().__init__(detail)
+        self.slug = slug
+        self.detail = detail
+
+
+class InvalidStepInput(Exception):
+    """The step's values are refused whatever the case's state (answered as 422)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class StepFacts:
+    """What the guards of one step need to know; each step fills the fields it uses."""
+
+    today: date
+    cell_kind: CellKind = CellKind.CENOMED
+    received_on: date | None = None
+    meeting_held_on: date | None = None
+    meeting_cell_matches: bool = True
+    destinations: tuple[Destination, ...] = ()
+    destination: Destination | None = None
+    family_informed: bool = False
+    already_transmitted: bool = False
+    has_social_coordinator: bool = False
+    feedback_recorded: bool = False
+
+
+def add_calendar_months(day: date, months: int) -> date:
+    """``day`` plus whole calendar months, clamped to the month's end (31 Jan + 1 = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def age_on(birth_date: date, on: date) -> int:
+    """Age in completed years on a given day."""
+    before_birthday = (on.month, on.day) < (birth_date.month, birth_date.day)
+    return on.year - birth_date.year - int(before_birthday)
+
+
+# --- step 1 -----------------------------------------------------------------------------------
+
+MAX_RECEIPT_AGE_DAYS = 366
+
+
+def check_received_on(received_on: date, today: date) -> None:
+    if received_on > today:
+        raise InvalidStepInput("received_on cannot be in the future.")
+    if (today - received_on).days > MAX_RECEIPT_AGE_DAYS:
+        raise InvalidStepInput("received_on cannot be more than one year ago.")
+
+
+AGE_LIMITS: dict[CellKind, tuple[int, int]] = {
+    # R21: a CENOMED cell handles minors; a recidivism group, young people of 12 to 25.
+    CellKind.CENOMED: (0, 17),
+    CellKind.RECIDIVISM: (12, 25),
+}
+
+
+def check_public(kind: CellKind, birth_date: date, received_on: date) -> None:
+    if birth_date > received_on:
+        raise InvalidStepInput("The birth date must be before the date received.")
+    low, high = AGE_LIMITS[kind]
+    age = age_on(birth_date, received_on)
+    if not low <= age <= high:
+        if kind is CellKind.CENOMED:
+            raise InvalidStepInput(
+                "A CENOMED cell handles minors only: the person must be under 18 on received_on "
+                "(R21)."
+            )
+        raise InvalidStepInput(
+            "A recidivism group handles young people aged 12 to 25 on received_on (R21)."
+        )
+
+
+# --- steps 4 and 5 ----------------------------------------------------------------------------
+
+
+def meeting_in_case_cell(facts: StepFacts) -> None:
+    if not facts.meeting_cell_matches:
+        raise GuardFailed(
+            "meeting-of-another-cell",
+            "This meeting belongs to another cell; put the case on a meeting of its own cell.",
+        )
+
+
+def one_month_elapsed(facts: StepFacts) -> None:
+    """R7: at least one calendar month between receipt (step 1) and examination (step 4)."""
+    assert facts.received_on is not None
+    assert facts.meeting_held_on is not None
+    earliest = add_calendar_months(facts.received_on, 1)
+    if facts.meeting_held_on < earliest:
+        raise GuardFailed(
+            "one-month-rule",
+            "A situation may be examined only at a meeting held at least one calendar month "
+            "after it was received (R7): choose a meeting held on or after "
+            f"{earliest.isoformat()}.",
+        )
+
+
+def meeting_has_taken_place(facts: StepFacts) -> None:
+    assert facts.meeting_held_on is not None
+    if facts.meeting_held_on > facts.today:
+        raise GuardFailed(
+            "meeting-not-held-yet",
+            "The cell decides at its meeting: record the decision on or after "
+            f"{facts.meeting_held_on.isoformat()}.",
+        )
+
+
+def destinations_allowed(facts: StepFacts) -> None:
+    if not facts.destinations:
+        raise InvalidStepInput("An 'orient' decision needs at least one orientation.")
+    if len(set(facts.destinations)) != len(facts.destinations):
+        raise InvalidStepInput("Each destination may appear only once in a decision.")
+    allowed = DESTINATIONS_BY_KIND[facts.cell_kind]
+    refused = sorted(d.value for d in facts.destinations if d not in allowed)
+    if refused:
+        raise InvalidStepInput(
+            f"Destinations not open to a {facts.cell_kind.value} cell: {', '.join(refused)}."
+        )
+
+
+# --- step 5: family information and transmission
+
+
+def check_informed_on(informed_on: date, received_on: date, today: date) -> None:
+    if informed_on > today:
+        raise InvalidStepInput("informed_on cannot be in the future.")
+    if informed_on < received_on:
+        raise InvalidStepInput("informed_on cannot be before the situation was received.")
+
+
+def family_not_yet_informed(facts: StepFacts) -> None:
+    if facts.family_informed:
+        raise GuardFailed(
+            "family-already-informed", "The family information is already recorded for this case."
+        )
+
+
+# --- step 5: transmission ---------------------------------------------------------------------
+
+
+def not_yet_transmitted(facts: StepFacts) -> None:
+    if facts.already_transmitted:
+        raise GuardFailed("already-transmitted", "This orientation has already been transmitted.")
+
+
+def family_informed_before_social_services(facts: StepFacts) -> None:
+    """R8: a transmission to social services goes through the CST, after the family is informed."""
+    if facts.destination is not Destination.SOCIAL_SERVICES:
+        return
+    if not facts.family_informed:
+        raise GuardFailed(
+            "family-not-informed",
+            "Record the family information (date and means) before transmitting to social "
+            "services (R8).",
+        )
+    if not facts.has_social_coordinator:
+        raise GuardFailed(
+            "no-social-coordinator",
+            "A transmission to social services goes through the cell's CST, and this cell has "
+            "no active CST: ask an administrator to add one.",
+        )
+
+
+# --- step 6 -----------------------------------------------------------------------------------
+
+
+def transmitted_before_feedback(facts: StepFacts) -> None:
+    if not facts.already_transmitted:
+        raise GuardFailed(
+            "not-transmitted",
+            "Feedback can be recorded only for an orientation that has been transmitted.",
+        )
+
+
+def feedback_not_yet_recorded(facts: StepFacts) -> None:
+    if facts.feedback_recorded:
+        raise GuardFailed(
+            "feedback-already-recorded", "Feedback for this orientation is already recorded."
+        )

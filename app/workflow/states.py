@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CaseState(StrEnum):
+    SUBMITTED = "submitted"
+    PARQUET_REVIEW = "parquet_review"
+    NOT_RETAINED = "not_retained"
+    RESEARCH = "research"
+    CELL_REVIEW = "cell_review"
+    ORIENTED = "oriented"
+    FEEDBACK = "feedback"
+    CLOSED = "closed"
+    PURGED = "purged"
+
+
+class Step(StrEnum):
+    """Every action of the procedure that a user fires on a case (also the permission names)."""
+
+    SUBMIT = "submit"
+    REFER_TO_PARQUET = "refer_to_parquet"
+    RETAIN = "retain"
+    NOT_RETAIN = "not_retain"
+    ADD_RESEARCH_NOTE = "add_research_note"
+    EXAMINE_AT_MEETING = "examine_at_meeting"
+    ORIENT = "orient"
+    CLOSE_WITHOUT_ACTION = "close_without_action"
+    RECORD_FAMILY_INFORMATION = "record_family_information"
+    TRANSMIT = "transmit"
+    RECORD_FEEDBACK = "record_feedback"
+    CLOSE = "close"

@@ -1,0 +1,192 @@
+"""Test fixtures: a real database built by the migrations, on SQLite or PostgreSQL.
+
+Set ``CENOMED_TEST_DATABASE_URL`` to a PostgreSQL server's database URL to run the suite there:
+a fresh database is created next to it for the session and dropped afterwards. Without it, the
+suite runs on SQLite files. Each test starts from an empty, migrated schema.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.auth import ensure_local_keys, issue_local_token
+from app.config import Settings
+from app.db import Base, make_engine, make_sessionmaker, unit_of_work
+from app.directory import service as directory
+from app.main import create_app
+from app.vocabulary import CellKind, Organisation, Role
+
+POSTGRES_URL = os.environ.get("CENOMED_TEST_DATABASE_URL", "")
+
+
+def _admin_url(url: URL) -> URL:
+    return url.set(database="postgres")
+
+
+@pytest.fixture(scope="session")
+def engine_name() -> str:
+    return "postgresql" if POSTGRES_URL else "sqlite"
+
+
+@pytest.fixture(scope="session")
+def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A factory of empty databases (URLs) on the engine under test, all dropped at the end."""
+    created: list[URL] = []
+
+    def make() -> str:
+        if not POSTGRES_URL:
+            path = tmp_path_factory.mktemp("db") / "cenomed.db"
+            return f"sqlite:///{path}"
+        url = make_url(POSTGRES_URL).set(database=f"cenomed_test_{uuid.uuid4().hex[:12]}")
+        admin = create_engine(_admin_url(url), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+        admin.dispose()
+        created.append(url)
+        return url.render_as_string(hide_password=False)
+
+    yield make
+    for url in created:
+        admin = create_engine(_admin_url(url), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(new_database: Any) -> str:
+    """One database migrated to head with Alembic, as every test's starting point."""
+    url: str = new_database()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
+    if not POSTGRES_URL:
+        source = Path(make_url(migrated_template).database or "")
+        target = tmp_path / "cenomed.db"
+        shutil.copyfile(source, target)
+        yield f"sqlite:///{target}"
+        return
+    yield migrated_template
+    engine = make_engine(migrated_template)
+    with engine.begin() as connection:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    ensure_local_keys(settings.keys_dir)
+    return settings
+
+
+@pytest.fixture
+def app_client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Any]:
+    """Opens a committed unit of work on the test database: ``with db() as session: ...``."""
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+    yield lambda: unit_of_work(factory)
+    engine.dispose()
+
+
+@dataclass
+class Cell:
+    id: int
+    kind: CellKind
+
+
+@dataclass
+class World:
+    """Two cells and one account per role; ``as_(username)`` gives an authenticated client."""
+
+    client: TestClient
+    settings: Settings
+    db: Any
+    cell: Cell
+    other_cell: Cell
+    users: dict[str, int] = field(default_factory=dict)
+
+    def token(self, username: str, ttl: int | None = None) -> str:
+        return issue_local_token(self.settings, username, ttl)
+
+    def as_(self, username: str) -> Actor:
+        return Actor(self.client, {"Authorization": f"Bearer {self.token(username)}"})
+
+    def add_user(
+        self,
+        username: str,
+        role: Role,
+        organisation: Organisation | None = None,
+        cells: list[int] | None = None,
+    ) -> int:
+        with self.db() as session:
+            user = directory.create_user(
+                session,
+                username=username,
+                role=role,
+                organisation=organisation,
+                cell_ids=cells if cells is not None else [self.cell.id],
+            )
+            self.users[username] = user.id
+            return user.id
+
+
+@dataclass
+class Actor:
+    client: TestClient
+    headers: dict[str, str]
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.client.get("/api/v1" + url, headers=self.headers, **kwargs)
+
+    def post(self, url: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.client.post("/api/v1" + url, json=json, headers=self.headers, **kwargs)
+
+
+def _cell(session: Session, name: str, kind: CellKind, arrondissement: int) -> Cell:
+    cell = directory.create_cell(session, name=name, kind=kind, arrondissement=arrondissement)
+    return Cell(cell.id, kind)
+
+
+@pytest.fixture
+def world(app_client: TestClient, settings: Settings, db: Any) -> World:
+    with db() as session:
+        cell = _cell(session, "CENOMED 18e", CellKind.CENOMED, 18)
+        other = _cell(session, "CENOMED 19e", CellKind.CENOMED, 19)
+    w = World(app_client, settings, db, cell, other)
+    w.add_user("coordinator", Role.COORDINATOR)
+    w.add_user("parquet", Role.PARQUET)
+    w.add_user("police", Role.MEMBER, Organisation.POLICE)
+    w.add_user("teacher", Role.MEMBER, Organisation.EDUCATION)
+    w.add_user("cst", Role.CST)
+    w.add_user("coordinator-19", Role.COORDINATOR, cells=[other.id])
+    w.add_user("parquet-19", Role.PARQUET, cells=[other.id])
+    w.add_user("auditor", Role.AUDITOR, cells=[])
+    w.add_user("admin", Role.ADMIN, cells=[])
+    return w

@@ -1,0 +1,104 @@
+"""Who sees which block at which step (R10-R14), on the pure visibility function."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.directory.principal import Principal
+from app.policy.visibility import Block, CaseFacts, case_view
+from app.vocabulary import Organisation, Role
+from app.workflow.states import CaseState as S
+
+CELL = 7
+B = Block
+
+
+def who(role: Role, user_id: int = 1, cells: frozenset[int] = frozenset({CELL})) -> Principal:
+    organisation = {
+        Role.COORDINATOR: Organisation.DPP,
+        Role.PARQUET: Organisation.PARQUET,
+        Role.CST: Organisation.DASES,
+    }.get(role, Organisation.POLICE)
+    return Principal(user_id, f"user-{user_id}", role, organisation, cells)
+
+
+def case(state: S, *, submitted_by: int = 99, social: bool = False) -> CaseFacts:
+    on_agenda = state in {S.CELL_REVIEW, S.ORIENTED, S.FEEDBACK, S.CLOSED}
+    return CaseFacts(state, CELL, submitted_by, on_agenda, social)
+
+
+def blocks(principal: Principal, facts: CaseFacts) -> set[Block]:
+    return set(case_view(principal, facts).blocks)
+
+
+@pytest.mark.parametrize("state", [s for s in S if s is not S.PURGED])
+def test_the_coordinator_sees_every_block(state: S) -> None:
+    assert blocks(who(Role.COORDINATOR), case(state)) == set(Block)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_nobody_outside_the_cell_sees_anything(role: Role) -> None:
+    outsider = who(role, cells=frozenset({CELL + 1}))
+    assert blocks(outsider, case(S.CELL_REVIEW, social=True)) == set()
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.AUDITOR, Role.STEERING])
+def test_separated_duties_never_read_content(role: Role) -> None:
+    assert blocks(who(role), case(S.CELL_REVIEW)) == set()
+
+
+def test_the_parquet_sees_identity_and_facts_from_step_2_and_notes_from_step_3() -> None:
+    parquet = who(Role.PARQUET)
+    assert blocks(parquet, case(S.SUBMITTED)) == set()
+    assert blocks(parquet, case(S.PARQUET_REVIEW)) == {B.WORKFLOW, B.IDENTITY, B.FACTS}
+    assert blocks(parquet, case(S.RESEARCH)) == {B.WORKFLOW, B.IDENTITY, B.FACTS, B.RESEARCH}
+    assert B.CONTACT not in blocks(parquet, case(S.ORIENTED))
+
+
+def test_a_member_sees_their_own_submission_and_retained_cases_during_research() -> None:
+    member = who(Role.MEMBER, user_id=5)
+    assert blocks(member, case(S.SUBMITTED, submitted_by=5)) == {B.WORKFLOW}
+    assert blocks(member, case(S.SUBMITTED)) == set()
+    assert blocks(member, case(S.NOT_RETAINED)) == set()
+    research = case_view(member, case(S.RESEARCH))
+    assert set(research.blocks) == {B.WORKFLOW, B.IDENTITY, B.FACTS, B.RESEARCH}
+    assert research.own_research_only
+    review = case_view(member, case(S.CELL_REVIEW))
+    assert not review.own_research_only
+    assert blocks(member, case(S.ORIENTED)) == set()
+    assert blocks(member, case(S.ORIENTED, submitted_by=5)) == {B.WORKFLOW}
+
+
+def test_the_cst_never_sees_facts_or_research() -> None:
+    cst = who(Role.CST)
+    for state in S:
+        seen = blocks(cst, case(state, social=True))
+        assert B.FACTS not in seen
+        assert B.RESEARCH not in seen
+    assert blocks(cst, case(S.RESEARCH)) == set()
+    assert blocks(cst, case(S.CELL_REVIEW)) == {B.WORKFLOW, B.IDENTITY}
+    assert blocks(cst, case(S.ORIENTED, social=False)) == set()
+    assert blocks(cst, case(S.ORIENTED, social=True)) == {
+        B.WORKFLOW,
+        B.IDENTITY,
+        B.CONTACT,
+        B.ORIENTATION,
+        B.FEEDBACK,
+    }
+
+
+@pytest.mark.parametrize("role", [Role.PARQUET, Role.MEMBER])
+def test_contact_details_only_for_the_coordinator_and_the_cst(role: Role) -> None:
+    for state in S:
+        assert B.CONTACT not in blocks(who(role), case(state, submitted_by=1, social=True))
+
+
+def test_withheld_names_the_missing_blocks() -> None:
+    view = case_view(who(Role.CST), case(S.CELL_REVIEW))
+    assert [b.value for b in view.withheld] == [
+        "contact",
+        "facts",
+        "research",
+        "orientation",
+        "feedback",
+    ]

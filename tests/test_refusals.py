@@ -1,0 +1,302 @@
+"""Every refusal of the procedure answers a clear problem and changes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from app.clock import today
+from app.vocabulary import Role
+from tests.conftest import World
+from tests.scenario import (
+    case_body,
+    meeting,
+    ok,
+    problem,
+    submit,
+    to_cell_review,
+    to_oriented,
+    to_research,
+)
+
+
+def _unchanged(world: World, case_id: str, before: dict[str, Any]) -> None:
+    after = ok(world.as_("coordinator").get(f"/cases/{case_id}"))
+    assert after == before
+
+
+def _snapshot(world: World, case_id: str) -> dict[str, Any]:
+    return dict(ok(world.as_("coordinator").get(f"/cases/{case_id}")))
+
+
+# --- 403: a role not allowed ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["police", "parquet", "cst"])
+def test_only_the_coordinator_refers_to_the_parquet(world: World, who: str) -> None:
+    case_id = submit(world)
+    before = _snapshot(world, case_id)
+    body = problem(world.as_(who).post(f"/cases/{case_id}/parquet-referral"), 403)
+    assert body["type"] == "urn:cenomed:problem:role-not-allowed"
+    _unchanged(world, case_id, before)
+
+
+@pytest.mark.parametrize("who", ["coordinator", "police", "cst"])
+def test_only_the_parquet_decides(world: World, who: str) -> None:
+    case_id = submit(world)
+    ok(world.as_("coordinator").post(f"/cases/{case_id}/parquet-referral"))
+    before = _snapshot(world, case_id)
+    response = world.as_(who).post(f"/cases/{case_id}/parquet-decision", {"retained": True})
+    problem(response, 403)
+    _unchanged(world, case_id, before)
+
+
+def test_the_cst_adds_no_research_note(world: World) -> None:
+    case_id = to_research(world)
+    before = _snapshot(world, case_id)
+    problem(world.as_("cst").post(f"/cases/{case_id}/research-notes", {"content": "x"}), 403)
+    _unchanged(world, case_id, before)
+
+
+@pytest.mark.parametrize("who", ["cst", "parquet", "auditor", "admin"])
+def test_only_members_and_the_coordinator_submit(world: World, who: str) -> None:
+    problem(world.as_(who).post("/cases", case_body(world.cell.id)), 403)
+    assert ok(world.as_("coordinator").get("/cases"))["items"] == []
+
+
+def test_a_member_cannot_submit_in_the_name_of_another_organisation(world: World) -> None:
+    body = case_body(world.cell.id, origin="education")
+    assert problem(world.as_("police").post("/cases", body), 403)["type"].endswith(
+        "origin-reserved"
+    )
+
+
+def test_a_member_submits_only_to_their_cells(world: World) -> None:
+    problem(world.as_("police").post("/cases", case_body(world.other_cell.id)), 403)
+
+
+def test_social_services_feedback_comes_from_the_cst_only(world: World) -> None:
+    case_id, ids = to_oriented(world, "social_services", "crip")
+    coordinator = world.as_("coordinator")
+    ok(coordinator.post(f"/cases/{case_id}/family-information", _informed()))
+    for oid in ids.values():
+        ok(coordinator.post(f"/cases/{case_id}/orientations/{oid}/transmission"))
+    social = f"/cases/{case_id}/orientations/{ids['social_services']}/feedback"
+    crip = f"/cases/{case_id}/orientations/{ids['crip']}/feedback"
+    problem(coordinator.post(social, {"outcome": "support_in_place"}), 403)
+    problem(world.as_("cst").post(crip, {"outcome": "support_in_place"}), 403)
+
+
+@pytest.mark.parametrize("who", ["auditor", "admin"])
+def test_roles_that_never_read_cases_are_refused_the_list(world: World, who: str) -> None:
+    problem(world.as_(who).get("/cases"), 403)
+
+
+def test_a_member_sees_nothing_of_someone_elses_fresh_submission(world: World) -> None:
+    case_id = submit(world, by="police")
+    body = problem(world.as_("teacher").get(f"/cases/{case_id}"), 403)
+    assert body["type"].endswith("charter-withholds-case")
+
+
+# --- 404: another cell ------------------------------------------------------------------------
+
+
+def test_a_case_of_another_cell_is_not_found(world: World) -> None:
+    case_id = submit(world)
+    before = _snapshot(world, case_id)
+    other = world.as_("coordinator-19")
+    assert problem(other.get(f"/cases/{case_id}"), 404)["type"].endswith("case-not-found")
+    problem(other.post(f"/cases/{case_id}/parquet-referral"), 404)
+    unknown = problem(other.get("/cases/00000000-0000-4000-8000-000000000000"), 404)
+    # The same answer whether the case exists elsewhere or not at all.
+    assert unknown["detail"] == problem(other.get(f"/cases/{case_id}"), 404)["detail"]
+    _unchanged(world, case_id, before)
+
+
+def test_a_meeting_of_another_cell_is_not_found(world: World) -> None:
+    meeting_id = meeting(world)
+    problem(world.as_("coordinator-19").get(f"/meetings/{meeting_id}"), 404)
+
+
+# --- 409: the procedure forbids it now --------------------------------------------------------
+
+
+def test_a_step_out_of_order_conflicts(world: World) -> None:
+    case_id = submit(world)
+    before = _snapshot(world, case_id)
+    body = problem(
+        world.as_("parquet").post(f"/cases/{case_id}/parquet-decision", {"retained": True}), 409
+    )
+    assert body["type"].endswith("step-not-allowed-in-state")
+    assert "parquet_review" in body["detail"]
+    problem(world.as_("coordinator").post(f"/cases/{case_id}/closure"), 409)
+    problem(world.as_("police").post(f"/cases/{case_id}/research-notes", {"content": "x"}), 409)
+    _unchanged(world, case_id, before)
+
+
+def test_a_case_is_examined_only_a_calendar_month_after_receipt(world: World) -> None:
+    case_id = to_research(world, received_days_ago=20)
+    before = _snapshot(world, case_id)
+    meeting_id = meeting(world)
+    body = problem(
+        world.as_("coordinator").post(f"/meetings/{meeting_id}/cases", {"case_id": case_id}), 409
+    )
+    assert body["type"].endswith("one-month-rule")
+    _unchanged(world, case_id, before)
+    assert ok(world.as_("coordinator").get(f"/meetings/{meeting_id}"))["agenda"] == []
+    # A meeting held late enough takes it.
+    later = meeting(world, held_on=today() + timedelta(days=15))
+    ok(world.as_("coordinator").post(f"/meetings/{later}/cases", {"case_id": case_id}))
+
+
+def test_a_case_goes_only_to_a_meeting_of_its_own_cell(world: World) -> None:
+    case_id = to_research(world)
+    world.add_user("coordinator-both", Role.COORDINATOR, cells=[world.cell.id, world.other_cell.id])
+    both = world.as_("coordinator-both")
+    other_meeting = ok(
+        both.post("/meetings", {"cell_id": world.other_cell.id, "held_on": today().isoformat()})
+    )["id"]
+    response = both.post(f"/meetings/{other_meeting}/cases", {"case_id": case_id})
+    assert problem(response, 409)["type"].endswith("meeting-of-another-cell")
+
+
+def test_the_decision_waits_for_the_meeting_date(world: World) -> None:
+    case_id = to_research(world)
+    later = meeting(world, held_on=today() + timedelta(days=3))
+    ok(world.as_("coordinator").post(f"/meetings/{later}/cases", {"case_id": case_id}))
+    response = world.as_("coordinator").post(
+        f"/cases/{case_id}/review-decision", {"decision": "no_action"}
+    )
+    assert problem(response, 409)["type"].endswith("meeting-not-held-yet")
+
+
+def test_social_services_transmission_needs_the_family_informed(world: World) -> None:
+    case_id, ids = to_oriented(world, "social_services")
+    coordinator = world.as_("coordinator")
+    transmission = f"/cases/{case_id}/orientations/{ids['social_services']}/transmission"
+    before = _snapshot(world, case_id)
+    body = problem(coordinator.post(transmission), 409)
+    assert body["type"].endswith("family-not-informed")
+    _unchanged(world, case_id, before)
+    ok(coordinator.post(f"/cases/{case_id}/family-information", _informed()))
+    ok(coordinator.post(transmission))
+    assert problem(coordinator.post(transmission), 409)["type"].endswith("already-transmitted")
+
+
+def test_social_services_transmission_needs_a_cst_in_the_cell(world: World) -> None:
+    case_id, ids = to_oriented(world, "social_services")
+    with world.db() as session:
+        from app.directory import service
+
+        service.deactivate_user(session, username="cst")
+    coordinator = world.as_("coordinator")
+    ok(coordinator.post(f"/cases/{case_id}/family-information", _informed()))
+    response = coordinator.post(
+        f"/cases/{case_id}/orientations/{ids['social_services']}/transmission"
+    )
+    assert problem(response, 409)["type"].endswith("no-social-coordinator")
+
+
+def test_other_destinations_need_no_family_information(world: World) -> None:
+    case_id, ids = to_oriented(world, "crip")
+    ok(world.as_("coordinator").post(f"/cases/{case_id}/orientations/{ids['crip']}/transmission"))
+
+
+def test_feedback_waits_for_the_transmission_and_comes_once(world: World) -> None:
+    case_id, ids = to_oriented(world, "crip")
+    coordinator = world.as_("coordinator")
+    feedback = f"/cases/{case_id}/orientations/{ids['crip']}/feedback"
+    assert problem(coordinator.post(feedback, {"outcome": "support_in_place"}), 409)[
+        "type"
+    ].endswith("not-transmitted")
+    ok(coordinator.post(f"/cases/{case_id}/orientations/{ids['crip']}/transmission"))
+    ok(coordinator.post(feedback, {"outcome": "support_in_place"}))
+    body = problem(coordinator.post(feedback, {"outcome": "support_not_possible"}), 409)
+    assert body["type"].endswith("feedback-already-recorded")
+
+
+def test_a_closed_case_takes_no_more_steps(world: World) -> None:
+    case_id = to_cell_review(world)
+    coordinator = world.as_("coordinator")
+    ok(coordinator.post(f"/cases/{case_id}/review-decision", {"decision": "no_action"}))
+    problem(coordinator.post(f"/cases/{case_id}/closure"), 409)
+    problem(coordinator.post(f"/cases/{case_id}/family-information", _informed()), 409)
+
+
+# --- 422: malformed bodies --------------------------------------------------------------------
+
+
+def test_feedback_is_a_closed_form(world: World) -> None:
+    case_id, ids = to_oriented(world, "crip")
+    coordinator = world.as_("coordinator")
+    ok(coordinator.post(f"/cases/{case_id}/orientations/{ids['crip']}/transmission"))
+    feedback = f"/cases/{case_id}/orientations/{ids['crip']}/feedback"
+    before = _snapshot(world, case_id)
+    extra = {"outcome": "support_in_place", "comment": "Suivi éducatif renforcé"}
+    body = problem(coordinator.post(feedback, extra), 422)
+    assert "comment" in body["detail"]
+    assert "Suivi" not in str(body)
+    problem(coordinator.post(feedback, {"outcome": "reoriented"}), 422)
+    problem(
+        coordinator.post(feedback, {"outcome": "support_in_place", "reoriented_to": "social"}), 422
+    )
+    problem(coordinator.post(feedback, {"outcome": "nature_of_the_follow_up"}), 422)
+    _unchanged(world, case_id, before)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"received_days_ago": -1}, "future"),
+        ({"received_days_ago": 400}, "one year"),
+        ({"motifs": []}, "motifs"),
+        ({"motifs": ["religion"]}, "motifs"),
+        ({"unexpected": "x"}, "unexpected"),
+    ],
+)
+def test_a_malformed_signalement_is_refused(
+    world: World, change: dict[str, Any], field: str
+) -> None:
+    days = change.pop("received_days_ago", 40)
+    body = problem(
+        world.as_("police").post(
+            "/cases", case_body(world.cell.id, received_days_ago=days, **change)
+        ),
+        422,
+    )
+    assert field in body["detail"]
+    assert ok(world.as_("coordinator").get("/cases"))["items"] == []
+
+
+def test_a_cenomed_cell_takes_minors_only(world: World) -> None:
+    body = case_body(world.cell.id)
+    body["minor"]["birth_date"] = f"{today().year - 19}-01-01"
+    detail = problem(world.as_("police").post("/cases", body), 422)["detail"]
+    assert "under 18" in detail
+
+
+def test_destinations_are_those_of_the_cell_kind(world: World) -> None:
+    case_id = to_cell_review(world)
+    response = world.as_("coordinator").post(
+        f"/cases/{case_id}/review-decision",
+        {"decision": "orient", "orientations": [{"destination": "spip"}]},
+    )
+    assert "spip" in problem(response, 422)["detail"]
+    response = world.as_("coordinator").post(
+        f"/cases/{case_id}/review-decision", {"decision": "orient", "orientations": []}
+    )
+    problem(response, 422)
+
+
+def test_a_malformed_cursor_is_a_problem(world: World) -> None:
+    problem(world.as_("coordinator").get("/cases", params={"cursor": "not-a-cursor"}), 422)
+
+
+def test_unknown_routes_answer_problems(world: World) -> None:
+    problem(world.client.get("/api/v1/nowhere"), 404)
+
+
+def _informed() -> dict[str, str]:
+    return {"informed_on": today().isoformat(), "means": "meeting"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -21,7 +22,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory import repository as directory
 from app.directory import service as directory_service
-from app.errors import AppError
+from app.errors import AppError, NotFound
 from app.vocabulary import CellKind, Organisation, Role
 
 cli = typer.Typer(
@@ -51,6 +52,8 @@ def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
         except AppError as error:
             raise _fail(error.detail) from None
         except (OperationalError, ProgrammingError):
@@ -147,7 +150,7 @@ def token(
     with _session(settings) as session:
         user = directory.get_user_by_username(session, username)
         if user is None or not user.active:
-            raise _fail("no active account has this username")
+            raise NotFound("No active account has this username.")
     typer.echo(issue_local_token(settings, username, ttl))
 
 
@@ -210,7 +213,20 @@ def demo(
 def main() -> None:
     # Whatever the service writes (database, keys, WAL files) is for its own account only.
     os.umask(0o077)
-    cli(prog_name="cenomed")
+    try:
+        code = cli(prog_name="cenomed", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("cenomed: aborted", err=True)
+        sys.exit(1)
+    except typer.TyperException as error:
+        message = error.format_message().strip()
+        if "\n" in message:  # a group called without its command: its help screen
+            typer.echo(message, err=True)
+            sys.exit(2)
+        # Usage errors too: one line that says what is wrong, not a framed help screen.
+        typer.echo(f"cenomed: {message}", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text

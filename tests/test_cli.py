@@ -1,0 +1,167 @@
+"""The ``cenomed`` command: results on stdout, one-line reasons on stderr, non-zero on failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, new_database: object) -> dict[str, str]:
+    url = new_database()  # type: ignore[operator]
+    return os.environ | {"CENOMED_DATA_DIR": str(tmp_path / "data"), "CENOMED_DATABASE_URL": url}
+
+
+def cenomed(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_init_is_idempotent_and_keeps_keys_private(cli_env: dict[str, str]) -> None:
+    first = cenomed(cli_env, "init")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["schema"] == "head"
+    key = Path(cli_env["CENOMED_DATA_DIR"]) / "keys" / "token-signing-key.pem"
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    before = key.read_bytes()
+    again = cenomed(cli_env, "init")
+    assert again.returncode == 0, again.stderr
+    assert key.read_bytes() == before
+
+
+def test_a_key_readable_by_others_is_refused(cli_env: dict[str, str]) -> None:
+    assert cenomed(cli_env, "init").returncode == 0
+    key = Path(cli_env["CENOMED_DATA_DIR"]) / "keys" / "token-signing-key.pem"
+    key.chmod(0o644)
+    refused = cenomed(cli_env, "init")
+    assert refused.returncode != 0
+    assert "chmod 600" in refused.stderr
+    assert refused.stdout == ""
+
+
+def test_cells_users_tokens_and_deactivation(cli_env: dict[str, str]) -> None:
+    assert cenomed(cli_env, "init").returncode == 0
+    added = cenomed(
+        cli_env,
+        "cell",
+        "add",
+        "--name",
+        "CENOMED 20e",
+        "--kind",
+        "cenomed",
+        "--arrondissement",
+        "20",
+    )
+    assert added.returncode == 0, added.stderr
+    cell_id = added.stdout.strip()
+    assert cell_id.isdigit()
+    user = cenomed(
+        cli_env,
+        "user",
+        "add",
+        "--username",
+        "agent-bailleur",
+        "--role",
+        "member",
+        "--organisation",
+        "social_landlord",
+        "--cell",
+        cell_id,
+    )
+    assert user.returncode == 0, user.stderr
+    assert user.stdout.strip().isdigit()
+
+    token = cenomed(cli_env, "token", "agent-bailleur", "--ttl", "600")
+    assert token.returncode == 0, token.stderr
+    bearer = token.stdout.strip()
+    assert bearer.count(".") == 2
+
+    settings = Settings(
+        data_dir=Path(cli_env["CENOMED_DATA_DIR"]), database_url=cli_env["CENOMED_DATABASE_URL"]
+    )
+    with TestClient(create_app(settings)) as client:
+        headers = {"Authorization": f"Bearer {bearer}"}
+        me = client.get("/api/v1/me", headers=headers)
+        assert me.json()["cells"] == [int(cell_id)]
+        gone = cenomed(cli_env, "user", "deactivate", "--username", "agent-bailleur")
+        assert gone.returncode == 0, gone.stderr
+        assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+    refused = cenomed(cli_env, "token", "agent-bailleur")
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert refused.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (
+            ["cell", "add", "--name", "X", "--kind", "cenomed", "--arrondissement", "21"],
+            "arrondissement",
+        ),
+        (["user", "add", "--username", "u", "--role", "member", "--cell", "1"], "organisation"),
+        (["user", "add", "--username", "u", "--role", "coordinator", "--cell", "999"], "999"),
+        (["user", "add", "--username", "u", "--role", "wizard"], "wizard"),
+        (["user", "deactivate", "--username", "nobody"], "No user"),
+    ],
+)
+def test_failures_are_one_line_on_stderr(
+    cli_env: dict[str, str], args: list[str], reason: str
+) -> None:
+    assert cenomed(cli_env, "init").returncode == 0
+    result = cenomed(cli_env, *args)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert reason in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_command_before_init_says_what_to_do(cli_env: dict[str, str]) -> None:
+    result = cenomed(
+        cli_env, "cell", "add", "--name", "X", "--kind", "cenomed", "--arrondissement", "1"
+    )
+    assert result.returncode == 1
+    assert "cenomed init" in result.stderr
+
+
+def test_demo_prints_a_working_token_per_role_and_can_run_twice(cli_env: dict[str, str]) -> None:
+    first = cenomed(cli_env, "demo")
+    assert first.returncode == 0, first.stderr
+    lines = dict(line.split("\t") for line in first.stdout.strip().splitlines())
+    assert set(lines) == {
+        "demo-coordinator",
+        "demo-parquet",
+        "demo-police",
+        "demo-education",
+        "demo-cst",
+        "demo-auditor",
+        "demo-steering",
+        "demo-admin",
+    }
+    assert cenomed(cli_env, "demo").returncode == 0
+    settings = Settings(
+        data_dir=Path(cli_env["CENOMED_DATA_DIR"]), database_url=cli_env["CENOMED_DATABASE_URL"]
+    )
+    with TestClient(create_app(settings)) as client:
+        headers = {"Authorization": f"Bearer {lines['demo-coordinator']}"}
+        cases = client.get("/api/v1/cases", headers=headers).json()["items"]
+        assert sorted(c["state"] for c in cases) == ["not_retained", "research", "submitted"]
+        for username, token in lines.items():
+            me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.json()["username"] == username

@@ -49,6 +49,10 @@ class TokenVerifier(Protocol):
         """The account name the token vouches for; raises NotAuthenticated if it is not valid."""
         ...
 
+    def close(self) -> None:
+        """Releases what the verifier holds (connections) at shutdown."""
+        ...
+
 
 # --- the local issuer -------------------------------------------------------------------------
 
@@ -173,6 +177,9 @@ class LocalVerifier:
         )
         return _claim(claims, "sub")
 
+    def close(self) -> None:
+        return None
+
 
 # --- OIDC -------------------------------------------------------------------------------------
 
@@ -212,6 +219,9 @@ class OidcVerifier:
             leeway=self.leeway,
         )
         return _claim(claims, self.username_claim)
+
+    def close(self) -> None:
+        self._client.close()
 
     def _key(self, kid: str | None) -> dict[str, Any]:
         with self._lock:

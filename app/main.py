@@ -29,10 +29,12 @@ API_PREFIX = "/api/v1"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
+    verifier = make_verifier(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        verifier.close()
         engine.dispose()
 
     app = FastAPI(
@@ -44,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.token_verifier = make_verifier(settings)
+    app.state.token_verifier = verifier
 
     api = APIRouter(prefix=API_PREFIX)
 

@@ -1,0 +1,55 @@
+# cenomed: two commands on a fresh clone.
+#   make run    install, initialise ./var (SQLite), seed the demo, serve on 127.0.0.1:8000
+#   make test   install with the dev tools, lint, type-check, run the whole suite
+# The suite runs on SQLite; set CENOMED_TEST_DATABASE_URL (or use make test-postgres) for PostgreSQL.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+OIDC_PROVIDER := tests/oidc_provider
+
+.PHONY: run test test-postgres lint install dev lock clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	touch $@
+
+$(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package-lock.json
+	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed $(OIDC_PROVIDER)/node_modules/.installed
+
+run: install
+	umask 077 && mkdir -p var && $(BIN)/cenomed demo | tee var/demo-tokens.tsv
+	@echo "Demo tokens saved in var/demo-tokens.tsv; API docs: http://$(HOST):$(PORT)/docs"
+	$(BIN)/cenomed serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check app tests migrations/env.py
+	$(BIN)/ruff format --check app tests migrations/env.py
+	$(BIN)/mypy
+
+test: dev lint
+	$(BIN)/python -m pytest
+
+test-postgres: dev
+	CENOMED_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
+
+lock: $(VENV)/.dev-installed
+	{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^cenomed'; } > constraints.new
+	mv constraints.new constraints.txt
+
+clean:
+	rm -rf $(VENV) $(OIDC_PROVIDER)/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
 from app.auth import CurrentPrincipal
 from app.cases import service
@@ -20,14 +19,13 @@ from app.cases.schemas import (
     ReviewDecisionIn,
 )
 from app.cases.serialise import case_read
-from app.clock import today
+from app.clock import Today
 from app.db import DbSession
 from app.directory.principal import Principal
 from app.errors import responses
 from app.workflow.states import CaseState
 
 router = APIRouter(prefix="/cases", tags=["cases"])
-Today = Annotated[date, Depends(today)]
 STEP_ERRORS = responses(401, 403, 404, 409, 422)
 
 

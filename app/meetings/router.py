@@ -1,20 +1,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 
 from app.auth import CurrentPrincipal
-from app.clock import today
+from app.clock import Today
 from app.db import DbSession
 from app.errors import responses
 from app.meetings import service
 from app.meetings.schemas import AgendaCaseIn, MeetingCreate, MeetingRead
 
 router = APIRouter(prefix="/meetings", tags=["meetings"])
-Today = Annotated[date, Depends(today)]
 
 
 @router.post(

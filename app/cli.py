@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import timedelta
 from functools import wraps
 from typing import Annotated, ParamSpec, TypeVar
@@ -19,10 +20,13 @@ from sqlalchemy.orm import Session
 from app import migrate
 from app.auth import ensure_local_keys, issue_local_token
 from app.config import Settings, get_settings
+from app.crypto.keyring import LocalKeyringProvider
+from app.crypto.rotation import rotate
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory import repository as directory
 from app.directory import service as directory_service
 from app.errors import AppError, NotFound
+from app.main import make_vault
 from app.vocabulary import CellKind, Organisation, Role
 
 cli = typer.Typer(
@@ -33,8 +37,10 @@ cli = typer.Typer(
 )
 cell_cli = typer.Typer(help="Cells (CENOMED cells and recidivism groups).", no_args_is_help=True)
 user_cli = typer.Typer(help="User accounts.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 cli.add_typer(cell_cli, name="cell")
 cli.add_typer(user_cli, name="user")
+cli.add_typer(keys_cli, name="keys")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,6 +85,8 @@ def _session(settings: Settings) -> Iterator[Session]:
 def _initialise(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     ensure_local_keys(settings.keys_dir)
+    if not (settings.keyring or settings.keyring_file):
+        LocalKeyringProvider.create(settings.local_keyring_path)
     migrate.upgrade(settings.database_url)
 
 
@@ -168,6 +176,37 @@ def serve(
     )
 
 
+@keys_cli.command("rotate")
+@_one_line_errors
+def keys_rotate(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Data keys per transaction")] = 500,
+    grace: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for requests in flight")
+    ] = 2.0,
+) -> None:
+    """New key-encryption key; every data key re-wrapped; old key retired. Resumable."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    vault = make_vault(settings)
+    try:
+        with typer.progressbar(length=1, label="re-wrapping data keys", file=sys.stderr) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            report = rotate(
+                vault,
+                make_sessionmaker(engine),
+                batch=batch,
+                grace_seconds=grace,
+                on_batch=progress,
+            )
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(asdict(report)))
+
+
 DEMO_CELL = "CENOMED démo 18e"
 DEMO_USERS: list[tuple[str, Role, Organisation | None, bool]] = [
     ("demo-coordinator", Role.COORDINATOR, None, True),
@@ -204,7 +243,7 @@ def demo(
                     organisation=organisation,
                     cell_ids=[cell.id] if in_cell else [],
                 )
-        seed_cases(session, cell_id=cell.id)
+        seed_cases(session, vault=make_vault(settings), cell_id=cell.id)
     typer.echo(f"# demo cell {cell.id}; tokens valid {timedelta(seconds=ttl)}", err=True)
     for username, *_ in DEMO_USERS:
         typer.echo(f"{username}\t{issue_local_token(settings, username, ttl)}")

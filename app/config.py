@@ -32,6 +32,11 @@ class Settings(BaseSettings):
 
     token_leeway_seconds: int = Field(default=5, ge=0, le=300)
 
+    # Key-encryption keys: the local keyring file by default, or a secret for containers.
+    keyring: str | None = Field(default=None, repr=False)
+    keyring_file: Path | None = None
+    data_key_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         if not self.database_url:
@@ -50,6 +55,10 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def local_keyring_path(self) -> Path:
+        return self.keys_dir / "keyring.json"
 
 
 @lru_cache(maxsize=1)

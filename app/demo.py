@@ -11,6 +11,7 @@ from app.cases import service
 from app.cases.models import Case
 from app.cases.schemas import CaseCreate, MinorIn
 from app.clock import today
+from app.crypto.vault import Vault
 from app.directory.principal import Principal
 from app.directory.service import load_principal
 from app.meetings import service as meetings
@@ -25,7 +26,13 @@ def _as(session: Session, username: str) -> Principal:
 
 
 def _submit(
-    session: Session, who: Principal, cell_id: int, last: str, first: str, born: date, ago: int
+    session: Session,
+    vault: Vault,
+    who: Principal,
+    cell_id: int,
+    names: tuple[str, str],
+    born: date,
+    ago: int,
 ) -> Case:
     on = today()
     data = CaseCreate(
@@ -33,12 +40,12 @@ def _submit(
         received_on=on - timedelta(days=ago),
         motifs=[Motif.ABSENTEEISM, Motif.NIGHT_PRESENCE],
         facts="Exemple fictif : absences répétées signalées depuis la rentrée.",
-        minor=MinorIn(last_name=last, first_name=first, birth_date=born, sex=Sex.F),
+        minor=MinorIn(last_name=names[0], first_name=names[1], birth_date=born, sex=Sex.F),
     )
-    return service.submit_case(session, principal=who, data=data, today=on)
+    return service.submit_case(session, principal=who, vault=vault, data=data, today=on)
 
 
-def seed_cases(session: Session, *, cell_id: int) -> None:
+def seed_cases(session: Session, *, vault: Vault, cell_id: int) -> None:
     """Three example situations at different steps, once (skipped if the cell has cases)."""
     if session.scalar(select(func.count()).select_from(Case).where(Case.cell_id == cell_id)):
         return
@@ -48,20 +55,25 @@ def seed_cases(session: Session, *, cell_id: int) -> None:
     police = _as(session, "demo-police")
     education = _as(session, "demo-education")
 
-    _submit(session, police, cell_id, "Fictif", "Camille", date(on.year - 14, 3, 2), 2)
+    _submit(session, vault, police, cell_id, ("Fictif", "Camille"), date(on.year - 14, 3, 2), 2)
 
-    retained = _submit(session, education, cell_id, "Exemple", "Noé", date(on.year - 13, 6, 9), 40)
+    retained = _submit(
+        session, vault, education, cell_id, ("Exemple", "Noé"), date(on.year - 13, 6, 9), 40
+    )
     service.refer_to_parquet(session, principal=coordinator, case_id=retained.id, today=on)
     service.decide_parquet(session, principal=parquet, case_id=retained.id, retained=True, today=on)
     service.add_research_note(
         session,
         principal=education,
+        vault=vault,
         case_id=retained.id,
         content="Exemple fictif : échange avec le chef d'établissement, suivi à proposer.",
         today=on,
     )
 
-    dismissed = _submit(session, police, cell_id, "Démo", "Inès", date(on.year - 15, 1, 20), 10)
+    dismissed = _submit(
+        session, vault, police, cell_id, ("Démo", "Inès"), date(on.year - 15, 1, 20), 10
+    )
     service.refer_to_parquet(session, principal=coordinator, case_id=dismissed.id, today=on)
     service.decide_parquet(
         session, principal=parquet, case_id=dismissed.id, retained=False, today=on

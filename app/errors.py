@@ -9,7 +9,9 @@ value: they name fields, states and rules, never what a person typed.
     ├── Forbidden          403  the caller's role may not do this (charter or procedure)
     ├── NotFound           404  no such resource, or not in the caller's cells
     ├── Conflict           409  the case's state or a procedural rule forbids the step now
-    └── InvalidInput       422  the body is well-formed JSON but its values are refused
+    ├── Gone               410  the case's nominative data was destroyed (crypto-shredded)
+    ├── InvalidInput       422  the body is well-formed JSON but its values are refused
+    └── IntegrityFailure   500  a stored ciphertext or key failed authentication
 """
 
 from __future__ import annotations
@@ -63,6 +65,18 @@ class Conflict(AppError):
     title = "Not possible in the current state"
 
 
+class Gone(AppError):
+    status = 410
+    default_slug = "data-destroyed"
+    title = "Data destroyed"
+
+
+class IntegrityFailure(AppError):
+    status = 500
+    default_slug = "integrity-failure"
+    title = "Stored data failed its integrity check"
+
+
 class InvalidInput(AppError):
     status = 422
     default_slug = "invalid-input"
@@ -97,6 +111,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "Your role may not do this",
         404: "No such resource in your cells",
         409: "The case's state or a procedural rule forbids this now",
+        410: "The case's nominative data was destroyed",
         422: "The body or parameters are invalid",
     }
     return {code: {"description": descriptions[code], **PROBLEM_RESPONSE} for code in codes}

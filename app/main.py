@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.auth import make_verifier
 from app.cases.router import router as cases_router
 from app.config import Settings, get_settings
+from app.crypto.keyring import key_provider
+from app.crypto.vault import Vault
 from app.db import make_engine, make_sessionmaker
 from app.directory.router import router as directory_router
 from app.errors import PROBLEM_JSON, AppError, problem
@@ -30,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
     verifier = make_verifier(settings)
+    vault = make_vault(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.token_verifier = verifier
+    app.state.vault = vault
 
     api = APIRouter(prefix=API_PREFIX)
 
@@ -61,6 +65,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def make_vault(settings: Settings) -> Vault:
+    provider = key_provider(
+        inline=settings.keyring,
+        secret_file=settings.keyring_file,
+        local_path=settings.local_keyring_path,
+    )
+    return Vault(provider, cache_seconds=settings.data_key_cache_seconds)
 
 
 def _problem_response(request: Request, body: dict[str, Any], headers: Any = None) -> JSONResponse:

@@ -9,6 +9,7 @@ from app.cases.models import (
     Orientation,
     ResearchNote,
 )
+from app.crypto.models import CaseKey, IdentityIndex
 from app.db import Base
 from app.directory.models import Cell, Membership, User
 from app.meetings.models import Meeting
@@ -16,11 +17,13 @@ from app.meetings.models import Meeting
 __all__ = [
     "Base",
     "Case",
+    "CaseKey",
     "CaseMotif",
     "CasePersonal",
     "CaseStep",
     "Cell",
     "Guardian",
+    "IdentityIndex",
     "Meeting",
     "Membership",
     "Orientation",

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlalchemy import Connection
 
 import app.models  # noqa: F401  (registers every table on Base.metadata)
 from app.config import get_settings
-from app.db import Base, make_engine
+from app.db import Base, UtcDateTime, make_engine
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Migrations name plain SQLAlchemy types, not the application's decorators."""
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _configure(connection: Connection) -> None:
@@ -19,6 +28,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

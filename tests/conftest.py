@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from app import migrate
 from app.auth import ensure_local_keys, issue_local_token
 from app.config import Settings
+from app.crypto.keyring import LocalKeyringProvider
+from app.crypto.vault import Vault
 from app.db import Base, make_engine, make_sessionmaker, unit_of_work
 from app.directory import service as directory
 from app.main import create_app
@@ -96,6 +98,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     data_dir.mkdir(mode=0o700)
     settings = Settings(data_dir=data_dir, database_url=database_url)
     ensure_local_keys(settings.keys_dir)
+    LocalKeyringProvider.create(settings.local_keyring_path)
     return settings
 
 
@@ -130,6 +133,11 @@ class World:
     cell: Cell
     other_cell: Cell
     users: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def vault(self) -> Vault:
+        vault: Vault = self.client.app.state.vault  # type: ignore[attr-defined]
+        return vault
 
     def token(self, username: str, ttl: int | None = None) -> str:
         return issue_local_token(self.settings, username, ttl)

@@ -24,8 +24,8 @@ def test_a_stale_copy_cannot_overwrite_a_concurrent_step(world: World) -> None:
         coordinator = load_principal(session, "coordinator")
     assert coordinator is not None
     with world.db() as first, world.db() as second:
-        service.read_case(first, principal=coordinator, case_id=case_id)
-        service.read_case(second, principal=coordinator, case_id=case_id)
+        service.read_case(first, principal=coordinator, vault=world.vault, case_id=case_id)
+        service.read_case(second, principal=coordinator, vault=world.vault, case_id=case_id)
         service.refer_to_parquet(first, principal=coordinator, case_id=case_id, today=today())
         first.commit()
         with pytest.raises(Conflict) as lost:
@@ -41,7 +41,9 @@ def test_the_version_check_catches_a_write_on_a_stale_row(world: World) -> None:
         coordinator = load_principal(session, "coordinator")
     assert coordinator is not None
     with world.db() as first, world.db() as second:
-        stale = service.read_case(second, principal=coordinator, case_id=case_id).case
+        stale = service.read_case(
+            second, principal=coordinator, vault=world.vault, case_id=case_id
+        ).case
         service.refer_to_parquet(first, principal=coordinator, case_id=case_id, today=today())
         first.commit()
         # The second session still holds the pre-step row; its own step must not pass.

@@ -1,6 +1,6 @@
-"""Case tables. Nominative values live only in ``case_personal``, ``guardian`` and
-``research_note.content``, so that they can be encrypted without touching the workflow columns,
-which stay in clear for the procedure and the statistics (R19)."""
+"""Case tables. Nominative values live only in the ``*_enc`` columns of ``case_personal``,
+``guardian`` and ``research_note``, each sealed with the case's data key (``app.crypto``); the
+workflow columns stay in clear for the procedure and the statistics (R19)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
-    Text,
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.crypto.models import CaseKey
 from app.db import Base, UtcDateTime, utcnow
 from app.workflow.states import CaseState
 
@@ -74,6 +75,7 @@ class Case(Base):
     steps: Mapped[list[CaseStep]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="CaseStep.id"
     )
+    key: Mapped[CaseKey | None] = relationship(lazy="raise", uselist=False, viewonly=True)
 
 
 class CaseMotif(Base):
@@ -86,34 +88,32 @@ class CaseMotif(Base):
 
 
 class CasePersonal(Base):
-    """The minor's identity and contact, and the signaler's account: nominative, in one row."""
+    """The minor's identity and address, and the signaler's account: ciphertexts only."""
 
     __tablename__ = "case_personal"
 
     case_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("case_file.id", ondelete="CASCADE"), primary_key=True
     )
-    last_name: Mapped[str] = mapped_column(String(200))
-    first_name: Mapped[str] = mapped_column(String(200))
-    birth_date: Mapped[date] = mapped_column(Date)
-    address: Mapped[str | None] = mapped_column(String(400))
-    school: Mapped[str | None] = mapped_column(String(300))
-    facts: Mapped[str | None] = mapped_column(Text)
-    # Normalised names and birth date, to find other cases of the same person.
-    match_key: Mapped[str] = mapped_column(String(500), index=True)
+    last_name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    first_name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    birth_date_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    school_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    facts_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Guardian(Base):
     __tablename__ = "guardian"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     case_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("case_file.id", ondelete="CASCADE"), index=True
     )
     position: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(200))
     relationship: Mapped[str] = mapped_column(String(20))
-    phone: Mapped[str | None] = mapped_column(String(40))
+    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ResearchNote(Base):
@@ -126,7 +126,7 @@ class ResearchNote(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     author_organisation: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    content: Mapped[str] = mapped_column(Text)
+    content_enc: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Orientation(Base):

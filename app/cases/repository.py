@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from app.cases.models import Case, CasePersonal
+from app.cases.models import Case
+from app.crypto.models import IdentityIndex
 
 
 def _everything() -> list[LoaderOption]:
@@ -21,6 +22,7 @@ def _everything() -> list[LoaderOption]:
         selectinload(Case.research_notes),
         selectinload(Case.orientations),
         selectinload(Case.steps),
+        selectinload(Case.key),
     ]
 
 
@@ -59,17 +61,16 @@ def cases_in_cells(
     return session.scalars(query.options(*_everything())).all()
 
 
-def same_person_case_ids(
-    session: Session, *, match_key: str, cell_ids: frozenset[int], exclude: uuid.UUID
-) -> list[uuid.UUID]:
+def same_identity_case_ids(session: Session, *, case_id: uuid.UUID) -> list[uuid.UUID]:
+    """Other cases of the same cell whose blind-indexed identity equals this case's."""
+    this_index = aliased(IdentityIndex)
+    this_case = aliased(Case)
     query = (
         select(Case.id)
-        .join(CasePersonal, CasePersonal.case_id == Case.id)
-        .where(
-            CasePersonal.match_key == match_key,
-            Case.cell_id.in_(cell_ids),
-            Case.id != exclude,
-        )
+        .join(IdentityIndex, IdentityIndex.case_id == Case.id)
+        .join(this_index, this_index.digest == IdentityIndex.digest)
+        .join(this_case, this_case.id == this_index.case_id)
+        .where(this_index.case_id == case_id, Case.id != case_id, Case.cell_id == this_case.cell_id)
         .order_by(Case.submitted_at)
     )
     return list(session.scalars(query))
@@ -80,7 +81,7 @@ def not_retained_in_cell(session: Session, *, cell_id: int) -> Sequence[Case]:
         select(Case)
         .where(Case.cell_id == cell_id, Case.state == "not_retained")
         .order_by(Case.parquet_decided_at)
-        .options(selectinload(Case.personal))
+        .options(selectinload(Case.personal), selectinload(Case.key))
     )
     return session.scalars(query).all()
 
@@ -90,6 +91,8 @@ def on_agenda(session: Session, *, meeting_id: uuid.UUID) -> Sequence[Case]:
         select(Case)
         .where(Case.meeting_id == meeting_id)
         .order_by(Case.received_on, Case.id)
-        .options(selectinload(Case.personal), selectinload(Case.orientations))
+        .options(
+            selectinload(Case.personal), selectinload(Case.orientations), selectinload(Case.key)
+        )
     )
     return session.scalars(query).all()

@@ -20,6 +20,7 @@ from app.cases.schemas import (
 )
 from app.cases.serialise import case_read
 from app.clock import Today
+from app.crypto.dependency import CurrentVault
 from app.db import DbSession
 from app.directory.principal import Principal
 from app.errors import responses
@@ -29,9 +30,11 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 STEP_ERRORS = responses(401, 403, 404, 409, 422)
 
 
-def _present(session: DbSession, principal: Principal, case_id: uuid.UUID) -> CaseRead:
+def _present(
+    session: DbSession, principal: Principal, vault: CurrentVault, case_id: uuid.UUID
+) -> CaseRead:
     """The case after a step, as the caller may now see it (the step may have hidden it)."""
-    view = service.view_case(session, principal=principal, case_id=case_id)
+    view = service.view_case(session, principal=principal, vault=vault, case_id=case_id)
     return case_read(view, principal)
 
 
@@ -44,10 +47,14 @@ def _present(session: DbSession, principal: Principal, case_id: uuid.UUID) -> Ca
     response_model_exclude_unset=True,
 )
 def submit_case(
-    body: CaseCreate, principal: CurrentPrincipal, session: DbSession, on: Today
+    body: CaseCreate,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    on: Today,
 ) -> CaseRead:
-    case = service.submit_case(session, principal=principal, data=body, today=on)
-    return _present(session, principal, case.id)
+    case = service.submit_case(session, principal=principal, vault=vault, data=body, today=on)
+    return _present(session, principal, vault, case.id)
 
 
 @router.get(
@@ -60,13 +67,20 @@ def submit_case(
 def list_cases(
     principal: CurrentPrincipal,
     session: DbSession,
+    vault: CurrentVault,
     cell_id: int | None = None,
     state: CaseState | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> CasePage:
     items, next_cursor = service.list_cases(
-        session, principal=principal, cell_id=cell_id, state=state, limit=limit, cursor=cursor
+        session,
+        principal=principal,
+        vault=vault,
+        cell_id=cell_id,
+        state=state,
+        limit=limit,
+        cursor=cursor,
     )
     return CasePage(items=[case_read(item, principal) for item in items], next_cursor=next_cursor)
 
@@ -78,8 +92,11 @@ def list_cases(
     summary="A case, with only the blocks the charter lets you see",
     response_model_exclude_unset=True,
 )
-def read_case(case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> CaseRead:
-    return case_read(service.read_case(session, principal=principal, case_id=case_id), principal)
+def read_case(
+    case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, vault: CurrentVault
+) -> CaseRead:
+    visible = service.read_case(session, principal=principal, vault=vault, case_id=case_id)
+    return case_read(visible, principal)
 
 
 @router.post(
@@ -90,10 +107,14 @@ def read_case(case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSessio
     response_model_exclude_unset=True,
 )
 def refer_to_parquet(
-    case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, on: Today
+    case_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    on: Today,
 ) -> CaseRead:
     service.refer_to_parquet(session, principal=principal, case_id=case_id, today=on)
-    return _present(session, principal, case_id)
+    return _present(session, principal, vault, case_id)
 
 
 @router.post(
@@ -108,12 +129,13 @@ def decide_parquet(
     body: ParquetDecisionIn,
     principal: CurrentPrincipal,
     session: DbSession,
+    vault: CurrentVault,
     on: Today,
 ) -> CaseRead:
     service.decide_parquet(
         session, principal=principal, case_id=case_id, retained=body.retained, today=on
     )
-    return _present(session, principal, case_id)
+    return _present(session, principal, vault, case_id)
 
 
 @router.post(
@@ -128,10 +150,11 @@ def add_research_note(
     body: ResearchNoteIn,
     principal: CurrentPrincipal,
     session: DbSession,
+    vault: CurrentVault,
     on: Today,
 ) -> ResearchNoteCreated:
     note = service.add_research_note(
-        session, principal=principal, case_id=case_id, content=body.content, today=on
+        session, principal=principal, vault=vault, case_id=case_id, content=body.content, today=on
     )
     return ResearchNoteCreated(id=note.id, case_id=case_id, created_at=note.created_at)
 
@@ -148,10 +171,11 @@ def review_decision(
     body: ReviewDecisionIn,
     principal: CurrentPrincipal,
     session: DbSession,
+    vault: CurrentVault,
     on: Today,
 ) -> CaseRead:
     service.review_decision(session, principal=principal, case_id=case_id, data=body, today=on)
-    return _present(session, principal, case_id)
+    return _present(session, principal, vault, case_id)
 
 
 @router.post(
@@ -166,12 +190,13 @@ def record_family_information(
     body: FamilyInformationIn,
     principal: CurrentPrincipal,
     session: DbSession,
+    vault: CurrentVault,
     on: Today,
 ) -> CaseRead:
     service.record_family_information(
         session, principal=principal, case_id=case_id, data=body, today=on
     )
-    return _present(session, principal, case_id)
+    return _present(session, principal, vault, case_id)
 
 
 @router.post(
@@ -186,12 +211,13 @@ def transmit(
     orientation_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: DbSession,
+    vault: CurrentVault,
     on: Today,
 ) -> CaseRead:
     service.transmit(
         session, principal=principal, case_id=case_id, orientation_id=orientation_id, today=on
     )
-    return _present(session, principal, case_id)
+    return _present(session, principal, vault, case_id)
 
 
 @router.post(
@@ -207,6 +233,7 @@ def record_feedback(
     body: FeedbackIn,
     principal: CurrentPrincipal,
     session: DbSession,
+    vault: CurrentVault,
     on: Today,
 ) -> CaseRead:
     service.record_feedback(
@@ -217,7 +244,7 @@ def record_feedback(
         data=body,
         today=on,
     )
-    return _present(session, principal, case_id)
+    return _present(session, principal, vault, case_id)
 
 
 @router.post(
@@ -228,7 +255,11 @@ def record_feedback(
     response_model_exclude_unset=True,
 )
 def close(
-    case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, on: Today
+    case_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    on: Today,
 ) -> CaseRead:
     service.close(session, principal=principal, case_id=case_id, today=on)
-    return _present(session, principal, case_id)
+    return _present(session, principal, vault, case_id)

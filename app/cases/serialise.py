@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from app.cases import personal
 from app.cases.models import Case
 from app.cases.schemas import (
     CaseRead,
@@ -18,6 +20,7 @@ from app.cases.schemas import (
     StepRead,
 )
 from app.cases.service import VisibleCase
+from app.crypto.envelope import FieldCipher
 from app.directory.principal import Principal
 from app.policy.visibility import Block
 
@@ -33,11 +36,12 @@ def case_read(visible: VisibleCase, principal: Principal) -> CaseRead:
     if visible.possible_duplicates is not None:
         fields["possible_duplicates"] = visible.possible_duplicates
     for block in view.blocks:
-        fields.update(_BLOCKS[block](case))
-    if Block.RESEARCH in view.blocks and view.own_research_only:
-        fields["research_notes"] = [
-            note for note in fields["research_notes"] if note.author_id == principal.user_id
-        ]
+        if block in _CLEAR_BLOCKS:
+            fields.update(_CLEAR_BLOCKS[block](case))
+        else:
+            assert visible.cipher is not None
+            own_notes = principal.user_id if view.own_research_only else None
+            fields.update(_SEALED_BLOCKS[block](case, visible.cipher, own_notes))
     # Only the keys set here are sent: a withheld block's keys are absent, not null.
     return CaseRead(**fields)
 
@@ -68,38 +72,40 @@ def _workflow(case: Case) -> dict[str, Any]:
     }
 
 
-def _identity(case: Case) -> dict[str, Any]:
-    personal = case.personal
-    if personal is None:
+def _identity(case: Case, cipher: FieldCipher, _own: int | None) -> dict[str, Any]:
+    if case.personal is None:
         return {}
+    identity = personal.open_identity(cipher, case.personal)
     return {
         "minor": MinorRead(
-            last_name=personal.last_name,
-            first_name=personal.first_name,
-            birth_date=personal.birth_date,
+            last_name=identity.last_name,
+            first_name=identity.first_name,
+            birth_date=identity.birth_date,
             sex=case.sex,
-            school=personal.school,
+            school=identity.school,
         )
     }
 
 
-def _contact(case: Case) -> dict[str, Any]:
-    guardians = [
-        GuardianRead(name=g.name, relationship=g.relationship, phone=g.phone)
-        for g in case.guardians
-    ]
-    address = case.personal.address if case.personal else None
+def _contact(case: Case, cipher: FieldCipher, _own: int | None) -> dict[str, Any]:
+    guardians = []
+    for guardian in case.guardians:
+        name, phone = personal.open_guardian(cipher, guardian)
+        guardians.append(GuardianRead(name=name, relationship=guardian.relationship, phone=phone))
+    address = personal.open_address(cipher, case.personal) if case.personal else None
     return {"contact": ContactRead(address=address, guardians=guardians)}
 
 
-def _facts(case: Case) -> dict[str, Any]:
+def _facts(case: Case, cipher: FieldCipher, _own: int | None) -> dict[str, Any]:
     return {
         "motifs": [m.motif for m in case.motifs],
-        "facts": case.personal.facts if case.personal else None,
+        "facts": personal.open_facts(cipher, case.personal) if case.personal else None,
     }
 
 
-def _research(case: Case) -> dict[str, Any]:
+def _research(case: Case, cipher: FieldCipher, own_notes: int | None) -> dict[str, Any]:
+    """All notes, or (R12, outside the meeting) only those the caller wrote: only they open."""
+    notes = [n for n in case.research_notes if own_notes is None or n.author_id == own_notes]
     return {
         "research_notes": [
             ResearchNoteRead(
@@ -107,9 +113,9 @@ def _research(case: Case) -> dict[str, Any]:
                 author_id=n.author_id,
                 author_organisation=n.author_organisation,
                 created_at=n.created_at,
-                content=n.content,
+                content=personal.open_note(cipher, n),
             )
-            for n in case.research_notes
+            for n in notes
         ]
     }
 
@@ -150,12 +156,14 @@ def _feedback(case: Case) -> dict[str, Any]:
     }
 
 
-_BLOCKS = {
+_CLEAR_BLOCKS: dict[Block, Callable[[Case], dict[str, Any]]] = {
     Block.WORKFLOW: _workflow,
+    Block.ORIENTATION: _orientation,
+    Block.FEEDBACK: _feedback,
+}
+_SEALED_BLOCKS: dict[Block, Callable[[Case, FieldCipher, int | None], dict[str, Any]]] = {
     Block.IDENTITY: _identity,
     Block.CONTACT: _contact,
     Block.FACTS: _facts,
     Block.RESEARCH: _research,
-    Block.ORIENTATION: _orientation,
-    Block.FEEDBACK: _feedback,
 }

@@ -20,28 +20,22 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.cases import repository
-from app.cases.identity import age_bracket, match_key
-from app.cases.models import (
-    Case,
-    CaseMotif,
-    CasePersonal,
-    CaseStep,
-    Guardian,
-    Orientation,
-    ResearchNote,
-)
+from app.cases import personal, repository
+from app.cases.age import age_bracket
+from app.cases.models import Case, CaseMotif, CaseStep, Orientation, ResearchNote
 from app.cases.schemas import (
     CaseCreate,
     FamilyInformationIn,
     FeedbackIn,
     ReviewDecisionIn,
 )
+from app.crypto.envelope import FieldCipher
+from app.crypto.vault import DataDestroyed, KeyIntegrityError, Vault
 from app.db import utcnow
 from app.directory import repository as directory
 from app.directory.models import Cell
 from app.directory.principal import Principal
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, Gone, IntegrityFailure, InvalidInput, NotFound
 from app.meetings.models import Meeting
 from app.policy import roles
 from app.policy.visibility import Block, CaseFacts, CaseView, case_view
@@ -54,11 +48,16 @@ from app.workflow.states import CaseState, Step
 CASE_NOT_FOUND = "No case with this id in your cells."
 
 
+NOMINATIVE_BLOCKS = frozenset({Block.IDENTITY, Block.CONTACT, Block.FACTS, Block.RESEARCH})
+
+
 @dataclass(frozen=True, slots=True)
 class VisibleCase:
     case: Case
     view: CaseView
     possible_duplicates: list[uuid.UUID] | None
+    # Present only when a visible block holds nominative fields: decrypt only what is shown.
+    cipher: FieldCipher | None
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -76,8 +75,10 @@ def facts_of(case: Case) -> CaseFacts:
     )
 
 
-def read_case(session: Session, *, principal: Principal, case_id: uuid.UUID) -> VisibleCase:
-    visible = view_case(session, principal=principal, case_id=case_id)
+def read_case(
+    session: Session, *, principal: Principal, vault: Vault, case_id: uuid.UUID
+) -> VisibleCase:
+    visible = view_case(session, principal=principal, vault=vault, case_id=case_id)
     if not visible.view.blocks:
         raise Forbidden(
             "The charter lets your role see nothing of this case at its current step.",
@@ -86,21 +87,43 @@ def read_case(session: Session, *, principal: Principal, case_id: uuid.UUID) -> 
     return visible
 
 
-def view_case(session: Session, *, principal: Principal, case_id: uuid.UUID) -> VisibleCase:
+def view_case(
+    session: Session, *, principal: Principal, vault: Vault, case_id: uuid.UUID
+) -> VisibleCase:
     """The caller's view of a case of their cells, possibly empty (after a step, for instance)."""
     case = _case_in_cells(session, principal, case_id)
+    return _visible(session, principal, vault, case, with_duplicates=True)
+
+
+def _visible(
+    session: Session, principal: Principal, vault: Vault, case: Case, *, with_duplicates: bool
+) -> VisibleCase:
     view = case_view(principal, facts_of(case))
-    return VisibleCase(case, view, _possible_duplicates(session, principal, case, view))
+    cipher = cipher_of(vault, case) if view.blocks & NOMINATIVE_BLOCKS else None
+    duplicates = None
+    if with_duplicates and Block.IDENTITY in view.blocks:
+        duplicates = _possible_duplicates(session, principal, case)
+    return VisibleCase(case, view, duplicates, cipher)
 
 
-def _possible_duplicates(
-    session: Session, principal: Principal, case: Case, view: CaseView
-) -> list[uuid.UUID] | None:
-    if Block.IDENTITY not in view.blocks or case.personal is None:
-        return None
-    candidate_ids = repository.same_person_case_ids(
-        session, match_key=case.personal.match_key, cell_ids=principal.cell_ids, exclude=case.id
-    )
+def cipher_of(vault: Vault, case: Case) -> FieldCipher:
+    """The case's cipher; a destroyed key is 410, a damaged one an integrity problem."""
+    try:
+        return vault.cipher_for(case.id, case.key)
+    except DataDestroyed as error:
+        raise Gone(
+            "The nominative data of this case was destroyed under the retention rules."
+        ) from error
+    except KeyIntegrityError as error:
+        raise IntegrityFailure(
+            "This case's key failed its integrity check; the incident is logged. Report it to "
+            "the service's administrators."
+        ) from error
+
+
+def _possible_duplicates(session: Session, principal: Principal, case: Case) -> list[uuid.UUID]:
+    """Other cases of the same minor (blind-index match) in the same cell, that the caller sees."""
+    candidate_ids = repository.same_identity_case_ids(session, case_id=case.id)
     return [
         other.id
         for other in repository.get_cases(session, candidate_ids)
@@ -115,6 +138,7 @@ def list_cases(
     session: Session,
     *,
     principal: Principal,
+    vault: Vault,
     cell_id: int | None,
     state: CaseState | None,
     limit: int,
@@ -139,9 +163,8 @@ def list_cases(
             batch=limit + 1,
         )
         for case in batch:
-            view = case_view(principal, facts_of(case))
-            if view.blocks:
-                visible.append(VisibleCase(case, view, None))
+            if case_view(principal, facts_of(case)).blocks:
+                visible.append(_visible(session, principal, vault, case, with_duplicates=False))
         if len(batch) <= limit:
             break
         position = (batch[-1].submitted_at, batch[-1].id)
@@ -173,7 +196,9 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
 # --- step 1 -----------------------------------------------------------------------------------
 
 
-def submit_case(session: Session, *, principal: Principal, data: CaseCreate, today: date) -> Case:
+def submit_case(
+    session: Session, *, principal: Principal, vault: Vault, data: CaseCreate, today: date
+) -> Case:
     roles.require_step(principal, Step.SUBMIT)
     cell = directory.get_cell(session, data.cell_id)
     if cell is None or not principal.is_member_of(cell.id):
@@ -191,8 +216,9 @@ def submit_case(session: Session, *, principal: Principal, data: CaseCreate, tod
         guards.check_received_on(received_on, today)
         guards.check_public(CellKind(cell.kind), minor.birth_date, received_on)
 
+    case_id = uuid.uuid4()
     case = Case(
-        id=uuid.uuid4(),
+        id=case_id,
         cell_id=cell.id,
         state=CaseState.SUBMITTED.value,
         origin=origin.value,
@@ -202,25 +228,38 @@ def submit_case(session: Session, *, principal: Principal, data: CaseCreate, tod
         submitted_by=principal.user_id,
         submitted_at=utcnow(),
         motifs=[CaseMotif(motif=m.value) for m in sorted(set(data.motifs))],
-        personal=CasePersonal(
-            last_name=minor.last_name,
-            first_name=minor.first_name,
-            birth_date=minor.birth_date,
-            address=minor.address,
-            school=minor.school,
-            facts=data.facts,
-            match_key=match_key(minor.last_name, minor.first_name, minor.birth_date),
-        ),
-        guardians=[
-            Guardian(position=i, name=g.name, relationship=g.relationship.value, phone=g.phone)
-            for i, g in enumerate(data.guardians)
-        ],
+        personal=None,
+        guardians=[],
         research_notes=[],
         orientations=[],
         steps=[],
     )
-    _record_step(case, Step.SUBMIT, None, CaseState.SUBMITTED, principal)
     session.add(case)
+    session.flush()  # the case row first: its key and ciphertexts refer to it
+    cipher = vault.new_case_key(session, case_id)
+    case.personal = personal.seal_personal(
+        cipher,
+        case_id,
+        last_name=minor.last_name,
+        first_name=minor.first_name,
+        birth_date=minor.birth_date,
+        address=minor.address,
+        school=minor.school,
+        facts=data.facts,
+    )
+    case.guardians.extend(
+        personal.seal_guardian(
+            cipher,
+            case_id,
+            position=i,
+            name=g.name,
+            relationship=g.relationship.value,
+            phone=g.phone,
+        )
+        for i, g in enumerate(data.guardians)
+    )
+    vault.index_identity(session, case_id, minor.last_name, minor.first_name, minor.birth_date)
+    _record_step(case, Step.SUBMIT, None, CaseState.SUBMITTED, principal)
     session.flush()
     return case
 
@@ -251,16 +290,23 @@ def decide_parquet(
 
 
 def add_research_note(
-    session: Session, *, principal: Principal, case_id: uuid.UUID, content: str, today: date
+    session: Session,
+    *,
+    principal: Principal,
+    vault: Vault,
+    case_id: uuid.UUID,
+    content: str,
+    today: date,
 ) -> ResearchNote:
     case = _case_for_step(session, principal, case_id, Step.ADD_RESEARCH_NOTE)
+    note_id = uuid.uuid4()
     note = ResearchNote(
-        id=uuid.uuid4(),
+        id=note_id,
         case_id=case.id,
         author_id=principal.user_id,
         author_organisation=principal.organisation.value,
         created_at=utcnow(),
-        content=content,
+        content_enc=personal.seal_note(cipher_of(vault, case), note_id, content),
     )
     _advance(case, Step.ADD_RESEARCH_NOTE, StepFacts(today=today), principal)
     case.research_notes.append(note)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from app.auth import CurrentPrincipal
 from app.clock import Today
+from app.crypto.dependency import CurrentVault
 from app.db import DbSession
 from app.errors import responses
 from app.meetings import service
@@ -22,10 +23,16 @@ router = APIRouter(prefix="/meetings", tags=["meetings"])
     summary="The coordinator schedules a cell meeting",
 )
 def create_meeting(
-    body: MeetingCreate, principal: CurrentPrincipal, session: DbSession, on: Today
+    body: MeetingCreate,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    on: Today,
 ) -> MeetingRead:
     meeting = service.create_meeting(session, principal=principal, data=body, today=on)
-    return service.meeting_read(session, principal=principal, meeting=meeting, today=on)
+    return service.meeting_read(
+        session, principal=principal, vault=vault, meeting=meeting, today=on
+    )
 
 
 @router.get(
@@ -35,10 +42,16 @@ def create_meeting(
     summary="A meeting's agenda and the not-retained situations the parquet presents",
 )
 def read_meeting(
-    meeting_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, on: Today
+    meeting_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    on: Today,
 ) -> MeetingRead:
     meeting = service.get_meeting(session, principal=principal, meeting_id=meeting_id)
-    return service.meeting_read(session, principal=principal, meeting=meeting, today=on)
+    return service.meeting_read(
+        session, principal=principal, vault=vault, meeting=meeting, today=on
+    )
 
 
 @router.post(
@@ -52,9 +65,12 @@ def put_on_agenda(
     body: AgendaCaseIn,
     principal: CurrentPrincipal,
     session: DbSession,
+    vault: CurrentVault,
     on: Today,
 ) -> MeetingRead:
     meeting = service.put_on_agenda(
         session, principal=principal, meeting_id=meeting_id, case_id=body.case_id, today=on
     )
-    return service.meeting_read(session, principal=principal, meeting=meeting, today=on)
+    return service.meeting_read(
+        session, principal=principal, vault=vault, meeting=meeting, today=on
+    )

@@ -7,9 +7,11 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
+from app.cases import personal
 from app.cases import repository as cases
 from app.cases import service as case_service
 from app.cases.models import Case
+from app.crypto.vault import Vault
 from app.db import utcnow
 from app.directory import repository as directory
 from app.directory.principal import Principal
@@ -78,16 +80,16 @@ def put_on_agenda(
 
 
 def meeting_read(
-    session: Session, *, principal: Principal, meeting: Meeting, today: date
+    session: Session, *, principal: Principal, vault: Vault, meeting: Meeting, today: date
 ) -> MeetingRead:
     agenda = [
-        AgendaItem(case_id=case.id, state=case.state, minor=_person_if(principal, case))
+        AgendaItem(case_id=case.id, state=case.state, minor=_person_if(principal, vault, case))
         for case in cases.on_agenda(session, meeting_id=meeting.id)
     ]
     # The not-retained situations are shown once the meeting takes place, to those attending.
     presenting = meeting.held_on <= today and principal.role in SEES_NOT_RETAINED
     not_retained = [
-        NotRetainedItem(case_id=case.id, minor=_person(case) if presenting else None)
+        NotRetainedItem(case_id=case.id, minor=_person(vault, case) if presenting else None)
         for case in cases.not_retained_in_cell(session, cell_id=meeting.cell_id)
         if case.parquet_decided_at is not None and case.parquet_decided_at.date() <= meeting.held_on
     ]
@@ -100,17 +102,17 @@ def meeting_read(
     )
 
 
-def _person_if(principal: Principal, case: Case) -> PersonShown | None:
+def _person_if(principal: Principal, vault: Vault, case: Case) -> PersonShown | None:
     view = case_view(principal, case_service.facts_of(case))
-    return _person(case) if Block.IDENTITY in view.blocks else None
+    return _person(vault, case) if Block.IDENTITY in view.blocks else None
 
 
-def _person(case: Case) -> PersonShown | None:
-    personal = case.personal
-    if personal is None:
+def _person(vault: Vault, case: Case) -> PersonShown | None:
+    if case.personal is None:
         return None
+    identity = personal.open_identity(case_service.cipher_of(vault, case), case.personal)
     return PersonShown(
-        last_name=personal.last_name,
-        first_name=personal.first_name,
-        birth_date=personal.birth_date,
+        last_name=identity.last_name,
+        first_name=identity.first_name,
+        birth_date=identity.birth_date,
     )

@@ -1,10 +1,11 @@
-"""The procedure core: directory, cases and their nominative tables, meetings, orientations.
+"""The procedure core: directory, cases, meetings, orientations, and their keys.
 
-Nominative values live only in case_personal, guardian and research_note.content.
+Nominative values exist only as ciphertexts (the *_enc columns); case_key holds each case's
+data key wrapped by a key-encryption key; identity_index the blind index of identities.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 01:58:21.633230
+Create Date: 2026-11-26 02:16:49.761308
 """
 
 from collections.abc import Sequence
@@ -27,9 +28,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("arrondissement", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "kind IN ('cenomed', 'recidivism')", name=op.f("ck_cell_kind_known")
-        ),
+        sa.CheckConstraint("kind IN ('cenomed', 'recidivism')", name=op.f("ck_cell_kind_known")),
         sa.CheckConstraint(
             "arrondissement BETWEEN 1 AND 20", name=op.f("ck_cell_arrondissement_range")
         ),
@@ -55,13 +54,9 @@ def upgrade() -> None:
         sa.Column("held_on", sa.Date(), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["cell_id"], ["cell.id"], name=op.f("fk_meeting_cell_id_cell")),
         sa.ForeignKeyConstraint(
-            ["cell_id"], ["cell.id"], name=op.f("fk_meeting_cell_id_cell")
-        ),
-        sa.ForeignKeyConstraint(
-            ["created_by"],
-            ["user_account.id"],
-            name=op.f("fk_meeting_created_by_user_account"),
+            ["created_by"], ["user_account.id"], name=op.f("fk_meeting_created_by_user_account")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting")),
     )
@@ -73,10 +68,7 @@ def upgrade() -> None:
         sa.Column("cell_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["cell_id"],
-            ["cell.id"],
-            name=op.f("fk_membership_cell_id_cell"),
-            ondelete="CASCADE",
+            ["cell_id"], ["cell.id"], name=op.f("fk_membership_cell_id_cell"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["user_id"],
@@ -86,9 +78,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("user_id", "cell_id", name=op.f("pk_membership")),
     )
-    op.create_index(
-        op.f("ix_membership_cell_id"), "membership", ["cell_id"], unique=False
-    )
+    op.create_index(op.f("ix_membership_cell_id"), "membership", ["cell_id"], unique=False)
 
     op.create_table(
         "case_file",
@@ -114,9 +104,7 @@ def upgrade() -> None:
             "state IN ('submitted', 'parquet_review', 'not_retained', 'research', 'cell_review', 'oriented', 'feedback', 'closed', 'purged')",
             name=op.f("ck_case_file_state_known"),
         ),
-        sa.ForeignKeyConstraint(
-            ["cell_id"], ["cell.id"], name=op.f("fk_case_file_cell_id_cell")
-        ),
+        sa.ForeignKeyConstraint(["cell_id"], ["cell.id"], name=op.f("fk_case_file_cell_id_cell")),
         sa.ForeignKeyConstraint(
             ["meeting_id"], ["meeting.id"], name=op.f("fk_case_file_meeting_id_meeting")
         ),
@@ -128,15 +116,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_file")),
     )
     op.create_index(
-        "ix_case_file_cell_submitted",
-        "case_file",
-        ["cell_id", "submitted_at", "id"],
-        unique=False,
+        "ix_case_file_cell_submitted", "case_file", ["cell_id", "submitted_at", "id"], unique=False
     )
-    op.create_index(
-        op.f("ix_case_file_meeting_id"), "case_file", ["meeting_id"], unique=False
-    )
+    op.create_index(op.f("ix_case_file_meeting_id"), "case_file", ["meeting_id"], unique=False)
     op.create_index(op.f("ix_case_file_state"), "case_file", ["state"], unique=False)
+
+    op.create_table(
+        "case_key",
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("key_version", sa.Integer(), nullable=False),
+        sa.Column("kek_id", sa.String(length=64), nullable=False),
+        sa.Column("wrapped_key", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("rewrapped_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["case_file.id"],
+            name=op.f("fk_case_key_case_id_case_file"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_case_key")),
+    )
+    op.create_index(op.f("ix_case_key_kek_id"), "case_key", ["kek_id"], unique=False)
 
     op.create_table(
         "case_motif",
@@ -153,13 +154,12 @@ def upgrade() -> None:
     op.create_table(
         "case_personal",
         sa.Column("case_id", sa.Uuid(), nullable=False),
-        sa.Column("last_name", sa.String(length=200), nullable=False),
-        sa.Column("first_name", sa.String(length=200), nullable=False),
-        sa.Column("birth_date", sa.Date(), nullable=False),
-        sa.Column("address", sa.String(length=400), nullable=True),
-        sa.Column("school", sa.String(length=300), nullable=True),
-        sa.Column("facts", sa.Text(), nullable=True),
-        sa.Column("match_key", sa.String(length=500), nullable=False),
+        sa.Column("last_name_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("first_name_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("birth_date_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("address_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("school_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("facts_enc", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["case_file.id"],
@@ -168,10 +168,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("case_id", name=op.f("pk_case_personal")),
     )
-    op.create_index(
-        op.f("ix_case_personal_match_key"), "case_personal", ["match_key"], unique=False
-    )
-
     op.create_table(
         "case_step",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -183,9 +179,7 @@ def upgrade() -> None:
         sa.Column("actor_role", sa.String(length=20), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["actor_id"],
-            ["user_account.id"],
-            name=op.f("fk_case_step_actor_id_user_account"),
+            ["actor_id"], ["user_account.id"], name=op.f("fk_case_step_actor_id_user_account")
         ),
         sa.ForeignKeyConstraint(
             ["case_id"],
@@ -195,18 +189,16 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_step")),
     )
-    op.create_index(
-        op.f("ix_case_step_case_id"), "case_step", ["case_id"], unique=False
-    )
+    op.create_index(op.f("ix_case_step_case_id"), "case_step", ["case_id"], unique=False)
 
     op.create_table(
         "guardian",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("case_id", sa.Uuid(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("relationship", sa.String(length=20), nullable=False),
-        sa.Column("phone", sa.String(length=40), nullable=True),
+        sa.Column("name_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("phone_enc", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["case_file.id"],
@@ -216,6 +208,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_guardian")),
     )
     op.create_index(op.f("ix_guardian_case_id"), "guardian", ["case_id"], unique=False)
+
+    op.create_table(
+        "identity_index",
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("digest", sa.LargeBinary(length=32), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["case_file.id"],
+            name=op.f("fk_identity_index_case_id_case_file"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_identity_index")),
+    )
+    op.create_index(op.f("ix_identity_index_digest"), "identity_index", ["digest"], unique=False)
 
     op.create_table(
         "orientation",
@@ -248,9 +254,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orientation")),
     )
-    op.create_index(
-        op.f("ix_orientation_case_id"), "orientation", ["case_id"], unique=False
-    )
+    op.create_index(op.f("ix_orientation_case_id"), "orientation", ["case_id"], unique=False)
 
     op.create_table(
         "research_note",
@@ -259,11 +263,9 @@ def upgrade() -> None:
         sa.Column("author_id", sa.Integer(), nullable=False),
         sa.Column("author_organisation", sa.String(length=30), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("content_enc", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["author_id"],
-            ["user_account.id"],
-            name=op.f("fk_research_note_author_id_user_account"),
+            ["author_id"], ["user_account.id"], name=op.f("fk_research_note_author_id_user_account")
         ),
         sa.ForeignKeyConstraint(
             ["case_id"],
@@ -273,9 +275,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_research_note")),
     )
-    op.create_index(
-        op.f("ix_research_note_case_id"), "research_note", ["case_id"], unique=False
-    )
+    op.create_index(op.f("ix_research_note_case_id"), "research_note", ["case_id"], unique=False)
 
 
 def downgrade() -> None:
@@ -285,16 +285,20 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_orientation_case_id"), table_name="orientation")
 
     op.drop_table("orientation")
+    op.drop_index(op.f("ix_identity_index_digest"), table_name="identity_index")
+
+    op.drop_table("identity_index")
     op.drop_index(op.f("ix_guardian_case_id"), table_name="guardian")
 
     op.drop_table("guardian")
     op.drop_index(op.f("ix_case_step_case_id"), table_name="case_step")
 
     op.drop_table("case_step")
-    op.drop_index(op.f("ix_case_personal_match_key"), table_name="case_personal")
-
     op.drop_table("case_personal")
     op.drop_table("case_motif")
+    op.drop_index(op.f("ix_case_key_kek_id"), table_name="case_key")
+
+    op.drop_table("case_key")
     op.drop_index(op.f("ix_case_file_state"), table_name="case_file")
     op.drop_index(op.f("ix_case_file_meeting_id"), table_name="case_file")
     op.drop_index("ix_case_file_cell_submitted", table_name="case_file")

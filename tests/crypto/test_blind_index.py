@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+import pytest
+
+from app.crypto.blind_index import identity_digest, normalise_name
+
+KEY = secrets.token_bytes(32)
+BORN = date(2012, 5, 17)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Zoé-Lou", "zoe lou"),
+        ("  ÉLODIE  ", "elodie"),
+        ("Ｚｙｘ", "zyx"),  # full-width letters (NFKC)
+        ("d'Artagnan", "D ARTAGNAN"),
+        ("Müller", "MULLER"),
+    ],
+)
+def test_names_equal_after_normalisation(one: str, other: str) -> None:
+    assert normalise_name(one) == normalise_name(other)
+    assert identity_digest(KEY, one, "A", BORN) == identity_digest(KEY, other, "a", BORN)
+
+
+def test_different_people_have_different_digests() -> None:
+    digest = identity_digest(KEY, "Zyxwavel", "Quentinette", BORN)
+    assert digest != identity_digest(KEY, "Zyxwavel", "Quentinette", date(2012, 5, 18))
+    assert digest != identity_digest(KEY, "Zyxwavel", "Quentin", BORN)
+    # Name boundaries count: "ab"+"c" is not "a"+"bc".
+    assert identity_digest(KEY, "ab", "c", BORN) != identity_digest(KEY, "a", "bc", BORN)
+
+
+def test_the_digest_depends_on_the_index_key() -> None:
+    other_key = secrets.token_bytes(32)
+    assert identity_digest(KEY, "Zyxwavel", "Q", BORN) != identity_digest(
+        other_key, "Zyxwavel", "Q", BORN
+    )
+    assert len(identity_digest(KEY, "Zyxwavel", "Q", BORN)) == 32

@@ -196,6 +196,7 @@ class OidcVerifier:
         self.username_claim = settings.oidc_username_claim
         self.leeway = settings.token_leeway_seconds
         self.min_refresh = settings.oidc_jwks_min_refresh_seconds
+        self.require_access_token_type = settings.oidc_require_access_token_type
         self._jwks_url = settings.oidc_jwks_url
         self._client = client or httpx.Client(timeout=5.0)
         self._keys: dict[str, dict[str, Any]] = {}
@@ -204,11 +205,20 @@ class OidcVerifier:
 
     def username_of(self, token: str) -> str:
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
+            header = jwt.get_unverified_header(token)
         except JOSEError as error:
             raise NotAuthenticated(
                 "The bearer token is malformed.", slug="invalid-token"
             ) from error
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise NotAuthenticated("The bearer token is malformed.", slug="invalid-token")
+        # RFC 9068: an access token says so; an ID token for the same audience is not one.
+        typ = str(header.get("typ", "")).lower()
+        if self.require_access_token_type and typ not in ("at+jwt", "application/at+jwt"):
+            raise NotAuthenticated(
+                "The bearer token is not an access token (typ at+jwt).", slug="invalid-token"
+            )
         key = self._key(kid)
         claims = _decode(
             token,
@@ -236,6 +246,9 @@ class OidcVerifier:
         return key
 
     def _refresh(self) -> None:
+        # Counted even when it fails: an unreachable provider is asked again only after the
+        # minimum interval, so unknown key ids cannot make every request wait on the network.
+        self._fetched_at = time.monotonic()
         try:
             url = self._jwks_url or self._discover_jwks_url()
             response = self._client.get(url)
@@ -248,7 +261,6 @@ class OidcVerifier:
                 slug="identity-provider-unavailable",
             ) from error
         self._keys = {k["kid"]: k for k in keys if k.get("use", "sig") == "sig" and "kid" in k}
-        self._fetched_at = time.monotonic()
 
     def _discover_jwks_url(self) -> str:
         config_url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"

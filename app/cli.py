@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from app import migrate
@@ -62,6 +62,8 @@ def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise
         except AppError as error:
             raise _fail(error.detail) from None
+        except IntegrityError:
+            raise _fail("it already exists (a concurrent change?); check and try again") from None
         except (OperationalError, ProgrammingError):
             raise _fail(
                 "the database is unreachable or not initialised; run 'cenomed init'"
@@ -108,10 +110,10 @@ def cell_add(
 ) -> None:
     """Create a cell; prints its id."""
     with _session(get_settings()) as session:
-        cell = directory_service.create_cell(
+        cell_id = directory_service.create_cell(
             session, name=name, kind=kind, arrondissement=arrondissement
-        )
-        typer.echo(cell.id)
+        ).id
+    typer.echo(cell_id)
 
 
 @user_cli.command("add")
@@ -128,10 +130,10 @@ def user_add(
 ) -> None:
     """Create an account; prints its id."""
     with _session(get_settings()) as session:
-        user = directory_service.create_user(
+        user_id = directory_service.create_user(
             session, username=username, role=role, organisation=organisation, cell_ids=cell or []
-        )
-        typer.echo(user.id)
+        ).id
+    typer.echo(user_id)
 
 
 @user_cli.command("deactivate")
@@ -141,8 +143,8 @@ def user_deactivate(
 ) -> None:
     """Deactivate an account: refused from its very next request (R3); prints its id."""
     with _session(get_settings()) as session:
-        user = directory_service.deactivate_user(session, username=username)
-        typer.echo(user.id)
+        user_id = directory_service.deactivate_user(session, username=username).id
+    typer.echo(user_id)
 
 
 @cli.command()

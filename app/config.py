@@ -8,6 +8,9 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Signature algorithms python-jose verifies with public keys; never "none", never HS*.
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
+
 
 class Settings(BaseSettings):
     """Every knob an operator can turn; names are part of the contract (api-contract.md)."""
@@ -26,9 +29,10 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
-    oidc_algorithms: list[str] = ["RS256", "ES256", "PS256"]
+    oidc_algorithms: list[str] = ["RS256", "ES256"]
     oidc_username_claim: str = "sub"
     oidc_jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)
+    oidc_require_access_token_type: bool = True
 
     token_leeway_seconds: int = Field(default=5, ge=0, le=300)
 
@@ -43,9 +47,11 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'cenomed.db'}"
         if self.oidc_issuer and not self.oidc_audience:
             raise ValueError("CENOMED_OIDC_AUDIENCE is required when CENOMED_OIDC_ISSUER is set")
-        forbidden = [a for a in self.oidc_algorithms if not a.startswith(("RS", "ES", "PS"))]
-        if forbidden:
-            raise ValueError(f"only asymmetric token algorithms are accepted, not {forbidden}")
+        refused = [a for a in self.oidc_algorithms if a not in ASYMMETRIC_ALGORITHMS]
+        if refused or not self.oidc_algorithms:
+            raise ValueError(
+                f"token algorithms must be among {sorted(ASYMMETRIC_ALGORITHMS)}, not {refused}"
+            )
         return self
 
     @property

@@ -89,9 +89,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        # Only where and why: the rejected value itself may be nominative, so it is never echoed.
+        # Only where and why: the rejected value may be nominative, so it is never echoed; nor is
+        # the name of an unknown field, which the client chose and could be anything.
         errors = [
-            {"loc": list(item.get("loc", ())), "msg": item.get("msg", ""), "type": item.get("type")}
+            {"loc": _safe_loc(item), "msg": item.get("msg", ""), "type": item.get("type")}
             for item in error.errors()
         ]
         fields = ", ".join(".".join(str(part) for part in e["loc"][1:]) or "body" for e in errors)
@@ -138,6 +139,13 @@ def _install_error_handlers(app: FastAPI) -> None:
             "if it persists.",
         )
         return _problem_response(request, body)
+
+
+def _safe_loc(item: Any) -> list[str | int]:
+    loc = list(item.get("loc", ()))
+    if item.get("type") == "extra_forbidden" and loc:
+        loc[-1] = "(unknown field)"
+    return loc
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

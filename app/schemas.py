@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+_ALLOWED_IN_TEXT = {"\n", "\t"}
 
 
 class StrictInput(BaseModel):
@@ -13,10 +16,30 @@ class StrictInput(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-School = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+def _clean_line(value: str) -> str:
+    """NFC, and no control character at all (names, addresses: one line)."""
+    return _clean(value, allowed=set())
+
+
+def _clean_text(value: str) -> str:
+    """NFC; line breaks and tabs allowed, other control characters refused."""
+    return _clean(value, allowed=_ALLOWED_IN_TEXT)
+
+
+def _clean(value: str, *, allowed: set[str]) -> str:
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
+        raise ValueError("control characters are not allowed")
+    return unicodedata.normalize("NFC", value)
+
+
+def _line(max_length: int) -> object:
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+
+
+Name = Annotated[str, _line(100), AfterValidator(_clean_line)]
+Address = Annotated[str, _line(300), AfterValidator(_clean_line)]
+School = Annotated[str, _line(200), AfterValidator(_clean_line)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,25}$")]
 # R20: the free-text account is optional and bounded.
-FactsText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-NoteText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+FactsText = Annotated[str, _line(2000), AfterValidator(_clean_text)]
+NoteText = Annotated[str, _line(4000), AfterValidator(_clean_text)]

@@ -17,24 +17,6 @@ from tests.conftest import World
 from tests.scenario import ok, submit
 
 
-def test_a_stale_copy_cannot_overwrite_a_concurrent_step(world: World) -> None:
-    """Deterministic interleaving at the service layer, on two real connections."""
-    case_id = uuid.UUID(submit(world))
-    with world.db() as session:
-        coordinator = load_principal(session, "coordinator")
-    assert coordinator is not None
-    with world.db() as first, world.db() as second:
-        service.read_case(first, principal=coordinator, vault=world.vault, case_id=case_id)
-        service.read_case(second, principal=coordinator, vault=world.vault, case_id=case_id)
-        service.refer_to_parquet(first, principal=coordinator, case_id=case_id, today=today())
-        first.commit()
-        with pytest.raises(Conflict) as lost:
-            service.close(second, principal=coordinator, case_id=case_id, today=today())
-        # The loser saw a state that no longer exists: its step is refused either way.
-        assert lost.value.slug in {"concurrent-change", "step-not-allowed-in-state"}
-        second.rollback()
-
-
 def test_the_version_check_catches_a_write_on_a_stale_row(world: World) -> None:
     case_id = uuid.UUID(submit(world))
     with world.db() as session:

@@ -170,3 +170,16 @@ def test_an_unreachable_provider_is_a_clear_401(
     time.sleep(0.1)
     body = problem(_me(oidc_client, token), 401)
     assert body["type"].endswith("identity-provider-unavailable")
+
+
+def test_a_token_that_is_not_an_access_token_is_refused(oidc_client: TestClient) -> None:
+    import base64
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    claims = part({"sub": "oidc-coordinator", "aud": RESOURCE})
+    id_token_like = f"{part({'alg': 'RS256', 'typ': 'JWT', 'kid': 'x'})}.{claims}.c2ln"
+    assert "access token" in problem(_me(oidc_client, id_token_like), 401)["detail"]
+    odd_kid = f"{part({'alg': 'RS256', 'typ': 'at+jwt', 'kid': ['x']})}.{claims}.c2ln"
+    problem(_me(oidc_client, odd_kid), 401)

@@ -221,3 +221,16 @@ def _body(world: World, **overrides: object) -> dict[str, object]:
         else:
             body[key] = value
     return body
+
+
+def test_a_not_retained_situation_is_presented_at_one_meeting_only(world: World) -> None:
+    first_meeting = meeting(world)
+    case_id = submit(world)
+    ok(world.as_("coordinator").post(f"/cases/{case_id}/parquet-referral"))
+    ok(world.as_("parquet").post(f"/cases/{case_id}/parquet-decision", {"retained": False}))
+    # Decided after the meeting was scheduled: presented at that (next) meeting.
+    [item] = ok(world.as_("parquet").get(f"/meetings/{first_meeting}"))["not_retained"]
+    assert item["case_id"] == case_id
+    assert item["minor"]["last_name"] == LAST_NAME
+    later = meeting(world, held_on=today() + timedelta(days=30))
+    assert ok(world.as_("parquet").get(f"/meetings/{later}"))["not_retained"] == []

@@ -3,8 +3,17 @@ the others (R16)."""
 
 from __future__ import annotations
 
+from app.clock import today
 from tests.conftest import World
-from tests.scenario import FIRST_NAME, LAST_NAME, ok, submit, to_cell_review, to_research
+from tests.scenario import (
+    FIRST_NAME,
+    LAST_NAME,
+    ok,
+    submit,
+    to_cell_review,
+    to_oriented,
+    to_research,
+)
 
 WORKFLOW_KEYS = {
     "origin",
@@ -57,3 +66,39 @@ def test_a_step_that_hides_the_case_still_answers_with_what_remains(world: World
     )
     assert answer["state"] == "not_retained"
     assert "research" in answer["withheld"]
+
+
+def test_the_cst_sees_the_social_services_orientation_and_contact_once_transmitted(
+    world: World,
+) -> None:
+    case_id, ids = to_oriented(world, "social_services", "crip")
+    cst, coordinator = world.as_("cst"), world.as_("coordinator")
+    before = ok(cst.get(f"/cases/{case_id}"))
+    assert [o["destination"] for o in before["orientations"]] == ["social_services"]
+    assert "contact" in before["withheld"]
+    assert "rue Imaginaire" not in str(before)
+    informed = {"informed_on": today().isoformat(), "means": "phone"}
+    ok(coordinator.post(f"/cases/{case_id}/family-information", informed))
+    ok(coordinator.post(f"/cases/{case_id}/orientations/{ids['social_services']}/transmission"))
+    after = ok(cst.get(f"/cases/{case_id}"))
+    assert after["contact"]["address"].startswith("12 rue Imaginaire")
+    assert [o["destination"] for o in after["orientations"]] == ["social_services"]
+    assert "facts" in after["withheld"]
+
+
+def test_a_member_keeps_their_own_notes_after_the_meeting(world: World) -> None:
+    case_id = to_research(world)
+    ok(world.as_("teacher").post(f"/cases/{case_id}/research-notes", {"content": "Note école."}))
+    ok(world.as_("police").post(f"/cases/{case_id}/research-notes", {"content": "Note police."}))
+    from tests.scenario import meeting
+
+    ok(world.as_("coordinator").post(f"/meetings/{meeting(world)}/cases", {"case_id": case_id}))
+    ok(
+        world.as_("coordinator").post(
+            f"/cases/{case_id}/review-decision",
+            {"decision": "orient", "orientations": [{"destination": "crip"}]},
+        )
+    )
+    view = ok(world.as_("teacher").get(f"/cases/{case_id}"))
+    assert [n["content"] for n in view["research_notes"]] == ["Note école."]
+    assert "minor" not in view

@@ -23,12 +23,21 @@ from tests.scenario import (
 
 
 def _unchanged(world: World, case_id: str, before: dict[str, Any]) -> None:
-    after = ok(world.as_("coordinator").get(f"/cases/{case_id}"))
-    assert after == before
+    assert _snapshot(world, case_id) == before
 
 
 def _snapshot(world: World, case_id: str) -> dict[str, Any]:
-    return dict(ok(world.as_("coordinator").get(f"/cases/{case_id}")))
+    """Everything the coordinator sees, plus the row's version and last change."""
+    import uuid
+
+    from app.cases.models import Case
+
+    seen = dict(ok(world.as_("coordinator").get(f"/cases/{case_id}")))
+    with world.db() as session:
+        row = session.get(Case, uuid.UUID(case_id))
+        assert row is not None
+        seen["_row"] = (row.version, row.updated_at)
+    return seen
 
 
 # --- 403: a role not allowed ------------------------------------------------------------------
@@ -236,7 +245,9 @@ def test_feedback_is_a_closed_form(world: World) -> None:
     before = _snapshot(world, case_id)
     extra = {"outcome": "support_in_place", "comment": "Suivi éducatif renforcé"}
     body = problem(coordinator.post(feedback, extra), 422)
-    assert "comment" in body["detail"]
+    assert "(unknown field)" in body["detail"]
+    # Neither the value nor the name the client chose for the field is echoed.
+    assert "comment" not in str(body)
     assert "Suivi" not in str(body)
     problem(coordinator.post(feedback, {"outcome": "reoriented"}), 422)
     problem(
@@ -253,7 +264,7 @@ def test_feedback_is_a_closed_form(world: World) -> None:
         ({"received_days_ago": 400}, "one year"),
         ({"motifs": []}, "motifs"),
         ({"motifs": ["religion"]}, "motifs"),
-        ({"unexpected": "x"}, "unexpected"),
+        ({"unexpected": "x"}, "(unknown field)"),
     ],
 )
 def test_a_malformed_signalement_is_refused(
@@ -290,8 +301,54 @@ def test_destinations_are_those_of_the_cell_kind(world: World) -> None:
     problem(response, 422)
 
 
-def test_a_malformed_cursor_is_a_problem(world: World) -> None:
-    problem(world.as_("coordinator").get("/cases", params={"cursor": "not-a-cursor"}), 422)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not-a-cursor",
+        b"2026-01-01T00:00:00|00000000-0000-4000-8000-000000000000",  # no time zone
+        b"99999-01-01T00:00:00+00:00|00000000-0000-4000-8000-000000000000",
+        b"2026-01-01T00:00:00+00:00|not-a-uuid",
+    ],
+)
+def test_a_malformed_cursor_is_a_problem(world: World, raw: bytes) -> None:
+    import base64
+
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    problem(world.as_("coordinator").get("/cases", params={"cursor": cursor}), 422)
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("last_name", "Zyx\u0000wavel"), ("address", "12 rue\u0007 X"), ("first_name", "a\nb")],
+)
+def test_control_characters_are_refused(world: World, where: str, value: str) -> None:
+    body = case_body(world.cell.id)
+    body["minor"][where] = value
+    detail = problem(world.as_("police").post("/cases", body), 422)["detail"]
+    assert where in detail
+
+
+def test_line_breaks_are_kept_in_the_account(world: World) -> None:
+    case_id = submit(world, facts="Première ligne.\nSeconde ligne.")
+    assert ok(world.as_("coordinator").get(f"/cases/{case_id}"))["facts"] == (
+        "Première ligne.\nSeconde ligne."
+    )
+
+
+def test_names_are_stored_in_nfc(world: World) -> None:
+    body = case_body(world.cell.id)
+    body["minor"]["first_name"] = "Zoe\u0301"  # e + combining acute accent
+    case_id = ok(world.as_("police").post("/cases", body))["id"]
+    assert ok(world.as_("coordinator").get(f"/cases/{case_id}"))["minor"]["first_name"] == "Zoé"
+
+
+def test_a_member_is_refused_feedback_before_the_orientation_is_looked_up(world: World) -> None:
+    case_id, _ids = to_oriented(world, "crip")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    response = world.as_("police").post(
+        f"/cases/{case_id}/orientations/{unknown}/feedback", {"outcome": "support_in_place"}
+    )
+    problem(response, 403)
 
 
 def test_unknown_routes_answer_problems(world: World) -> None:

@@ -47,6 +47,10 @@ class Case(Base):
     retained: Mapped[bool | None] = mapped_column(Boolean)
     parquet_decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     meeting_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("meeting.id"), index=True)
+    # R7: the meeting at which the parquet presents this not-retained situation.
+    presentation_meeting_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("meeting.id"), index=True
+    )
     review_decision: Mapped[str | None] = mapped_column(String(20))
     family_informed_on: Mapped[date | None] = mapped_column(Date)
     family_information_means: Mapped[str | None] = mapped_column(String(20))

@@ -76,12 +76,21 @@ def same_identity_case_ids(session: Session, *, case_id: uuid.UUID) -> list[uuid
     return list(session.scalars(query))
 
 
-def not_retained_in_cell(session: Session, *, cell_id: int) -> Sequence[Case]:
+def presented_at(session: Session, *, meeting_id: uuid.UUID) -> Sequence[Case]:
     query = (
         select(Case)
-        .where(Case.cell_id == cell_id, Case.state == "not_retained")
+        .where(Case.presentation_meeting_id == meeting_id, Case.state == "not_retained")
         .order_by(Case.parquet_decided_at)
         .options(selectinload(Case.personal), selectinload(Case.key))
+    )
+    return session.scalars(query).all()
+
+
+def awaiting_presentation(session: Session, *, cell_id: int) -> Sequence[Case]:
+    query = select(Case).where(
+        Case.cell_id == cell_id,
+        Case.state == "not_retained",
+        Case.presentation_meeting_id.is_(None),
     )
     return session.scalars(query).all()
 
@@ -92,7 +101,10 @@ def on_agenda(session: Session, *, meeting_id: uuid.UUID) -> Sequence[Case]:
         .where(Case.meeting_id == meeting_id)
         .order_by(Case.received_on, Case.id)
         .options(
-            selectinload(Case.personal), selectinload(Case.orientations), selectinload(Case.key)
+            selectinload(Case.personal),
+            selectinload(Case.orientations),
+            selectinload(Case.research_notes),
+            selectinload(Case.key),
         )
     )
     return session.scalars(query).all()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.cases import personal
-from app.cases.models import Case
+from app.cases.models import Case, Orientation
 from app.cases.schemas import (
     CaseRead,
     ContactRead,
@@ -23,6 +23,7 @@ from app.cases.service import VisibleCase
 from app.crypto.envelope import FieldCipher
 from app.directory.principal import Principal
 from app.policy.visibility import Block
+from app.vocabulary import Destination
 
 
 def case_read(visible: VisibleCase, principal: Principal) -> CaseRead:
@@ -37,7 +38,7 @@ def case_read(visible: VisibleCase, principal: Principal) -> CaseRead:
         fields["possible_duplicates"] = visible.possible_duplicates
     for block in view.blocks:
         if block in _CLEAR_BLOCKS:
-            fields.update(_CLEAR_BLOCKS[block](case))
+            fields.update(_CLEAR_BLOCKS[block](case, view.only_destination))
         else:
             assert visible.cipher is not None
             own_notes = principal.user_id if view.own_research_only else None
@@ -46,7 +47,7 @@ def case_read(visible: VisibleCase, principal: Principal) -> CaseRead:
     return CaseRead(**fields)
 
 
-def _workflow(case: Case) -> dict[str, Any]:
+def _workflow(case: Case, _only: Destination | None) -> dict[str, Any]:
     parquet = None
     if case.retained is not None and case.parquet_decided_at is not None:
         parquet = ParquetRead(retained=case.retained, decided_at=case.parquet_decided_at)
@@ -120,7 +121,11 @@ def _research(case: Case, cipher: FieldCipher, own_notes: int | None) -> dict[st
     }
 
 
-def _orientation(case: Case) -> dict[str, Any]:
+def _orientations(case: Case, only: Destination | None) -> list[Orientation]:
+    return [o for o in case.orientations if only is None or o.destination == only]
+
+
+def _orientation(case: Case, only: Destination | None) -> dict[str, Any]:
     family = None
     if case.family_informed_on is not None and case.family_information_means is not None:
         family = FamilyInformationRead(
@@ -135,12 +140,12 @@ def _orientation(case: Case) -> dict[str, Any]:
                 decided_at=o.decided_at,
                 transmitted_at=o.transmitted_at,
             )
-            for o in case.orientations
+            for o in _orientations(case, only)
         ],
     }
 
 
-def _feedback(case: Case) -> dict[str, Any]:
+def _feedback(case: Case, only: Destination | None) -> dict[str, Any]:
     return {
         "feedback": [
             FeedbackRead(
@@ -150,13 +155,13 @@ def _feedback(case: Case) -> dict[str, Any]:
                 reoriented_to=o.reoriented_to,
                 recorded_at=o.feedback_at,
             )
-            for o in case.orientations
+            for o in _orientations(case, only)
             if o.feedback_outcome is not None and o.feedback_at is not None
         ]
     }
 
 
-_CLEAR_BLOCKS: dict[Block, Callable[[Case], dict[str, Any]]] = {
+_CLEAR_BLOCKS: dict[Block, Callable[[Case, Destination | None], dict[str, Any]]] = {
     Block.WORKFLOW: _workflow,
     Block.ORIENTATION: _orientation,
     Block.FEEDBACK: _feedback,

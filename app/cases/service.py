@@ -36,6 +36,7 @@ from app.directory import repository as directory
 from app.directory.models import Cell
 from app.directory.principal import Principal
 from app.errors import Conflict, Forbidden, Gone, IntegrityFailure, InvalidInput, NotFound
+from app.meetings import repository as meetings
 from app.meetings.models import Meeting
 from app.policy import roles
 from app.policy.visibility import Block, CaseFacts, CaseView, case_view
@@ -64,14 +65,15 @@ class VisibleCase:
 
 
 def facts_of(case: Case) -> CaseFacts:
+    social = [o for o in case.orientations if o.destination == Destination.SOCIAL_SERVICES]
     return CaseFacts(
         state=CaseState(case.state),
         cell_id=case.cell_id,
         submitted_by=case.submitted_by,
         on_agenda=case.meeting_id is not None,
-        oriented_to_social_services=any(
-            o.destination == Destination.SOCIAL_SERVICES for o in case.orientations
-        ),
+        oriented_to_social_services=bool(social),
+        social_services_transmitted=any(o.transmitted_at is not None for o in social),
+        research_authors=frozenset(n.author_id for n in case.research_notes),
     )
 
 
@@ -182,15 +184,18 @@ def _encode_cursor(submitted_at: datetime, case_id: uuid.UUID) -> str:
 def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     if not cursor:
         return None
+    refused = InvalidInput(
+        "The cursor is not one this service gave; start again without it.", slug="invalid-cursor"
+    )
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, case_id = raw.split("|")
-        return datetime.fromisoformat(stamp), uuid.UUID(case_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
-        raise InvalidInput(
-            "The cursor is not one this service gave; start again without it.",
-            slug="invalid-cursor",
-        ) from error
+        position = datetime.fromisoformat(stamp), uuid.UUID(case_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError) as error:
+        raise refused from error
+    if position[0].tzinfo is None:
+        raise refused
+    return position
 
 
 # --- step 1 -----------------------------------------------------------------------------------
@@ -285,8 +290,21 @@ def decide_parquet(
     # R5: a not-retained case records the decision and nothing about the judicial follow-up.
     case.retained = retained
     case.parquet_decided_at = utcnow()
+    if not retained:
+        # R7: the parquet presents it at the cell's next meeting (or the next one scheduled).
+        upcoming = meetings.next_meeting(session, cell_id=case.cell_id, on_or_after=today)
+        case.presentation_meeting_id = upcoming.id if upcoming else None
     _save(session)
     return case
+
+
+def schedule_presentations(session: Session, *, meeting: Meeting, today: date) -> None:
+    """A new meeting takes the cell's not-retained situations still waiting to be presented."""
+    if meeting.held_on < today:
+        return
+    for case in repository.awaiting_presentation(session, cell_id=meeting.cell_id):
+        case.presentation_meeting_id = meeting.id
+    session.flush()
 
 
 def add_research_note(
@@ -420,6 +438,7 @@ def record_feedback(
     today: date,
 ) -> Case:
     case = _case_in_cells(session, principal, case_id)
+    roles.require_role(principal, roles.FEEDBACK_REPORTERS, "Recording feedback")
     orientation = _orientation(case, orientation_id)
     destination = Destination(orientation.destination)
     roles.require_step(principal, Step.RECORD_FEEDBACK, destination)

@@ -53,6 +53,7 @@ def create_meeting(
     )
     session.add(meeting)
     session.flush()
+    case_service.schedule_presentations(session, meeting=meeting, today=today)
     return meeting
 
 
@@ -86,12 +87,14 @@ def meeting_read(
         AgendaItem(case_id=case.id, state=case.state, minor=_person_if(principal, vault, case))
         for case in cases.on_agenda(session, meeting_id=meeting.id)
     ]
-    # The not-retained situations are shown once the meeting takes place, to those attending.
-    presenting = meeting.held_on <= today and principal.role in SEES_NOT_RETAINED
+    # R7/R12: the parquet presents its not-retained situations at the meeting: identities are
+    # shown on the meeting's day to those attending (the coordinator sees every block anyway).
+    presenting = principal.role is Role.COORDINATOR or (
+        meeting.held_on == today and principal.role in SEES_NOT_RETAINED
+    )
     not_retained = [
         NotRetainedItem(case_id=case.id, minor=_person(vault, case) if presenting else None)
-        for case in cases.not_retained_in_cell(session, cell_id=meeting.cell_id)
-        if case.parquet_decided_at is not None and case.parquet_decided_at.date() <= meeting.held_on
+        for case in cases.presented_at(session, meeting_id=meeting.id)
     ]
     return MeetingRead(
         id=meeting.id,

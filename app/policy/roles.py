@@ -27,6 +27,8 @@ FEEDBACK_ROLES: dict[bool, frozenset[Role]] = {
     False: frozenset({Role.COORDINATOR}),
 }
 
+FEEDBACK_REPORTERS = FEEDBACK_ROLES[True] | FEEDBACK_ROLES[False]
+
 MEETING_ROLES = frozenset({Role.COORDINATOR})
 MEETING_READERS = frozenset({Role.COORDINATOR, Role.PARQUET, Role.MEMBER, Role.CST})
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.directory.principal import Principal
-from app.vocabulary import Role
+from app.vocabulary import Destination, Role
 from app.workflow.states import CaseState
 
 
@@ -43,6 +43,8 @@ class CaseFacts:
     submitted_by: int
     on_agenda: bool
     oriented_to_social_services: bool
+    social_services_transmitted: bool = False
+    research_authors: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ class CaseView:
     blocks: frozenset[Block]
     # R12: outside the meeting a member sees only the research notes they wrote.
     own_research_only: bool = False
+    # R13: the CST sees the orientation to social services, not the others.
+    only_destination: Destination | None = None
 
     @property
     def withheld(self) -> list[Block]:
@@ -86,21 +90,22 @@ def _parquet(case: CaseFacts) -> CaseView:
 
 def _member(principal: Principal, case: CaseFacts) -> CaseView:
     blocks: set[Block] = set()
-    own_submission = case.submitted_by == principal.user_id
-    if own_submission:
+    if case.submitted_by == principal.user_id:
         blocks.add(Block.WORKFLOW)
     if case.state in RESEARCH_AND_REVIEW:
         blocks |= {Block.WORKFLOW, Block.IDENTITY, Block.FACTS, Block.RESEARCH}
-    return CaseView(frozenset(blocks), own_research_only=not case.on_agenda)
+        return CaseView(frozenset(blocks), own_research_only=not case.on_agenda)
+    if principal.user_id in case.research_authors:
+        blocks.add(Block.RESEARCH)  # "their own notes always"
+    return CaseView(frozenset(blocks), own_research_only=True)
 
 
 def _cst(case: CaseFacts) -> CaseView:
     if case.state is S.CELL_REVIEW:
         return CaseView(frozenset({Block.WORKFLOW, Block.IDENTITY}))
     if case.state in AFTER_ORIENTATION and case.oriented_to_social_services:
-        return CaseView(
-            frozenset(
-                {Block.WORKFLOW, Block.IDENTITY, Block.CONTACT, Block.ORIENTATION, Block.FEEDBACK}
-            )
-        )
+        blocks = {Block.WORKFLOW, Block.IDENTITY, Block.ORIENTATION, Block.FEEDBACK}
+        if case.social_services_transmitted:
+            blocks.add(Block.CONTACT)  # R14: contact details for the transmission only
+        return CaseView(frozenset(blocks), only_destination=Destination.SOCIAL_SERVICES)
     return NOTHING

@@ -5,7 +5,7 @@ data key wrapped by a key-encryption key; identity_index the blind index of iden
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 02:16:49.761308
+Create Date: 2026-11-26 02:21:14.686570
 """
 
 from collections.abc import Sequence
@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("retained", sa.Boolean(), nullable=True),
         sa.Column("parquet_decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("meeting_id", sa.Uuid(), nullable=True),
+        sa.Column("presentation_meeting_id", sa.Uuid(), nullable=True),
         sa.Column("review_decision", sa.String(length=20), nullable=True),
         sa.Column("family_informed_on", sa.Date(), nullable=True),
         sa.Column("family_information_means", sa.String(length=20), nullable=True),
@@ -109,6 +110,11 @@ def upgrade() -> None:
             ["meeting_id"], ["meeting.id"], name=op.f("fk_case_file_meeting_id_meeting")
         ),
         sa.ForeignKeyConstraint(
+            ["presentation_meeting_id"],
+            ["meeting.id"],
+            name=op.f("fk_case_file_presentation_meeting_id_meeting"),
+        ),
+        sa.ForeignKeyConstraint(
             ["submitted_by"],
             ["user_account.id"],
             name=op.f("fk_case_file_submitted_by_user_account"),
@@ -119,6 +125,12 @@ def upgrade() -> None:
         "ix_case_file_cell_submitted", "case_file", ["cell_id", "submitted_at", "id"], unique=False
     )
     op.create_index(op.f("ix_case_file_meeting_id"), "case_file", ["meeting_id"], unique=False)
+    op.create_index(
+        op.f("ix_case_file_presentation_meeting_id"),
+        "case_file",
+        ["presentation_meeting_id"],
+        unique=False,
+    )
     op.create_index(op.f("ix_case_file_state"), "case_file", ["state"], unique=False)
 
     op.create_table(
@@ -300,6 +312,7 @@ def downgrade() -> None:
 
     op.drop_table("case_key")
     op.drop_index(op.f("ix_case_file_state"), table_name="case_file")
+    op.drop_index(op.f("ix_case_file_presentation_meeting_id"), table_name="case_file")
     op.drop_index(op.f("ix_case_file_meeting_id"), table_name="case_file")
     op.drop_index("ix_case_file_cell_submitted", table_name="case_file")
 

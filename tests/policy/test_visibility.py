@@ -22,9 +22,16 @@ def who(role: Role, user_id: int = 1, cells: frozenset[int] = frozenset({CELL}))
     return Principal(user_id, f"user-{user_id}", role, organisation, cells)
 
 
-def case(state: S, *, submitted_by: int = 99, social: bool = False) -> CaseFacts:
+def case(
+    state: S,
+    *,
+    submitted_by: int = 99,
+    social: bool = False,
+    transmitted: bool = False,
+    authors: frozenset[int] = frozenset(),
+) -> CaseFacts:
     on_agenda = state in {S.CELL_REVIEW, S.ORIENTED, S.FEEDBACK, S.CLOSED}
-    return CaseFacts(state, CELL, submitted_by, on_agenda, social)
+    return CaseFacts(state, CELL, submitted_by, on_agenda, social, transmitted, authors)
 
 
 def blocks(principal: Principal, facts: CaseFacts) -> set[Block]:
@@ -78,19 +85,32 @@ def test_the_cst_never_sees_facts_or_research() -> None:
     assert blocks(cst, case(S.RESEARCH)) == set()
     assert blocks(cst, case(S.CELL_REVIEW)) == {B.WORKFLOW, B.IDENTITY}
     assert blocks(cst, case(S.ORIENTED, social=False)) == set()
-    assert blocks(cst, case(S.ORIENTED, social=True)) == {
-        B.WORKFLOW,
-        B.IDENTITY,
-        B.CONTACT,
-        B.ORIENTATION,
-        B.FEEDBACK,
-    }
+    oriented = case_view(cst, case(S.ORIENTED, social=True))
+    assert set(oriented.blocks) == {B.WORKFLOW, B.IDENTITY, B.ORIENTATION, B.FEEDBACK}
+    assert oriented.only_destination == "social_services"
+
+
+def test_the_cst_gets_contact_details_for_the_transmission_only() -> None:
+    cst = who(Role.CST)
+    assert B.CONTACT not in blocks(cst, case(S.ORIENTED, social=True, transmitted=False))
+    assert B.CONTACT in blocks(cst, case(S.ORIENTED, social=True, transmitted=True))
+    assert B.CONTACT in blocks(cst, case(S.FEEDBACK, social=True, transmitted=True))
+
+
+def test_a_member_keeps_their_own_notes_always() -> None:
+    author = who(Role.MEMBER, user_id=5)
+    for state in (S.ORIENTED, S.FEEDBACK, S.CLOSED, S.NOT_RETAINED):
+        view = case_view(author, case(state, authors=frozenset({5})))
+        assert set(view.blocks) == {B.RESEARCH}
+        assert view.own_research_only
+        assert blocks(who(Role.MEMBER, user_id=6), case(state, authors=frozenset({5}))) == set()
 
 
 @pytest.mark.parametrize("role", [Role.PARQUET, Role.MEMBER])
 def test_contact_details_only_for_the_coordinator_and_the_cst(role: Role) -> None:
     for state in S:
-        assert B.CONTACT not in blocks(who(role), case(state, submitted_by=1, social=True))
+        facts = case(state, submitted_by=1, social=True, transmitted=True)
+        assert B.CONTACT not in blocks(who(role), facts)
 
 
 def test_withheld_names_the_missing_blocks() -> None:

@@ -96,6 +96,10 @@ class Vault:
             self._cache[cache_key] = cipher
         return cipher
 
+    def forget_all(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
     def forget(self, case_id: uuid.UUID) -> None:
         with self._lock:
             for cache_key in [k for k in self._cache if k[0] == case_id]:
@@ -143,4 +147,4 @@ class Vault:
 
     def keys_by_kek(self, session: Session) -> dict[str, int]:
         rows = session.execute(select(CaseKey.kek_id, func.count()).group_by(CaseKey.kek_id))
-        return dict(rows.tuples())
+        return {row[0]: row[1] for row in rows}

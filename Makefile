@@ -11,7 +11,7 @@ PORT ?= 8000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 OIDC_PROVIDER := tests/oidc_provider
 
-.PHONY: run test test-postgres lint install dev lock clean
+.PHONY: run test test-postgres lint install dev lock clean bench-crypto
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,8 @@ run: install
 	$(BIN)/cenomed serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check app tests migrations/env.py
-	$(BIN)/ruff format --check app tests migrations/env.py
+	$(BIN)/ruff check app tests bench migrations/env.py
+	$(BIN)/ruff format --check app tests bench migrations/env.py
 	$(BIN)/mypy
 
 test: dev lint
@@ -46,6 +46,9 @@ test: dev lint
 
 test-postgres: dev
 	CENOMED_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
+
+bench-crypto: $(VENV)/.installed
+	$(BIN)/python -m bench.crypto_bench
 
 lock: $(VENV)/.dev-installed
 	{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^cenomed'; } > constraints.new

@@ -23,7 +23,7 @@ NOTE = "research_note"
 
 
 def _seal(cipher: FieldCipher, table: str, column: str, row: uuid.UUID, value: str) -> bytes:
-    return cipher.seal(table, column, str(row), value)
+    return cipher.seal_text(table, column, str(row), value)
 
 
 def _seal_optional(
@@ -34,7 +34,7 @@ def _seal_optional(
 
 def _open(cipher: FieldCipher, table: str, column: str, row: uuid.UUID, blob: bytes) -> str:
     try:
-        return cipher.open(table, column, str(row), blob)
+        return cipher.open_text(table, column, str(row), blob)
     except FieldIntegrityError as error:
         log.error("integrity failure on %s.%s row %s: %s", table, column, row, error)
         raise IntegrityFailure(

@@ -20,8 +20,8 @@ any_text = st.text(min_size=0, max_size=500)
 
 @given(any_text)
 def test_any_text_round_trips(value: str) -> None:
-    sealed = CIPHER.seal("case_personal", "facts_enc", ROW, value)
-    assert CIPHER.open("case_personal", "facts_enc", ROW, sealed) == value
+    sealed = CIPHER.seal_text("case_personal", "facts_enc", ROW, value)
+    assert CIPHER.open_text("case_personal", "facts_enc", ROW, sealed) == value
 
 
 @given(
@@ -71,53 +71,53 @@ def test_research_notes_round_trip(content: str) -> None:
 
 
 def test_the_same_value_never_gives_the_same_ciphertext() -> None:
-    first = CIPHER.seal("t", "c", ROW, "Zyxwavel")
-    assert first != CIPHER.seal("t", "c", ROW, "Zyxwavel")
+    first = CIPHER.seal_text("t", "c", ROW, "Zyxwavel")
+    assert first != CIPHER.seal_text("t", "c", ROW, "Zyxwavel")
 
 
 @pytest.mark.parametrize("position", [0, 1, 4, 5, 16, 17, -1])
 def test_a_flipped_bit_anywhere_fails(position: int) -> None:
-    sealed = bytearray(CIPHER.seal("case_personal", "last_name_enc", ROW, "Zyxwavel"))
+    sealed = bytearray(CIPHER.seal_text("case_personal", "last_name_enc", ROW, "Zyxwavel"))
     sealed[position] ^= 0x01
     with pytest.raises(FieldIntegrityError):
-        CIPHER.open("case_personal", "last_name_enc", ROW, bytes(sealed))
+        CIPHER.open_text("case_personal", "last_name_enc", ROW, bytes(sealed))
 
 
 def test_a_ciphertext_moved_to_another_row_fails() -> None:
-    sealed = CIPHER.seal("case_personal", "last_name_enc", ROW, "Zyxwavel")
+    sealed = CIPHER.seal_text("case_personal", "last_name_enc", ROW, "Zyxwavel")
     with pytest.raises(FieldIntegrityError):
-        CIPHER.open("case_personal", "last_name_enc", str(uuid.UUID(int=8)), sealed)
+        CIPHER.open_text("case_personal", "last_name_enc", str(uuid.UUID(int=8)), sealed)
 
 
 def test_a_ciphertext_moved_to_another_column_or_table_fails() -> None:
-    sealed = CIPHER.seal("case_personal", "last_name_enc", ROW, "Zyxwavel")
+    sealed = CIPHER.seal_text("case_personal", "last_name_enc", ROW, "Zyxwavel")
     with pytest.raises(FieldIntegrityError):
-        CIPHER.open("case_personal", "first_name_enc", ROW, sealed)
+        CIPHER.open_text("case_personal", "first_name_enc", ROW, sealed)
     with pytest.raises(FieldIntegrityError):
-        CIPHER.open("guardian", "last_name_enc", ROW, sealed)
+        CIPHER.open_text("guardian", "last_name_enc", ROW, sealed)
 
 
 def test_another_case_key_or_key_version_fails() -> None:
-    sealed = CIPHER.seal("t", "c", ROW, "Zyxwavel")
+    sealed = CIPHER.seal_text("t", "c", ROW, "Zyxwavel")
     with pytest.raises(FieldIntegrityError):
-        FieldCipher(new_data_key(), 1).open("t", "c", ROW, sealed)
+        FieldCipher(new_data_key(), 1).open_text("t", "c", ROW, sealed)
     with pytest.raises(FieldIntegrityError, match="version"):
-        FieldCipher(new_data_key(), 2).open("t", "c", ROW, sealed)
+        FieldCipher(new_data_key(), 2).open_text("t", "c", ROW, sealed)
 
 
 def test_truncated_or_unknown_format_fails() -> None:
-    sealed = CIPHER.seal("t", "c", ROW, "Zyxwavel")
+    sealed = CIPHER.seal_text("t", "c", ROW, "Zyxwavel")
     with pytest.raises(FieldIntegrityError, match="short"):
-        CIPHER.open("t", "c", ROW, sealed[:20])
+        CIPHER.open_text("t", "c", ROW, sealed[:20])
     with pytest.raises(FieldIntegrityError, match="format"):
-        CIPHER.open("t", "c", ROW, b"\x02" + sealed[1:])
+        CIPHER.open_text("t", "c", ROW, b"\x02" + sealed[1:])
 
 
 def test_an_integrity_error_names_the_place_never_the_value() -> None:
-    sealed = bytearray(CIPHER.seal("case_personal", "last_name_enc", ROW, "Zyxwavel"))
+    sealed = bytearray(CIPHER.seal_text("case_personal", "last_name_enc", ROW, "Zyxwavel"))
     sealed[-1] ^= 0x80
     with pytest.raises(FieldIntegrityError) as caught:
-        CIPHER.open("case_personal", "last_name_enc", ROW, bytes(sealed))
+        CIPHER.open_text("case_personal", "last_name_enc", ROW, bytes(sealed))
     assert "case_personal.last_name_enc" in str(caught.value)
     assert "Zyxwavel" not in str(caught.value)
 

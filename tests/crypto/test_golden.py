@@ -36,7 +36,8 @@ def test_golden_ciphertexts_decrypt(case: dict[str, Any], field: dict[str, str])
     cipher = _vault().cipher_for(case_id, key)
     ciphertext = base64.b64decode(field["ciphertext"])
     assert (
-        cipher.open(field["table"], field["column"], field["row"], ciphertext) == field["plaintext"]
+        cipher.open_text(field["table"], field["column"], field["row"], ciphertext)
+        == field["plaintext"]
     )
 
 

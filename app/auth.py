@@ -14,8 +14,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
-import stat
 import threading
 import time
 import uuid
@@ -36,6 +34,7 @@ from app.db import DbSession
 from app.directory.principal import Principal
 from app.directory.service import load_principal
 from app.errors import NotAuthenticated
+from app.keyfiles import check_private_file, write_private_file
 
 log = logging.getLogger(__name__)
 
@@ -58,32 +57,31 @@ class TokenVerifier(Protocol):
 
 
 def ensure_local_keys(keys_dir: Path) -> None:
-    """Creates the local issuer's key pair once (private key readable by its owner only)."""
+    """Creates the local issuer's key pair once (private key readable by its owner only).
+
+    The public key is derived from the private one whenever it is missing, so a crash between
+    the two writes heals on the next ``cenomed init``.
+    """
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     private_path = keys_dir / PRIVATE_KEY_FILE
     if private_path.exists():
         check_private_file(private_path)
-        return
-    key = ec.generate_private_key(ec.SECP256R1())
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(private_pem)
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    (keys_dir / PUBLIC_KEY_FILE).write_bytes(public_pem)
-
-
-def check_private_file(path: Path) -> None:
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PermissionError(
-            f"{path} is readable by other users; restrict it with 'chmod 600 {path}'."
+        key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+        private_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        write_private_file(private_path, private_pem)
+    public_path = keys_dir / PUBLIC_KEY_FILE
+    if not public_path.exists():
+        public_path.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
         )
 
 

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from app.keyfiles import check_private_file, write_private_file
+
 KEY_BYTES = 32
 KEYRING_FORMAT = 1
 KEYRING_FILE = "keyring.json"
@@ -192,13 +194,6 @@ class _KeyringProvider:
             return self._ring
 
 
-def check_private_file(path: Path) -> None:
-    if path.stat().st_mode & 0o077:
-        raise PermissionError(
-            f"{path} is readable by other users; restrict it with 'chmod 600 {path}'."
-        )
-
-
 class LocalKeyringProvider(_KeyringProvider):
     """The keyring file in the data dir; reloaded when another process (rotation) rewrote it."""
 
@@ -212,7 +207,7 @@ class LocalKeyringProvider(_KeyringProvider):
         """Creates the keyring file once (``cenomed init``); an existing one is kept."""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
-            _write_private(path, Keyring.new().to_json())
+            write_private_file(path, Keyring.new().to_json().encode())
         return cls(path)
 
     def _load(self) -> Keyring:
@@ -235,7 +230,7 @@ class LocalKeyringProvider(_KeyringProvider):
         with self._lock:
             ring = self._load()
             kek_id = ring.add_key()
-            _write_private(self.path, ring.to_json())
+            write_private_file(self.path, ring.to_json().encode())
             self._ring, self._mtime = ring, self.path.stat().st_mtime_ns
             return kek_id
 
@@ -246,7 +241,7 @@ class LocalKeyringProvider(_KeyringProvider):
                 raise ValueError("the active key-encryption key cannot be retired")
             ring.keks.pop(kek_id, None)
             ring.created.pop(kek_id, None)
-            _write_private(self.path, ring.to_json())
+            write_private_file(self.path, ring.to_json().encode())
             self._ring, self._mtime = ring, self.path.stat().st_mtime_ns
 
 
@@ -262,22 +257,6 @@ class SecretKeyringProvider(_KeyringProvider):
             return Keyring.from_json(self._inline)
         assert self._path is not None
         return Keyring.from_json(self._path.read_text())
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Writes atomically: a crash leaves the old keyring or the new one, never half of one."""
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def key_provider(*, inline: str | None, secret_file: Path | None, local_path: Path) -> KeyProvider:

@@ -82,7 +82,9 @@ def list_cases(
         limit=limit,
         cursor=cursor,
     )
-    return CasePage(items=[case_read(item, principal) for item in items], next_cursor=next_cursor)
+    return CasePage(
+        items=[case_read(item, principal, in_list=True) for item in items], next_cursor=next_cursor
+    )
 
 
 @router.get(

@@ -22,27 +22,32 @@ from app.cases.schemas import (
 from app.cases.service import VisibleCase
 from app.crypto.envelope import FieldCipher
 from app.directory.principal import Principal
+from app.errors import IntegrityFailure
 from app.policy.visibility import Block
 from app.vocabulary import Destination
 
 
-def case_read(visible: VisibleCase, principal: Principal) -> CaseRead:
+def case_read(visible: VisibleCase, principal: Principal, *, in_list: bool = False) -> CaseRead:
+    """``in_list``: a block that fails to open is withheld instead of failing the whole list."""
     case, view = visible.case, visible.view
-    fields: dict[str, Any] = {
-        "id": case.id,
-        "state": case.state,
-        "cell_id": case.cell_id,
-        "withheld": [block.value for block in view.withheld],
-    }
+    withheld = set(view.withheld)
+    fields: dict[str, Any] = {"id": case.id, "state": case.state, "cell_id": case.cell_id}
     if visible.possible_duplicates is not None:
         fields["possible_duplicates"] = visible.possible_duplicates
+    own_notes = principal.user_id if view.own_research_only else None
     for block in view.blocks:
         if block in _CLEAR_BLOCKS:
             fields.update(_CLEAR_BLOCKS[block](case, view.only_destination))
+        elif visible.cipher is None:
+            withheld.add(block)
         else:
-            assert visible.cipher is not None
-            own_notes = principal.user_id if view.own_research_only else None
-            fields.update(_SEALED_BLOCKS[block](case, visible.cipher, own_notes))
+            try:
+                fields.update(_SEALED_BLOCKS[block](case, visible.cipher, own_notes))
+            except IntegrityFailure:
+                if not in_list:
+                    raise
+                withheld.add(block)
+    fields["withheld"] = [block.value for block in Block if block in withheld]
     # Only the keys set here are sent: a withheld block's keys are absent, not null.
     return CaseRead(**fields)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +48,7 @@ from app.workflow.machine import IllegalStep, fire
 from app.workflow.states import CaseState, Step
 
 CASE_NOT_FOUND = "No case with this id in your cells."
+log = logging.getLogger(__name__)
 
 
 NOMINATIVE_BLOCKS = frozenset({Block.IDENTITY, Block.CONTACT, Block.FACTS, Block.RESEARCH})
@@ -101,7 +103,17 @@ def _visible(
     session: Session, principal: Principal, vault: Vault, case: Case, *, with_duplicates: bool
 ) -> VisibleCase:
     view = case_view(principal, facts_of(case))
-    cipher = cipher_of(vault, case) if view.blocks & NOMINATIVE_BLOCKS else None
+    cipher = None
+    if view.blocks & NOMINATIVE_BLOCKS:
+        if with_duplicates:
+            cipher = cipher_of(vault, case)
+        else:
+            # In a list, one destroyed or damaged key must not take the others down: that
+            # row shows its clear blocks only (the single read reports the problem).
+            try:
+                cipher = cipher_of(vault, case)
+            except (Gone, IntegrityFailure):
+                log.warning("case %s listed without its nominative blocks", case.id)
     duplicates = None
     if with_duplicates and Block.IDENTITY in view.blocks:
         duplicates = _possible_duplicates(session, principal, case)

@@ -15,7 +15,7 @@ from app.crypto.vault import Vault
 from app.db import utcnow
 from app.directory import repository as directory
 from app.directory.principal import Principal
-from app.errors import Forbidden, InvalidInput, NotFound
+from app.errors import Forbidden, Gone, IntegrityFailure, InvalidInput, NotFound
 from app.meetings.models import Meeting
 from app.meetings.schemas import (
     AgendaItem,
@@ -111,9 +111,13 @@ def _person_if(principal: Principal, vault: Vault, case: Case) -> PersonShown | 
 
 
 def _person(vault: Vault, case: Case) -> PersonShown | None:
+    """The identity shown at the meeting; none if the case's data is destroyed or damaged."""
     if case.personal is None:
         return None
-    identity = personal.open_identity(case_service.cipher_of(vault, case), case.personal)
+    try:
+        identity = personal.open_identity(case_service.cipher_of(vault, case), case.personal)
+    except (Gone, IntegrityFailure):
+        return None
     return PersonShown(
         last_name=identity.last_name,
         first_name=identity.first_name,

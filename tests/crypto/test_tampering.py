@@ -97,3 +97,19 @@ def test_shredding_makes_a_case_unreadable_while_others_still_read(world: World)
         assert session.get(IdentityIndex, uuid.UUID(shredded)) is None
         assert session.get(CaseKey, uuid.UUID(shredded)) is None
         assert not world.vault.shred(session, uuid.UUID(shredded))
+
+
+def test_a_damaged_or_shredded_case_does_not_take_the_list_down(world: World) -> None:
+    damaged, shredded, intact = submit(world), submit(world), submit(world)
+    blob = bytearray(_personal(world, damaged).facts_enc or b"")
+    blob[-1] ^= 0x01
+    _set(world, damaged, facts_enc=bytes(blob))
+    with world.db() as session:
+        world.vault.shred(session, uuid.UUID(shredded))
+    items = {i["id"]: i for i in ok(world.as_("coordinator").get("/cases"))["items"]}
+    assert items[intact]["facts"].startswith("Absences")
+    assert "facts" in items[damaged]["withheld"]
+    assert items[damaged]["minor"]["last_name"] == LAST_NAME
+    assert {"identity", "contact", "facts", "research"} <= set(items[shredded]["withheld"])
+    assert "minor" not in items[shredded]
+    assert items[shredded]["state"] == "submitted"

@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app import migrate
@@ -47,7 +47,8 @@ R = TypeVar("R")
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"cenomed: {message}", err=True)
+    first_line = (message.strip().splitlines() or ["failed"])[0]
+    typer.echo(f"cenomed: {first_line}", err=True)
     return typer.Exit(code=1)
 
 
@@ -68,7 +69,11 @@ def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise _fail(
                 "the database is unreachable or not initialised; run 'cenomed init'"
             ) from None
-        except (PermissionError, FileNotFoundError, RuntimeError) as error:
+        except SQLAlchemyError as error:
+            raise _fail(
+                f"the database refused the change ({type(error).__name__}); retry"
+            ) from None
+        except (PermissionError, FileNotFoundError, RuntimeError, ValueError) as error:
             raise _fail(str(error)) from None
 
     return wrapper
@@ -182,11 +187,11 @@ def serve(
 @_one_line_errors
 def keys_rotate(
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Data keys per transaction")] = 500,
-    grace: Annotated[
-        float, typer.Option(min=0, help="Seconds to wait for requests in flight")
-    ] = 2.0,
 ) -> None:
-    """New key-encryption key; every data key re-wrapped; old key retired. Resumable."""
+    """New key-encryption key; every data key re-wrapped; old key retired. Resumable.
+
+    A retired key keeps unwrapping until the next rotation destroys it (once unused).
+    """
     settings = get_settings()
     engine = make_engine(settings.database_url)
     vault = make_vault(settings)
@@ -201,7 +206,6 @@ def keys_rotate(
                 vault,
                 make_sessionmaker(engine),
                 batch=batch,
-                grace_seconds=grace,
                 on_batch=progress,
             )
     finally:

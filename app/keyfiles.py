@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -15,14 +16,21 @@ def check_private_file(path: Path) -> None:
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Writes atomically (a crash leaves the old file or the new one) with mode 0600."""
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    """Writes atomically (a crash leaves the old file or the new one) with mode 0600.
+
+    The temporary file is a fresh one (``mkstemp``: O_EXCL, mode 0600), so a leftover or a
+    concurrent writer can neither share it nor loosen its mode.
+    """
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)

@@ -13,19 +13,28 @@ import re
 import unicodedata
 from datetime import date
 
-_SEPARATORS = re.compile(r"[^0-9a-z]+")
+# Anything but letters and digits, in any script, separates words.
+_SEPARATORS = re.compile(r"[\W_]+")
 
 
 def normalise_name(name: str) -> str:
-    """NFKC, case-folded, accents removed, hyphens and spacing folded: "Zoé-Lou" = "zoe lou"."""
+    """NFKC, case-folded, accents removed, hyphens and spacing folded: "Zoé-Lou" = "zoe lou".
+
+    Letters of every script are kept ("Иванов" stays "иванов"); no transliteration is tried.
+    """
     composed = unicodedata.normalize("NFKC", name).casefold()
     decomposed = unicodedata.normalize("NFKD", composed)
     without_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _SEPARATORS.sub(" ", without_marks).strip()
 
 
-def identity_digest(index_key: bytes, last_name: str, first_name: str, birth_date: date) -> bytes:
-    material = "\x1f".join(
-        [normalise_name(last_name), normalise_name(first_name), birth_date.isoformat()]
-    )
+def identity_digest(
+    index_key: bytes, last_name: str, first_name: str, birth_date: date
+) -> bytes | None:
+    """The blind index of an identity, or None when a name normalises to nothing (no letter):
+    such names would all look alike, so they are not indexed."""
+    last, first = normalise_name(last_name), normalise_name(first_name)
+    if not last or not first:
+        return None
+    material = "\x1f".join([last, first, birth_date.isoformat()])
     return hmac.new(index_key, material.encode(), hashlib.sha256).digest()

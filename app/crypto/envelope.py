@@ -68,7 +68,11 @@ class FieldCipher:
         self._version_suffix = b"\x00" + struct.pack(">I", key_version)
 
     def _aad(self, table: str, column: str, row_id: str) -> bytes:
-        return f"cenomed/1\x00{table}\x00{column}\x00{row_id}".encode() + self._version_suffix
+        # NUL separates the parts, so no part may contain one: the encoding stays unambiguous.
+        joined = f"cenomed/1\x00{table}\x00{column}\x00{row_id}"
+        if joined.count("\x00") != 3:
+            raise ValueError("table, column and row id must not contain NUL")
+        return joined.encode() + self._version_suffix
 
     def seal(self, table: str, column: str, row_id: str, plaintext: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)

@@ -1,25 +1,33 @@
 """Key-encryption keys (KEKs) and the blind-index key, behind a :class:`KeyProvider`.
 
 Callers never see a KEK: they ask the provider to wrap or unwrap a data key. An HSM (PKCS#11)
-or a Vault transit engine implements the same four methods without touching callers.
+or a Vault transit engine implements the same methods without touching callers.
 
 Two providers ship:
 
 * :class:`LocalKeyringProvider`, the embedded default: a JSON keyring file in the data dir,
-  created by ``cenomed init``, readable by its owner only, rewritten atomically on rotation.
+  created by ``cenomed init``, readable by its owner only. Every change is a read-modify-write
+  under an exclusive file lock, written to a fresh temporary file and renamed over the old one.
 * :class:`SecretKeyringProvider`: the same JSON from an environment variable
   (``CENOMED_KEYRING``) or a mounted secret file (``CENOMED_KEYRING_FILE``), read-only: the
   operator adds a key and marks it active in the secret, then ``cenomed keys rotate``
   re-wraps every data key with it.
+
+A KEK's life: active (wraps new data keys) -> retired (unwraps only, so that a request that
+wrapped with it just before a rotation still reads) -> destroyed, at a later rotation, once no
+data key refers to it.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,12 +40,11 @@ from app.keyfiles import check_private_file, write_private_file
 
 KEY_BYTES = 32
 KEYRING_FORMAT = 1
-KEYRING_FILE = "keyring.json"
 _WRAP_NONCE = 12
 
 
 class KeyUnavailable(Exception):
-    """The KEK a data key was wrapped with is not in the keyring (answered as a 500 problem)."""
+    """The KEK a data key was wrapped with is not in the keyring."""
 
 
 class WrapIntegrityError(Exception):
@@ -65,13 +72,9 @@ class KeyProvider(Protocol):
         """Every KEK the provider can unwrap with, the active one included."""
         ...
 
-
-class ManagedKeyProvider(KeyProvider, Protocol):
-    """A provider that can also create and retire KEKs (the local keyring)."""
-
-    def create_key(self) -> str: ...
-
-    def retire(self, kek_id: str) -> None: ...
+    def retired_key_ids(self) -> list[str]:
+        """The KEKs kept to unwrap only, waiting to be destroyed."""
+        ...
 
 
 def _b64(data: bytes) -> str:
@@ -84,12 +87,15 @@ def _unb64(text: str) -> bytes:
 
 @dataclass
 class Keyring:
-    """The parsed keyring: KEKs by id, the active id, the blind-index key."""
+    """The parsed keyring: KEKs by id, the active id, the blind-index key, key dates."""
 
     active: str
-    keks: dict[str, bytes]
-    index_key: bytes
+    keks: dict[str, bytes] = field(repr=False)
+    index_key: bytes = field(repr=False)
     created: dict[str, str] = field(default_factory=dict)
+    retired: dict[str, str] = field(default_factory=dict)
+    # Set while a rotation re-wraps data keys: a rotation that finds it set resumes that one.
+    rotation_started_at: str | None = None
 
     @classmethod
     def new(cls) -> Keyring:
@@ -98,26 +104,38 @@ class Keyring:
         return ring
 
     def add_key(self) -> str:
+        """A new KEK becomes active; the previous ones are retired (they still unwrap)."""
         stamp = datetime.now(UTC)
         kek_id = f"kek-{stamp:%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
+        for previous in self.keks:
+            self.retired.setdefault(previous, stamp.isoformat())
         self.keks[kek_id] = secrets.token_bytes(KEY_BYTES)
         self.created[kek_id] = stamp.isoformat()
         self.active = kek_id
         return kek_id
 
+    def destroy(self, kek_id: str) -> None:
+        if kek_id == self.active:
+            raise ValueError("the active key-encryption key cannot be destroyed")
+        self.keks.pop(kek_id, None)
+        self.created.pop(kek_id, None)
+        self.retired.pop(kek_id, None)
+
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": KEYRING_FORMAT,
-                "active": self.active,
-                "index_key": _b64(self.index_key),
-                "keys": {
-                    kid: {"key": _b64(key), "created_at": self.created.get(kid, "")}
-                    for kid, key in self.keks.items()
-                },
-            },
-            indent=2,
-        )
+        keys: dict[str, dict[str, str]] = {}
+        for kid, key in self.keks.items():
+            keys[kid] = {"key": _b64(key), "created_at": self.created.get(kid, "")}
+            if kid in self.retired:
+                keys[kid]["retired_at"] = self.retired[kid]
+        document: dict[str, Any] = {
+            "format": KEYRING_FORMAT,
+            "active": self.active,
+            "index_key": _b64(self.index_key),
+            "keys": keys,
+        }
+        if self.rotation_started_at:
+            document["rotation_started_at"] = self.rotation_started_at
+        return json.dumps(document, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> Keyring:
@@ -125,28 +143,26 @@ class Keyring:
             data: dict[str, Any] = json.loads(text)
             if data.get("format") != KEYRING_FORMAT:
                 raise ValueError(f"unknown keyring format {data.get('format')!r}")
-            keks = {kid: _unb64(entry["key"]) for kid, entry in data["keys"].items()}
-            created = {kid: str(entry.get("created_at", "")) for kid, entry in data["keys"].items()}
-            ring = cls(data["active"], keks, _unb64(data["index_key"]), created)
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"the keyring is malformed: {error}") from None
-        if ring.active not in ring.keks:
-            raise ValueError("the keyring's active key is not among its keys")
+            entries: dict[str, dict[str, str]] = data["keys"]
+            ring = cls(
+                active=data["active"],
+                keks={kid: _unb64(entry["key"]) for kid, entry in entries.items()},
+                index_key=_unb64(data["index_key"]),
+                created={kid: str(entry.get("created_at", "")) for kid, entry in entries.items()},
+                retired={
+                    kid: str(entry["retired_at"])
+                    for kid, entry in entries.items()
+                    if entry.get("retired_at")
+                },
+                rotation_started_at=data.get("rotation_started_at"),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"the keyring is malformed: {type(error).__name__}") from None
+        if ring.active not in ring.keks or ring.active in ring.retired:
+            raise ValueError("the keyring's active key is missing or retired")
         if any(len(k) != KEY_BYTES for k in [*ring.keks.values(), ring.index_key]):
             raise ValueError("every key of the keyring must be 32 bytes")
         return ring
-
-
-def _wrap(kek: bytes, data_key: bytes, aad: bytes) -> bytes:
-    nonce = os.urandom(_WRAP_NONCE)
-    return nonce + AESGCM(kek).encrypt(nonce, data_key, aad)
-
-
-def _unwrap(kek: bytes, wrapped: bytes, aad: bytes) -> bytes:
-    try:
-        return AESGCM(kek).decrypt(wrapped[:_WRAP_NONCE], wrapped[_WRAP_NONCE:], aad)
-    except (InvalidTag, ValueError) as error:
-        raise WrapIntegrityError("a wrapped data key failed authentication") from error
 
 
 def _wrap_aad(kek_id: str, context: bytes) -> bytes:
@@ -154,16 +170,40 @@ def _wrap_aad(kek_id: str, context: bytes) -> bytes:
 
 
 class _KeyringProvider:
-    """Wrapping with AES-256-GCM under the keyring's KEKs; the AAD binds KEK id and case."""
+    """Wrapping with AES-256-GCM under the keyring's KEKs; the AAD binds KEK id and case.
 
-    def __init__(self) -> None:
+    A file-backed keyring is followed: when the file changes (another process rotated it),
+    the next call reads it again, so new data keys are wrapped with the new active KEK.
+    """
+
+    def __init__(self, path: Path | None, inline: str | None = None) -> None:
+        self.path = path
+        self._inline = inline
         self._lock = threading.Lock()
-        self._ring = self._load()
+        self._stamp: tuple[int, int, int] | None = None
+        self._ring = self._read()
 
-    def _load(self) -> Keyring:
-        raise NotImplementedError
+    def _file_stamp(self) -> tuple[int, int, int]:
+        assert self.path is not None
+        stat = self.path.stat()
+        return (stat.st_mtime_ns, stat.st_ino, stat.st_size)
+
+    def _read(self) -> Keyring:
+        if self.path is None:
+            assert self._inline is not None
+            return Keyring.from_json(self._inline)
+        if not self.path.exists():
+            raise FileNotFoundError(
+                f"No keyring at {self.path}: run 'cenomed init' (or set CENOMED_KEYRING_FILE)."
+            )
+        check_private_file(self.path)
+        self._stamp = self._file_stamp()
+        return Keyring.from_json(self.path.read_text())
 
     def _current(self) -> Keyring:
+        if self.path is not None and self._file_stamp() != self._stamp:
+            with self._lock:
+                self._ring = self._read()
         return self._ring
 
     def active_key_id(self) -> str:
@@ -172,91 +212,101 @@ class _KeyringProvider:
     def key_ids(self) -> list[str]:
         return sorted(self._current().keks)
 
+    def retired_key_ids(self) -> list[str]:
+        return sorted(self._current().retired)
+
     def index_key(self) -> bytes:
         return self._current().index_key
 
     def wrap(self, data_key: bytes, *, context: bytes) -> tuple[str, bytes]:
         ring = self._current()
-        return ring.active, _wrap(ring.keks[ring.active], data_key, _wrap_aad(ring.active, context))
+        nonce = os.urandom(_WRAP_NONCE)
+        aad = _wrap_aad(ring.active, context)
+        return ring.active, nonce + AESGCM(ring.keks[ring.active]).encrypt(nonce, data_key, aad)
 
     def unwrap(self, kek_id: str, wrapped: bytes, *, context: bytes) -> bytes:
-        ring = self._current()
-        if kek_id not in ring.keks:
-            ring = self._reload()
-        kek = ring.keks.get(kek_id)
+        kek = self._current().keks.get(kek_id)
         if kek is None:
             raise KeyUnavailable(f"the key-encryption key {kek_id} is not in the keyring")
-        return _unwrap(kek, wrapped, _wrap_aad(kek_id, context))
-
-    def _reload(self) -> Keyring:
-        with self._lock:
-            self._ring = self._load()
-            return self._ring
+        try:
+            return AESGCM(kek).decrypt(
+                wrapped[:_WRAP_NONCE], wrapped[_WRAP_NONCE:], _wrap_aad(kek_id, context)
+            )
+        except (InvalidTag, ValueError) as error:
+            raise WrapIntegrityError("a wrapped data key failed authentication") from error
 
 
 class LocalKeyringProvider(_KeyringProvider):
-    """The keyring file in the data dir; reloaded when another process (rotation) rewrote it."""
+    """The keyring file in the data dir; the only provider that creates and destroys KEKs."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._mtime = 0
-        super().__init__()
+        super().__init__(path)
 
     @classmethod
     def create(cls, path: Path) -> LocalKeyringProvider:
         """Creates the keyring file once (``cenomed init``); an existing one is kept."""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():
-            write_private_file(path, Keyring.new().to_json().encode())
+        with _exclusive(path):
+            if not path.exists():
+                write_private_file(path, Keyring.new().to_json().encode())
         return cls(path)
 
-    def _load(self) -> Keyring:
-        if not self.path.exists():
-            raise FileNotFoundError(
-                f"No keyring at {self.path}: run 'cenomed init' (or set CENOMED_KEYRING_FILE)."
-            )
-        check_private_file(self.path)
-        self._mtime = self.path.stat().st_mtime_ns
-        return Keyring.from_json(self.path.read_text())
-
-    def _current(self) -> Keyring:
-        # A rotation run by 'cenomed keys rotate' rewrites the file: follow it, so that new data
-        # keys are wrapped with the new KEK without restarting the service.
-        if self.path.stat().st_mtime_ns != self._mtime:
-            return self._reload()
-        return self._ring
-
-    def create_key(self) -> str:
-        with self._lock:
-            ring = self._load()
-            kek_id = ring.add_key()
+    @contextmanager
+    def editing(self) -> Iterator[Keyring]:
+        """Read-modify-write of the keyring under an exclusive lock shared by all processes."""
+        assert self.path is not None
+        with _exclusive(self.path):
+            ring = Keyring.from_json(self.path.read_text())
+            yield ring
             write_private_file(self.path, ring.to_json().encode())
-            self._ring, self._mtime = ring, self.path.stat().st_mtime_ns
+        self._current()
+
+    @contextmanager
+    def rotation_lock(self) -> Iterator[None]:
+        """Held for a whole rotation: two rotations never interleave."""
+        assert self.path is not None
+        with _exclusive(self.path, suffix=".rotation.lock"):
+            yield
+
+    def rotation_under_way(self) -> bool:
+        return bool(self._current().rotation_started_at)
+
+    def begin_rotation(self) -> str:
+        """A new active KEK (the others retired), marked as a rotation under way."""
+        with self.editing() as ring:
+            kek_id = ring.add_key()
+            ring.rotation_started_at = ring.created[kek_id]
             return kek_id
 
-    def retire(self, kek_id: str) -> None:
-        with self._lock:
-            ring = self._load()
-            if kek_id == ring.active:
-                raise ValueError("the active key-encryption key cannot be retired")
-            ring.keks.pop(kek_id, None)
-            ring.created.pop(kek_id, None)
-            write_private_file(self.path, ring.to_json().encode())
-            self._ring, self._mtime = ring, self.path.stat().st_mtime_ns
+    def end_rotation(self) -> None:
+        with self.editing() as ring:
+            ring.rotation_started_at = None
+
+    def destroy(self, kek_ids: list[str]) -> None:
+        with self.editing() as ring:
+            for kek_id in kek_ids:
+                ring.destroy(kek_id)
 
 
 class SecretKeyringProvider(_KeyringProvider):
     """The keyring from an environment variable or a mounted secret file (read-only)."""
 
     def __init__(self, *, inline: str | None = None, path: Path | None = None) -> None:
-        self._inline, self._path = inline, path
-        super().__init__()
+        if (inline is None) == (path is None):
+            raise ValueError("give the keyring inline or as a file, not both")
+        super().__init__(path, inline)
 
-    def _load(self) -> Keyring:
-        if self._inline is not None:
-            return Keyring.from_json(self._inline)
-        assert self._path is not None
-        return Keyring.from_json(self._path.read_text())
+
+@contextmanager
+def _exclusive(path: Path, suffix: str = ".lock") -> Iterator[None]:
+    lock_path = path.with_name(path.name + suffix)
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        os.close(descriptor)
 
 
 def key_provider(*, inline: str | None, secret_file: Path | None, local_path: Path) -> KeyProvider:

@@ -1,14 +1,22 @@
 """KEK rotation: a new key-encryption key, every data key re-wrapped, the old key retired.
 
-Each batch of re-wrapped keys is committed on its own, and the keyring keeps the old KEK until
-no data key needs it, so a crash at any point leaves every case readable; running the rotation
-again resumes it (a keyring holding more than one KEK is a rotation under way). The service keeps
-serving throughout: it follows the keyring file and wraps new data keys with the new KEK.
+Safe at every step:
+
+* the rotation holds a lock of its own, so two rotations never interleave;
+* the keyring marks the rotation as under way: one that crashed is resumed, not restarted;
+* each batch of re-wrapped keys is committed on its own, each update conditional on the key
+  read, so a crash or a concurrent shred loses nothing;
+* a retired KEK keeps unwrapping: a request that wrapped a new case's data key with it just
+  before the switch still reads, and the next rotation re-wraps that key. A retired KEK is
+  destroyed only by a later rotation, once no data key refers to it.
+
+The service keeps serving throughout: it follows the keyring file and wraps new data keys with
+the new KEK as soon as it is written.
 """
 
 from __future__ import annotations
 
-import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +33,9 @@ class RotationReport:
     created: bool
     rewrapped: int = 0
     retired: list[str] = field(default_factory=list)
+    destroyed: list[str] = field(default_factory=list)
     still_configured: list[str] = field(default_factory=list)
+    unreadable_cases: list[str] = field(default_factory=list)
 
 
 def rotate(
@@ -33,42 +43,64 @@ def rotate(
     sessions: sessionmaker[Session],
     *,
     batch: int = 500,
-    grace_seconds: float = 2.0,
     on_batch: Callable[[int, int], None] = lambda done, total: None,
 ) -> RotationReport:
     """Runs (or resumes) a rotation; ``on_batch(done, total)`` reports progress."""
     provider = vault.provider
-    created = False
-    if isinstance(provider, LocalKeyringProvider) and len(provider.key_ids()) == 1:
-        provider.create_key()
-        created = True
-    report = RotationReport(active=provider.active_key_id(), created=created)
+    if not isinstance(provider, LocalKeyringProvider):
+        # A secret keyring is the operator's to change: re-wrap with its active key.
+        report = RotationReport(active=provider.active_key_id(), created=False)
+        _rewrap_all(vault, sessions, batch, report, on_batch)
+        report.still_configured = _unreferenced(vault, sessions, provider.key_ids())
+        return report
 
-    def outstanding() -> int:
-        with unit_of_work(sessions) as session:
-            counts = vault.keys_by_kek(session)
-        return sum(n for kek_id, n in counts.items() if kek_id != report.active)
+    with provider.rotation_lock():
+        created = False
+        destroyed: list[str] = []
+        if not provider.rotation_under_way():
+            destroyed = _unreferenced(vault, sessions, provider.retired_key_ids())
+            provider.destroy(destroyed)
+            provider.begin_rotation()
+            created = True
+        report = RotationReport(
+            active=provider.active_key_id(), created=created, destroyed=destroyed
+        )
+        _rewrap_all(vault, sessions, batch, report, on_batch)
+        provider.end_rotation()
+        report.retired = provider.retired_key_ids()
+        return report
 
-    total = outstanding()
-    # Requests in flight when the keyring changed may still wrap with the old KEK: after the
-    # grace period, look again, until nothing is left to re-wrap.
+
+def _rewrap_all(
+    vault: Vault,
+    sessions: sessionmaker[Session],
+    batch: int,
+    report: RotationReport,
+    on_batch: Callable[[int, int], None],
+) -> None:
+    total = _outstanding(vault, sessions, report.active)
+    damaged: set[uuid.UUID] = set()
     while True:
-        while True:
-            with unit_of_work(sessions) as session:
-                done = vault.rewrap_batch(session, batch=batch)
-            if not done:
-                break
-            report.rewrapped += done
+        with unit_of_work(sessions) as session:
+            done, failed = vault.rewrap_batch(session, batch=batch, skip=frozenset(damaged))
+        damaged.update(failed)
+        report.rewrapped += done
+        if done:
             on_batch(report.rewrapped, max(total, report.rewrapped))
-        time.sleep(grace_seconds)
-        if outstanding() == 0:
+        if not done and not failed:
             break
+    report.unreadable_cases = sorted(str(case_id) for case_id in damaged)
 
-    others = [kek_id for kek_id in provider.key_ids() if kek_id != report.active]
-    if isinstance(provider, LocalKeyringProvider):
-        for kek_id in others:
-            provider.retire(kek_id)
-        report.retired = others
-    else:
-        report.still_configured = others
-    return report
+
+def _outstanding(vault: Vault, sessions: sessionmaker[Session], active: str) -> int:
+    with unit_of_work(sessions) as session:
+        counts = vault.keys_by_kek(session)
+    return sum(n for kek_id, n in counts.items() if kek_id != active)
+
+
+def _unreferenced(vault: Vault, sessions: sessionmaker[Session], kek_ids: list[str]) -> list[str]:
+    """The KEKs among ``kek_ids`` that no data key refers to (never the active one)."""
+    with unit_of_work(sessions) as session:
+        counts = vault.keys_by_kek(session)
+    active = vault.provider.active_key_id()
+    return [k for k in kek_ids if k != active and counts.get(k, 0) == 0]

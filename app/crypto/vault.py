@@ -11,12 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 
 from cachetools import TTLCache
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.crypto.blind_index import identity_digest
@@ -40,12 +38,6 @@ class KeyIntegrityError(Exception):
 
 def _context(case_id: uuid.UUID) -> bytes:
     return case_id.bytes
-
-
-@dataclass(frozen=True, slots=True)
-class RewrapProgress:
-    rewrapped: int
-    remaining: int
 
 
 class Vault:
@@ -83,6 +75,7 @@ class Vault:
             raise DataDestroyed(str(case_id))
         cache_key = (case_id, key.kek_id, key.key_version)
         with self._lock:
+            self._cache.expire()  # drop every expired key now, not at the next insertion
             cipher = self._cache.get(cache_key)
         if cipher is not None:
             return cipher
@@ -111,7 +104,8 @@ class Vault:
         self, session: Session, case_id: uuid.UUID, last_name: str, first_name: str, born: date
     ) -> None:
         digest = identity_digest(self.provider.index_key(), last_name, first_name, born)
-        session.add(IdentityIndex(case_id=case_id, digest=digest))
+        if digest is not None:
+            session.add(IdentityIndex(case_id=case_id, digest=digest))
 
     # --- crypto-shredding ---------------------------------------------------------------------
 
@@ -127,23 +121,40 @@ class Vault:
 
     # --- KEK rotation -------------------------------------------------------------------------
 
-    def rewrap_batch(self, session: Session, *, batch: int = 500) -> int:
-        """Re-wraps up to ``batch`` data keys not wrapped by the active KEK; returns how many."""
+    def rewrap_batch(
+        self, session: Session, *, batch: int = 500, skip: frozenset[uuid.UUID] = frozenset()
+    ) -> tuple[int, list[uuid.UUID]]:
+        """Re-wraps up to ``batch`` data keys not wrapped by the active KEK.
+
+        Returns how many were re-wrapped and the cases whose key could not be unwrapped (left
+        as they are, reported, never retried in the same run). Each update is conditional on
+        the key still being the one read, so a key shredded or re-wrapped meanwhile is skipped.
+        """
         active = self.provider.active_key_id()
-        keys: Sequence[CaseKey] = session.scalars(
-            select(CaseKey)
-            .where(CaseKey.kek_id != active)
-            .order_by(CaseKey.case_id)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for key in keys:
-            context = _context(key.case_id)
-            data_key = self.provider.unwrap(key.kek_id, key.wrapped_key, context=context)
-            key.kek_id, key.wrapped_key = self.provider.wrap(data_key, context=context)
-            key.rewrapped_at = utcnow()
-        session.flush()
-        return len(keys)
+        query = select(CaseKey.case_id, CaseKey.kek_id, CaseKey.wrapped_key).where(
+            CaseKey.kek_id != active
+        )
+        if skip:
+            query = query.where(CaseKey.case_id.not_in(skip))
+        rows = session.execute(query.order_by(CaseKey.case_id).limit(batch)).all()
+        done, damaged = 0, []
+        for case_id, kek_id, wrapped in rows:
+            context = _context(case_id)
+            try:
+                data_key = self.provider.unwrap(kek_id, wrapped, context=context)
+            except (KeyUnavailable, WrapIntegrityError):
+                log.error("data key of case %s cannot be unwrapped for re-wrapping", case_id)
+                damaged.append(case_id)
+                continue
+            new_kek, new_wrapped = self.provider.wrap(data_key, context=context)
+            result = session.execute(
+                update(CaseKey)
+                .where(CaseKey.case_id == case_id, CaseKey.kek_id == kek_id)
+                .values(kek_id=new_kek, wrapped_key=new_wrapped, rewrapped_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            done += int(getattr(result, "rowcount", 0) or 0)
+        return done, damaged
 
     def keys_by_kek(self, session: Session) -> dict[str, int]:
         rows = session.execute(select(CaseKey.kek_id, func.count()).group_by(CaseKey.kek_id))

@@ -40,3 +40,19 @@ def test_the_digest_depends_on_the_index_key() -> None:
         other_key, "Zyxwavel", "Q", BORN
     )
     assert len(identity_digest(KEY, "Zyxwavel", "Q", BORN)) == 32
+
+
+def test_names_in_other_scripts_are_kept_apart() -> None:
+    assert identity_digest(KEY, "Иванов", "Мария", BORN) != identity_digest(
+        KEY, "Петров", "Анна", BORN
+    )
+    assert identity_digest(KEY, "ИВАНОВ", "мария", BORN) == identity_digest(
+        KEY, "Иванов", "Мария", BORN
+    )
+    assert normalise_name("王 小明") == "王 小明"
+    assert normalise_name("Łukasz-Øyvind") == "łukasz øyvind"
+
+
+def test_a_name_without_any_letter_is_not_indexed() -> None:
+    assert identity_digest(KEY, "--", "Zoé", BORN) is None
+    assert identity_digest(KEY, "Zyx", "  ", BORN) is None

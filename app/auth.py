@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -29,8 +29,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError
 
+from app.cases import repository as cases_repository
 from app.config import Settings
-from app.db import DbSession
+from app.db import DbSession, utcnow
 from app.directory.principal import Principal
 from app.directory.service import load_principal
 from app.errors import NotAuthenticated
@@ -316,13 +317,15 @@ def get_principal(
         )
     verifier: TokenVerifier = request.app.state.token_verifier
     username = verifier.username_of(credentials.credentials)
-    principal = load_principal(session, username)
+    settings: Settings = request.app.state.settings
+    principal = load_principal(session, username, charter_version=settings.charter_version)
     if principal is None:
         raise NotAuthenticated(
             "This account is unknown or deactivated; ask your administrator.",
             slug="account-inactive",
         )
-    return principal
+    grants = cases_repository.archive_grants(session, user_id=principal.user_id, now=utcnow())
+    return replace(principal, archive_case_ids=grants)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -240,6 +240,7 @@ def demo(
         cell = directory.get_cell_by_name(session, DEMO_CELL) or directory_service.create_cell(
             session, name=DEMO_CELL, kind=CellKind.CENOMED, arrondissement=18
         )
+        version = settings.charter_version
         for username, role, organisation, in_cell in DEMO_USERS:
             if directory.get_user_by_username(session, username) is None:
                 directory_service.create_user(
@@ -249,7 +250,13 @@ def demo(
                     organisation=organisation,
                     cell_ids=[cell.id] if in_cell else [],
                 )
-        seed_cases(session, vault=make_vault(settings), cell_id=cell.id)
+            # The demo accounts have read the charter; real accounts accept it themselves.
+            demo_user = directory_service.load_principal(session, username, charter_version=version)
+            assert demo_user is not None
+            directory_service.accept_charter(
+                session, principal=demo_user, version=version, current_version=version
+            )
+        seed_cases(session, vault=make_vault(settings), cell_id=cell.id, charter_version=version)
     typer.echo(f"# demo cell {cell.id}; tokens valid {timedelta(seconds=ttl)}", err=True)
     for username, *_ in DEMO_USERS:
         typer.echo(f"{username}\t{issue_local_token(settings, username, ttl)}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
+from fastapi import Depends, Request
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,6 +37,11 @@ class Settings(BaseSettings):
     oidc_require_access_token_type: bool = True
 
     token_leeway_seconds: int = Field(default=5, ge=0, le=300)
+
+    # R1: the version of the charter in force; a new one must be accepted again.
+    charter_version: str = Field(default="2015-2020-v1", min_length=1, max_length=40)
+    # R17: how long a motivated archive access lasts.
+    archive_access_hours: float = Field(default=4.0, gt=0, le=72)
 
     # Key-encryption keys: the local keyring file by default, or a secret for containers.
     keyring: str | None = Field(default=None, repr=False)
@@ -70,3 +77,12 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def _request_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+# The settings the application was created with (tests create apps with their own).
+CurrentSettings = Annotated[Settings, Depends(_request_settings)]

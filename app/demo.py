@@ -19,8 +19,8 @@ from app.meetings.schemas import MeetingCreate
 from app.vocabulary import Motif, Sex
 
 
-def _as(session: Session, username: str) -> Principal:
-    principal = load_principal(session, username)
+def _as(session: Session, username: str, charter_version: str) -> Principal:
+    principal = load_principal(session, username, charter_version=charter_version)
     assert principal is not None, username
     return principal
 
@@ -45,15 +45,15 @@ def _submit(
     return service.submit_case(session, principal=who, vault=vault, data=data, today=on)
 
 
-def seed_cases(session: Session, *, vault: Vault, cell_id: int) -> None:
+def seed_cases(session: Session, *, vault: Vault, cell_id: int, charter_version: str) -> None:
     """Three example situations at different steps, once (skipped if the cell has cases)."""
     if session.scalar(select(func.count()).select_from(Case).where(Case.cell_id == cell_id)):
         return
     on = today()
-    coordinator = _as(session, "demo-coordinator")
-    parquet = _as(session, "demo-parquet")
-    police = _as(session, "demo-police")
-    education = _as(session, "demo-education")
+    coordinator = _as(session, "demo-coordinator", charter_version)
+    parquet = _as(session, "demo-parquet", charter_version)
+    police = _as(session, "demo-police", charter_version)
+    education = _as(session, "demo-education", charter_version)
 
     _submit(session, vault, police, cell_id, ("Fictif", "Camille"), date(on.year - 14, 3, 2), 2)
 

@@ -23,6 +23,7 @@ from app.db import make_engine, make_sessionmaker
 from app.directory.router import router as directory_router
 from app.errors import PROBLEM_JSON, AppError, problem
 from app.meetings.router import router as meetings_router
+from app.policy.engine import get_engine
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -30,6 +31,7 @@ API_PREFIX = "/api/v1"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    get_engine()  # parse and validate the charter's policies now: an invalid one stops here
     engine = make_engine(settings.database_url)
     verifier = make_verifier(settings)
     vault = make_vault(settings)

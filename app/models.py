@@ -1,6 +1,7 @@
 """Imports every table so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from app.cases.models import (
+    ArchiveAccess,
     Case,
     CaseMotif,
     CasePersonal,
@@ -11,10 +12,12 @@ from app.cases.models import (
 )
 from app.crypto.models import CaseKey, IdentityIndex
 from app.db import Base
-from app.directory.models import Cell, Membership, User
+from app.directory.models import Cell, CharterAcceptance, Membership, User
 from app.meetings.models import Meeting
 
 __all__ = [
+    "ArchiveAccess",
+    "CharterAcceptance",
     "Base",
     "Case",
     "CaseKey",

@@ -32,6 +32,12 @@ def _clean(value: str, *, allowed: set[str]) -> str:
     return unicodedata.normalize("NFC", value)
 
 
+def _at_least_words(value: str, words: int) -> str:
+    if len(value.split()) < words:
+        raise ValueError(f"give the reason in a sentence (at least {words} words)")
+    return value
+
+
 def _line(max_length: int) -> object:
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
@@ -43,3 +49,11 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0
 # R20: the free-text account is optional and bounded.
 FactsText = Annotated[str, _line(2000), AfterValidator(_clean_text)]
 NoteText = Annotated[str, _line(4000), AfterValidator(_clean_text)]
+
+# R17: a reason is at least a sentence: some words, not a code.
+ReasonText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=20, max_length=1000),
+    AfterValidator(_clean_text),
+    AfterValidator(lambda v: _at_least_words(v, 4)),
+]

@@ -28,6 +28,7 @@ from app.crypto.keyring import LocalKeyringProvider
 from app.crypto.vault import Vault
 from app.db import Base, make_engine, make_sessionmaker, unit_of_work
 from app.directory import service as directory
+from app.directory.principal import Principal
 from app.main import create_app
 from app.vocabulary import CellKind, Organisation, Role
 
@@ -151,6 +152,8 @@ class World:
         role: Role,
         organisation: Organisation | None = None,
         cells: list[int] | None = None,
+        *,
+        accept_charter: bool = True,
     ) -> int:
         with self.db() as session:
             user = directory.create_user(
@@ -161,7 +164,27 @@ class World:
                 cell_ids=cells if cells is not None else [self.cell.id],
             )
             self.users[username] = user.id
-            return user.id
+        if accept_charter:
+            self.accept_charter(username)
+        return self.users[username]
+
+    def principal(self, username: str) -> Principal:
+        with self.db() as session:
+            principal = directory.load_principal(
+                session, username, charter_version=self.settings.charter_version
+            )
+        assert principal is not None
+        return principal
+
+    def accept_charter(self, username: str) -> None:
+        version = self.settings.charter_version
+        with self.db() as session:
+            directory.accept_charter(
+                session,
+                principal=self.principal(username),
+                version=version,
+                current_version=version,
+            )
 
 
 @dataclass

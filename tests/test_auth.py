@@ -52,6 +52,7 @@ def test_a_valid_token_identifies_the_user_from_the_directory(world: World) -> N
         "role": "member",
         "organisation": "education",
         "cells": [world.cell.id],
+        "charter": {"current_version": world.settings.charter_version, "accepted": True},
     }
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from app.cases import service
 from app.clock import today
-from app.directory.service import load_principal
 from app.errors import Conflict
 from tests.conftest import World
 from tests.scenario import ok, submit
@@ -19,9 +18,7 @@ from tests.scenario import ok, submit
 
 def test_the_version_check_catches_a_write_on_a_stale_row(world: World) -> None:
     case_id = uuid.UUID(submit(world))
-    with world.db() as session:
-        coordinator = load_principal(session, "coordinator")
-    assert coordinator is not None
+    coordinator = world.principal("coordinator")
     with world.db() as first, world.db() as second:
         stale = service.read_case(
             second, principal=coordinator, vault=world.vault, case_id=case_id

@@ -74,6 +74,11 @@ def test_a_case_goes_through_the_six_steps(world: World) -> None:
     )
     closed = ok(coordinator.post(f"/cases/{case_id}/closure"))
     assert closed["state"] == "closed"
+    # R17: the archive is read only through a motivated, time-limited access.
+    assert "feedback" in closed["withheld"]
+    reason = {"reason": "Retour de la CRIP à examiner lors de la prochaine cellule."}
+    ok(coordinator.post(f"/cases/{case_id}/archive-access", reason))
+    closed = ok(coordinator.get(f"/cases/{case_id}"))
     assert {f["outcome"] for f in closed["feedback"]} == {"support_in_place", "reoriented"}
     assert [h["step"] for h in closed["history"]] == [
         "submit",
@@ -141,8 +146,20 @@ def test_no_action_decision_closes_the_case(world: World) -> None:
         )
     )
     assert closed["state"] == "closed"
-    assert closed["review_decision"] == "no_action"
-    assert closed["closed_at"] is not None
+    assert closed["withheld"] == [
+        "workflow",
+        "identity",
+        "contact",
+        "facts",
+        "research",
+        "orientation",
+        "feedback",
+    ]
+    reason = {"reason": "Vérification de la décision prise en cellule ce mois-ci."}
+    ok(world.as_("coordinator").post(f"/cases/{case_id}/archive-access", reason))
+    archived = ok(world.as_("coordinator").get(f"/cases/{case_id}"))
+    assert archived["review_decision"] == "no_action"
+    assert archived["closed_at"] is not None
 
 
 def test_the_coordinator_enters_a_situation_for_another_structure(world: World) -> None:

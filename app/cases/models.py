@@ -168,3 +168,20 @@ class CaseStep(Base):
     actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     actor_role: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ArchiveAccess(Base):
+    """R17: a motivated, time-limited access of one user to one closed case."""
+
+    __tablename__ = "archive_access"
+    __table_args__ = (Index("ix_archive_access_user_expiry", "user_id", "expires_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    # The reason may name people: sealed with the case's key like any nominative text.
+    reason_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 PERSONAL = "case_personal"
 GUARDIAN = "guardian"
 NOTE = "research_note"
+ARCHIVE_ACCESS = "archive_access"
 
 
 def _seal(cipher: FieldCipher, table: str, column: str, row: uuid.UUID, value: str) -> bytes:
@@ -134,3 +135,7 @@ def seal_note(cipher: FieldCipher, note_id: uuid.UUID, content: str) -> bytes:
 
 def open_note(cipher: FieldCipher, note: ResearchNote) -> str:
     return _open(cipher, NOTE, "content_enc", note.id, note.content_enc)
+
+
+def seal_archive_reason(cipher: FieldCipher, access_id: uuid.UUID, reason: str) -> bytes:
+    return _seal(cipher, ARCHIVE_ACCESS, "reason_enc", access_id, reason)

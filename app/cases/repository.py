@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from app.cases.models import Case
+from app.cases.models import ArchiveAccess, Case
 from app.crypto.models import IdentityIndex
 
 
@@ -81,7 +81,12 @@ def presented_at(session: Session, *, meeting_id: uuid.UUID) -> Sequence[Case]:
         select(Case)
         .where(Case.presentation_meeting_id == meeting_id, Case.state == "not_retained")
         .order_by(Case.parquet_decided_at)
-        .options(selectinload(Case.personal), selectinload(Case.key))
+        .options(
+            selectinload(Case.personal),
+            selectinload(Case.orientations),
+            selectinload(Case.research_notes),
+            selectinload(Case.key),
+        )
     )
     return session.scalars(query).all()
 
@@ -108,3 +113,11 @@ def on_agenda(session: Session, *, meeting_id: uuid.UUID) -> Sequence[Case]:
         )
     )
     return session.scalars(query).all()
+
+
+def archive_grants(session: Session, *, user_id: int, now: datetime) -> frozenset[uuid.UUID]:
+    """The cases this user holds a running archive access to (R17)."""
+    query = select(ArchiveAccess.case_id).where(
+        ArchiveAccess.user_id == user_id, ArchiveAccess.expires_at > now
+    )
+    return frozenset(session.scalars(query))

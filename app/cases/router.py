@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, status
 from app.auth import CurrentPrincipal
 from app.cases import service
 from app.cases.schemas import (
+    ArchiveAccessIn,
+    ArchiveAccessRead,
     CaseCreate,
     CasePage,
     CaseRead,
@@ -20,6 +22,7 @@ from app.cases.schemas import (
 )
 from app.cases.serialise import case_read
 from app.clock import Today
+from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
 from app.db import DbSession
 from app.directory.principal import Principal
@@ -265,3 +268,31 @@ def close(
 ) -> CaseRead:
     service.close(session, principal=principal, case_id=case_id, today=on)
     return _present(session, principal, vault, case_id)
+
+
+@router.post(
+    "/{case_id}/archive-access",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ArchiveAccessRead,
+    responses=STEP_ERRORS,
+    summary="R17: a motivated, time-limited read of a closed case (coordinator, parquet)",
+)
+def request_archive_access(
+    case_id: uuid.UUID,
+    body: ArchiveAccessIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    settings: CurrentSettings,
+) -> ArchiveAccessRead:
+    access = service.grant_archive_access(
+        session,
+        principal=principal,
+        vault=vault,
+        case_id=case_id,
+        reason=body.reason,
+        hours=settings.archive_access_hours,
+    )
+    return ArchiveAccessRead(
+        case_id=case_id, granted_at=access.granted_at, expires_at=access.expires_at
+    )

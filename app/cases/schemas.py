@@ -15,7 +15,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from app.schemas import Address, FactsText, Name, NoteText, Phone, School, StrictInput
+from app.schemas import (
+    Address,
+    FactsText,
+    Name,
+    NoteText,
+    Phone,
+    ReasonText,
+    School,
+    StrictInput,
+)
 from app.vocabulary import (
     Destination,
     FeedbackOutcome,
@@ -77,6 +86,18 @@ class ReviewDecisionIn(StrictInput):
 class FamilyInformationIn(StrictInput):
     informed_on: date
     means: InformationMeans
+
+
+class ArchiveAccessIn(StrictInput):
+    """R17: the reason, at least a sentence."""
+
+    reason: ReasonText
+
+
+class ArchiveAccessRead(BaseModel):
+    case_id: uuid.UUID
+    granted_at: datetime
+    expires_at: datetime
 
 
 class FeedbackIn(StrictInput):

@@ -16,14 +16,21 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.cases import personal, repository
 from app.cases.age import age_bracket
-from app.cases.models import Case, CaseMotif, CaseStep, Orientation, ResearchNote
+from app.cases.models import (
+    ArchiveAccess,
+    Case,
+    CaseMotif,
+    CaseStep,
+    Orientation,
+    ResearchNote,
+)
 from app.cases.schemas import (
     CaseCreate,
     FamilyInformationIn,
@@ -39,7 +46,7 @@ from app.directory.principal import Principal
 from app.errors import Conflict, Forbidden, Gone, IntegrityFailure, InvalidInput, NotFound
 from app.meetings import repository as meetings
 from app.meetings.models import Meeting
-from app.policy import roles
+from app.policy import decisions
 from app.policy.visibility import Block, CaseFacts, CaseView, case_view
 from app.vocabulary import CellKind, Destination, FeedbackOutcome, ReviewDecision, Role
 from app.workflow import guards
@@ -69,11 +76,13 @@ class VisibleCase:
 def facts_of(case: Case) -> CaseFacts:
     social = [o for o in case.orientations if o.destination == Destination.SOCIAL_SERVICES]
     return CaseFacts(
+        case_id=case.id,
         state=CaseState(case.state),
         cell_id=case.cell_id,
         submitted_by=case.submitted_by,
+        origin=case.origin,
         on_agenda=case.meeting_id is not None,
-        oriented_to_social_services=bool(social),
+        destinations=frozenset(o.destination for o in case.orientations),
         social_services_transmitted=any(o.transmitted_at is not None for o in social),
         research_authors=frozenset(n.author_id for n in case.research_notes),
     )
@@ -84,11 +93,26 @@ def read_case(
 ) -> VisibleCase:
     visible = view_case(session, principal=principal, vault=vault, case_id=case_id)
     if not visible.view.blocks:
-        raise Forbidden(
-            "The charter lets your role see nothing of this case at its current step.",
-            slug="charter-withholds-case",
-        )
+        raise _why_nothing(principal, visible.case)
     return visible
+
+
+def _why_nothing(principal: Principal, case: Case) -> Forbidden:
+    """The refusal of a read that shows nothing, saying what (if anything) the caller can do."""
+    if not principal.charter_accepted:
+        return decisions.charter_refusal()
+    if case.state == CaseState.CLOSED and decisions.may_step(
+        principal, Step.REQUEST_ARCHIVE_ACCESS, facts_of(case)
+    ):
+        return Forbidden(
+            "This case is closed and archived (R17): request a time-limited access with "
+            f"POST /api/v1/cases/{case.id}/archive-access and the reason for it.",
+            slug="archive-access-required",
+        )
+    return Forbidden(
+        "The charter lets your role see nothing of this case at its current step.",
+        slug="charter-withholds-case",
+    )
 
 
 def view_case(
@@ -159,8 +183,13 @@ def list_cases(
     cursor: str | None,
 ) -> tuple[list[VisibleCase], str | None]:
     """A page of the cases the caller may see: SQL narrows to their cells, the policy per row."""
-    if principal.role in (Role.ADMIN, Role.AUDITOR, Role.STEERING):
-        raise Forbidden("Your role never reads case content (R2).", slug="role-not-allowed")
+    if not principal.charter_accepted:
+        raise decisions.charter_refusal()
+    if not principal.cell_ids:
+        raise Forbidden(
+            "You belong to no cell, so there is no case for you to list (R1, R2).",
+            slug="not-a-cell-member",
+        )
     cells = principal.cell_ids if cell_id is None else principal.cell_ids & {cell_id}
     if cell_id is not None and not cells:
         raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
@@ -216,10 +245,13 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
 def submit_case(
     session: Session, *, principal: Principal, vault: Vault, data: CaseCreate, today: date
 ) -> Case:
-    roles.require_step(principal, Step.SUBMIT)
     cell = directory.get_cell(session, data.cell_id)
     if cell is None or not principal.is_member_of(cell.id):
         raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
+    prospective = CaseFacts(
+        state=CaseState.SUBMITTED, cell_id=cell.id, submitted_by=principal.user_id
+    )
+    decisions.require_step(principal, Step.SUBMIT, prospective)
     origin = data.origin or principal.organisation
     if origin != principal.organisation and principal.role is not Role.COORDINATOR:
         raise Forbidden(
@@ -450,10 +482,16 @@ def record_feedback(
     today: date,
 ) -> Case:
     case = _case_in_cells(session, principal, case_id)
-    roles.require_role(principal, roles.FEEDBACK_REPORTERS, "Recording feedback")
+    # Who reports depends on the destination; refuse those who report on none before looking
+    # the orientation up (a 403, not a 404 on an orientation id).
+    case_facts = facts_of(case)
+    if not any(
+        decisions.may_step(principal, Step.RECORD_FEEDBACK, case_facts, d) for d in Destination
+    ):
+        decisions.require_step(principal, Step.RECORD_FEEDBACK, case_facts)
     orientation = _orientation(case, orientation_id)
     destination = Destination(orientation.destination)
-    roles.require_step(principal, Step.RECORD_FEEDBACK, destination)
+    decisions.require_step(principal, Step.RECORD_FEEDBACK, case_facts, destination)
     reoriented = data.outcome is FeedbackOutcome.REORIENTED
     if reoriented != (data.reoriented_to is not None):
         raise InvalidInput(
@@ -495,7 +533,7 @@ def _case_in_cells(session: Session, principal: Principal, case_id: uuid.UUID) -
 
 def _case_for_step(session: Session, principal: Principal, case_id: uuid.UUID, step: Step) -> Case:
     case = _case_in_cells(session, principal, case_id)
-    roles.require_step(principal, step)
+    decisions.require_step(principal, step, facts_of(case))
     return case
 
 
@@ -558,3 +596,37 @@ def _as_invalid_input() -> Iterator[None]:
         yield
     except InvalidStepInput as error:
         raise InvalidInput(error.detail) from error
+
+
+# --- archive (R17) ----------------------------------------------------------------------------
+
+
+def grant_archive_access(
+    session: Session,
+    *,
+    principal: Principal,
+    vault: Vault,
+    case_id: uuid.UUID,
+    reason: str,
+    hours: float,
+) -> ArchiveAccess:
+    """A motivated, time-limited read of a closed case, by its coordinator or the parquet."""
+    case = _case_for_step(session, principal, case_id, Step.REQUEST_ARCHIVE_ACCESS)
+    if case.state != CaseState.CLOSED:
+        raise Conflict(
+            "Only a closed (archived) case needs an archive access; read this one directly.",
+            slug="not-archived",
+        )
+    access_id = uuid.uuid4()
+    now = utcnow()
+    access = ArchiveAccess(
+        id=access_id,
+        case_id=case.id,
+        user_id=principal.user_id,
+        reason_enc=personal.seal_archive_reason(cipher_of(vault, case), access_id, reason),
+        granted_at=now,
+        expires_at=now + timedelta(hours=hours),
+    )
+    session.add(access)
+    session.flush()
+    return access

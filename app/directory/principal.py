@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from app.vocabulary import Organisation, Role
@@ -14,6 +15,10 @@ class Principal:
     role: Role
     organisation: Organisation
     cell_ids: frozenset[int]
+    # R1: has accepted the current version of the charter.
+    charter_accepted: bool
+    # R17: closed cases this user may read now (a motivated, time-limited archive access).
+    archive_case_ids: frozenset[uuid.UUID]
 
     def is_member_of(self, cell_id: int) -> bool:
         return cell_id in self.cell_ids

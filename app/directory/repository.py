@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.directory.models import Cell, Membership, User
+from app.directory.models import Cell, CharterAcceptance, Membership, User
 from app.vocabulary import Role
 
 
@@ -38,3 +38,10 @@ def has_active_member_with_role(session: Session, cell_id: int, role: Role) -> b
         .limit(1)
     )
     return session.scalar(query) is not None
+
+
+def has_accepted(session: Session, user_id: int, version: str) -> bool:
+    query = select(CharterAcceptance.id).where(
+        CharterAcceptance.user_id == user_id, CharterAcceptance.version == version
+    )
+    return session.scalar(query.limit(1)) is not None

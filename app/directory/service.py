@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.directory import repository
-from app.directory.models import Cell, User
+from app.directory.models import Cell, CharterAcceptance, User
 from app.directory.principal import Principal
 from app.errors import Conflict, InvalidInput, NotFound
 from app.vocabulary import CellKind, Organisation, Role
@@ -94,7 +96,13 @@ def deactivate_user(session: Session, *, username: str) -> User:
     return user
 
 
-def load_principal(session: Session, username: str) -> Principal | None:
+def load_principal(
+    session: Session,
+    username: str,
+    *,
+    charter_version: str,
+    archive_case_ids: frozenset[uuid.UUID] = frozenset(),
+) -> Principal | None:
     """The caller as the directory knows them now, or None if unknown or deactivated (R3)."""
     user = repository.get_user_by_username(session, username)
     if user is None or not user.active:
@@ -105,4 +113,20 @@ def load_principal(session: Session, username: str) -> Principal | None:
         role=Role(user.role),
         organisation=Organisation(user.organisation),
         cell_ids=repository.cell_ids_of(session, user.id),
+        charter_accepted=repository.has_accepted(session, user.id, charter_version),
+        archive_case_ids=archive_case_ids,
     )
+
+
+def accept_charter(
+    session: Session, *, principal: Principal, version: str, current_version: str
+) -> None:
+    """R1: records that the caller accepted the charter in force (idempotent)."""
+    if version != current_version:
+        raise Conflict(
+            f"The charter in force is version '{current_version}': read that one and accept it.",
+            slug="charter-version-mismatch",
+        )
+    if not repository.has_accepted(session, principal.user_id, version):
+        session.add(CharterAcceptance(user_id=principal.user_id, version=version))
+        session.flush()

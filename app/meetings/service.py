@@ -24,24 +24,18 @@ from app.meetings.schemas import (
     NotRetainedItem,
     PersonShown,
 )
-from app.policy import roles
+from app.policy import decisions
 from app.policy.visibility import Block, case_view
-from app.vocabulary import Role
 
 MEETING_WINDOW = timedelta(days=366)
-# R7/R12: who attends the presentation of the not-retained situations (the CST is the expert of
-# social services, not of the situations, R13).
-SEES_NOT_RETAINED = frozenset({Role.COORDINATOR, Role.PARQUET, Role.MEMBER})
 
 
 def create_meeting(
     session: Session, *, principal: Principal, data: MeetingCreate, today: date
 ) -> Meeting:
-    roles.require_role(principal, roles.MEETING_ROLES, "Scheduling a meeting")
-    if directory.get_cell(session, data.cell_id) is None or not principal.is_member_of(
-        data.cell_id
-    ):
+    if directory.get_cell(session, data.cell_id) is None:
         raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
+    decisions.require_in_cell(principal, "schedule_meeting", data.cell_id, "schedule a meeting")
     if abs((data.held_on - today).days) > MEETING_WINDOW.days:
         raise InvalidInput("held_on must be within a year of today.")
     meeting = Meeting(
@@ -61,7 +55,7 @@ def get_meeting(session: Session, *, principal: Principal, meeting_id: uuid.UUID
     meeting = session.get(Meeting, meeting_id)
     if meeting is None or not principal.is_member_of(meeting.cell_id):
         raise NotFound("No meeting with this id in your cells.", slug="meeting-not-found")
-    roles.require_role(principal, roles.MEETING_READERS, "Reading a meeting")
+    decisions.require_in_cell(principal, "read_meeting", meeting.cell_id, "read a meeting")
     return meeting
 
 
@@ -89,11 +83,14 @@ def meeting_read(
     ]
     # R7/R12: the parquet presents its not-retained situations at the meeting: identities are
     # shown on the meeting's day to those attending (the coordinator sees every block anyway).
-    presenting = principal.role is Role.COORDINATOR or (
-        meeting.held_on == today and principal.role in SEES_NOT_RETAINED
+    presenting = meeting.held_on == today and decisions.may_in_cell(
+        principal, "see_presented_identities", meeting.cell_id
     )
     not_retained = [
-        NotRetainedItem(case_id=case.id, minor=_person(vault, case) if presenting else None)
+        NotRetainedItem(
+            case_id=case.id,
+            minor=_person(vault, case) if presenting else _person_if(principal, vault, case),
+        )
         for case in cases.presented_at(session, meeting_id=meeting.id)
     ]
     return MeetingRead(

@@ -1,5 +1,6 @@
-"""Who may fire which step and see which block of a case: the one decision point.
+"""The charter as the one decision point: Cedar policies in ``policies/``, evaluated in-process.
 
-For now an explicit role table (``roles.py``) and a visibility function (``visibility.py``),
-both pure; the charter's Cedar policies replace their bodies without touching callers.
+``engine.py`` loads and validates them once and memoises decisions; ``visibility.py`` asks which
+blocks of a case a caller sees; ``decisions.py`` asks whether a caller may take a step or a
+meeting action. Nothing else in the code decides who may do or see what.
 """

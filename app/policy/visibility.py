@@ -1,16 +1,19 @@
-"""Which blocks of a case a caller sees at the case's current step (R10-R16), pure.
+"""Which blocks of a case a caller sees at the case's current step (R10-R17).
 
-The caller's cells were checked before (a case outside them is not found, R1). An empty
-result means the charter lets the caller see nothing of this case now (answered 403).
+The decision is the charter's (``policies/charter.cedar``), asked for every block in one batch;
+this module only describes the case to it and reads the answers. An empty view means the charter
+lets the caller see nothing of this case now (answered 403).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
 from app.directory.principal import Principal
-from app.vocabulary import Destination, Role
+from app.policy.engine import get_engine
+from app.vocabulary import Destination
 from app.workflow.states import CaseState
 
 
@@ -24,33 +27,25 @@ class Block(StrEnum):
     FEEDBACK = "feedback"
 
 
-ALL_BLOCKS = frozenset(Block)
-S = CaseState
-FROM_STEP_2 = frozenset(
-    {S.PARQUET_REVIEW, S.NOT_RETAINED, S.RESEARCH, S.CELL_REVIEW, S.ORIENTED, S.FEEDBACK, S.CLOSED}
-)
-FROM_STEP_3 = frozenset({S.RESEARCH, S.CELL_REVIEW, S.ORIENTED, S.FEEDBACK, S.CLOSED})
-RESEARCH_AND_REVIEW = frozenset({S.RESEARCH, S.CELL_REVIEW})
-AFTER_ORIENTATION = frozenset({S.ORIENTED, S.FEEDBACK, S.CLOSED})
-
-
 @dataclass(frozen=True, slots=True)
 class CaseFacts:
-    """The non-nominative facts about a case that visibility depends on."""
+    """The non-nominative facts about a case that the policies look at."""
 
     state: CaseState
     cell_id: int
     submitted_by: int
-    on_agenda: bool
-    oriented_to_social_services: bool
+    on_agenda: bool = False
+    destinations: frozenset[str] = frozenset()
     social_services_transmitted: bool = False
     research_authors: frozenset[int] = frozenset()
+    origin: str = "other"
+    case_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CaseView:
     blocks: frozenset[Block]
-    # R12: outside the meeting a member sees only the research notes they wrote.
+    # R12: a member who may not read every note still reads the ones they wrote.
     own_research_only: bool = False
     # R13: the CST sees the orientation to social services, not the others.
     only_destination: Destination | None = None
@@ -61,51 +56,54 @@ class CaseView:
 
 
 NOTHING = CaseView(frozenset())
+_ACTIONS = (
+    "read_workflow",
+    "read_identity",
+    "read_contact",
+    "read_facts",
+    "read_research",
+    "read_own_research",
+    "read_orientation",
+    "read_feedback",
+)
+
+
+def principal_shape(principal: Principal, case: CaseFacts | None = None) -> dict[str, object]:
+    """What the policies may know of the caller (ids reduced to relations with the case)."""
+    archive = case is not None and case.case_id in principal.archive_case_ids
+    return {
+        "role": principal.role.value,
+        "organisation": principal.organisation.value,
+        "charter_accepted": principal.charter_accepted,
+        "archive_granted": archive,
+    }
+
+
+def case_shape(principal: Principal, case: CaseFacts) -> dict[str, object]:
+    return {
+        "in_cell": principal.is_member_of(case.cell_id),
+        "state": case.state.value,
+        "origin": case.origin,
+        "is_submitter": case.submitted_by == principal.user_id,
+        "on_agenda": case.on_agenda,
+        "destinations": sorted(case.destinations),
+        "social_services_transmitted": case.social_services_transmitted,
+        "is_author": principal.user_id in case.research_authors,
+    }
 
 
 def case_view(principal: Principal, case: CaseFacts) -> CaseView:
-    if not principal.is_member_of(case.cell_id) or case.state is S.PURGED:
-        return NOTHING
-    match principal.role:
-        case Role.COORDINATOR:  # R10
-            return CaseView(ALL_BLOCKS)
-        case Role.PARQUET:  # R11
-            return _parquet(case)
-        case Role.MEMBER:  # R12
-            return _member(principal, case)
-        case Role.CST:  # R13
-            return _cst(case)
-        case _:  # R2: admin, auditor, steering never read case content
-            return NOTHING
-
-
-def _parquet(case: CaseFacts) -> CaseView:
-    blocks: set[Block] = set()
-    if case.state in FROM_STEP_2:
-        blocks |= {Block.WORKFLOW, Block.IDENTITY, Block.FACTS}
-    if case.state in FROM_STEP_3:
+    decisions = get_engine().case_decisions(
+        principal_shape(principal, case), case_shape(principal, case), _ACTIONS
+    )
+    blocks = {
+        Block(action.removeprefix("read_"))
+        for action, allowed in decisions.items()
+        if allowed and action != "read_own_research"
+    }
+    own_only = decisions["read_own_research"] and not decisions["read_research"]
+    if own_only:
         blocks.add(Block.RESEARCH)
-    return CaseView(frozenset(blocks))
-
-
-def _member(principal: Principal, case: CaseFacts) -> CaseView:
-    blocks: set[Block] = set()
-    if case.submitted_by == principal.user_id:
-        blocks.add(Block.WORKFLOW)
-    if case.state in RESEARCH_AND_REVIEW:
-        blocks |= {Block.WORKFLOW, Block.IDENTITY, Block.FACTS, Block.RESEARCH}
-        return CaseView(frozenset(blocks), own_research_only=not case.on_agenda)
-    if principal.user_id in case.research_authors:
-        blocks.add(Block.RESEARCH)  # "their own notes always"
-    return CaseView(frozenset(blocks), own_research_only=True)
-
-
-def _cst(case: CaseFacts) -> CaseView:
-    if case.state is S.CELL_REVIEW:
-        return CaseView(frozenset({Block.WORKFLOW, Block.IDENTITY}))
-    if case.state in AFTER_ORIENTATION and case.oriented_to_social_services:
-        blocks = {Block.WORKFLOW, Block.IDENTITY, Block.ORIENTATION, Block.FEEDBACK}
-        if case.social_services_transmitted:
-            blocks.add(Block.CONTACT)  # R14: contact details for the transmission only
-        return CaseView(frozenset(blocks), only_destination=Destination.SOCIAL_SERVICES)
-    return NOTHING
+    # R13: a CST's orientation block is the orientation to social services only.
+    only = Destination.SOCIAL_SERVICES if principal.role == "cst" else None
+    return CaseView(frozenset(blocks), own_research_only=own_only, only_destination=only)

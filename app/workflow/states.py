@@ -30,3 +30,5 @@ class Step(StrEnum):
     TRANSMIT = "transmit"
     RECORD_FEEDBACK = "record_feedback"
     CLOSE = "close"
+    # Not a move of the procedure: reading an archived case (R17).
+    REQUEST_ARCHIVE_ACCESS = "request_archive_access"

@@ -175,14 +175,11 @@ def test_a_data_key_wrapped_with_the_old_kek_after_the_switch_still_reads(world:
     # The late request: its vault still sees the keyring as it was before the rotation.
     late_vault = Vault(SecretKeyringProvider(inline=stale_ring.to_json()))
     from app.cases import service
+    from app.cases.schemas import CaseCreate
     from app.clock import today
-    from app.directory.service import load_principal
 
+    police = world.principal("police")
     with world.db() as session:
-        police = load_principal(session, "police")
-        assert police is not None
-        from app.cases.schemas import CaseCreate
-
         late = service.submit_case(
             session,
             principal=police,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from app.directory.principal import Principal
@@ -10,16 +12,25 @@ from app.vocabulary import Organisation, Role
 from app.workflow.states import CaseState as S
 
 CELL = 7
+CASE_ID = uuid.UUID(int=42)
 B = Block
+OPEN_STATES = [s for s in S if s not in (S.PURGED, S.CLOSED)]
 
 
-def who(role: Role, user_id: int = 1, cells: frozenset[int] = frozenset({CELL})) -> Principal:
+def who(
+    role: Role,
+    user_id: int = 1,
+    cells: frozenset[int] = frozenset({CELL}),
+    *,
+    charter: bool = True,
+    archive: frozenset[uuid.UUID] = frozenset(),
+) -> Principal:
     organisation = {
         Role.COORDINATOR: Organisation.DPP,
         Role.PARQUET: Organisation.PARQUET,
         Role.CST: Organisation.DASES,
     }.get(role, Organisation.POLICE)
-    return Principal(user_id, f"user-{user_id}", role, organisation, cells)
+    return Principal(user_id, f"user-{user_id}", role, organisation, cells, charter, archive)
 
 
 def case(
@@ -31,16 +42,49 @@ def case(
     authors: frozenset[int] = frozenset(),
 ) -> CaseFacts:
     on_agenda = state in {S.CELL_REVIEW, S.ORIENTED, S.FEEDBACK, S.CLOSED}
-    return CaseFacts(state, CELL, submitted_by, on_agenda, social, transmitted, authors)
+    return CaseFacts(
+        state=state,
+        cell_id=CELL,
+        submitted_by=submitted_by,
+        on_agenda=on_agenda,
+        destinations=frozenset({"social_services"} if social else set()),
+        social_services_transmitted=transmitted,
+        research_authors=authors,
+        case_id=CASE_ID,
+    )
 
 
 def blocks(principal: Principal, facts: CaseFacts) -> set[Block]:
     return set(case_view(principal, facts).blocks)
 
 
-@pytest.mark.parametrize("state", [s for s in S if s is not S.PURGED])
+@pytest.mark.parametrize("state", OPEN_STATES)
 def test_the_coordinator_sees_every_block(state: S) -> None:
     assert blocks(who(Role.COORDINATOR), case(state)) == set(Block)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_nobody_reads_a_closed_case_without_an_archive_access(role: Role) -> None:
+    assert blocks(who(role), case(S.CLOSED, social=True, transmitted=True)) == set()
+
+
+def test_an_archive_access_opens_the_closed_case_it_names_only() -> None:
+    granted = who(Role.COORDINATOR, archive=frozenset({CASE_ID}))
+    assert blocks(granted, case(S.CLOSED)) == set(Block)
+    other = who(Role.COORDINATOR, archive=frozenset({uuid.UUID(int=43)}))
+    assert blocks(other, case(S.CLOSED)) == set()
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("state", list(S))
+def test_without_the_charter_nothing_is_read(role: Role, state: S) -> None:
+    facts = case(state, submitted_by=1, social=True, transmitted=True, authors=frozenset({1}))
+    assert blocks(who(role, charter=False, archive=frozenset({CASE_ID})), facts) == set()
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_a_purged_case_shows_nothing(role: Role) -> None:
+    assert blocks(who(role, archive=frozenset({CASE_ID})), case(S.PURGED)) == set()
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -77,9 +121,9 @@ def test_a_member_sees_their_own_submission_and_retained_cases_during_research()
 
 
 def test_the_cst_never_sees_facts_or_research() -> None:
-    cst = who(Role.CST)
+    cst = who(Role.CST, archive=frozenset({CASE_ID}))
     for state in S:
-        seen = blocks(cst, case(state, social=True))
+        seen = blocks(cst, case(state, social=True, transmitted=True, authors=frozenset({1})))
         assert B.FACTS not in seen
         assert B.RESEARCH not in seen
     assert blocks(cst, case(S.RESEARCH)) == set()
@@ -95,22 +139,23 @@ def test_the_cst_gets_contact_details_for_the_transmission_only() -> None:
     assert B.CONTACT not in blocks(cst, case(S.ORIENTED, social=True, transmitted=False))
     assert B.CONTACT in blocks(cst, case(S.ORIENTED, social=True, transmitted=True))
     assert B.CONTACT in blocks(cst, case(S.FEEDBACK, social=True, transmitted=True))
+    assert B.CONTACT not in blocks(cst, case(S.CELL_REVIEW, social=True, transmitted=True))
 
 
 def test_a_member_keeps_their_own_notes_always() -> None:
     author = who(Role.MEMBER, user_id=5)
-    for state in (S.ORIENTED, S.FEEDBACK, S.CLOSED, S.NOT_RETAINED):
+    for state in (S.ORIENTED, S.FEEDBACK, S.NOT_RETAINED):
         view = case_view(author, case(state, authors=frozenset({5})))
         assert set(view.blocks) == {B.RESEARCH}
         assert view.own_research_only
         assert blocks(who(Role.MEMBER, user_id=6), case(state, authors=frozenset({5}))) == set()
 
 
-@pytest.mark.parametrize("role", [Role.PARQUET, Role.MEMBER])
+@pytest.mark.parametrize("role", [Role.PARQUET, Role.MEMBER, Role.AUDITOR, Role.STEERING])
 def test_contact_details_only_for_the_coordinator_and_the_cst(role: Role) -> None:
     for state in S:
         facts = case(state, submitted_by=1, social=True, transmitted=True)
-        assert B.CONTACT not in blocks(who(role), facts)
+        assert B.CONTACT not in blocks(who(role, archive=frozenset({CASE_ID})), facts)
 
 
 def test_withheld_names_the_missing_blocks() -> None:

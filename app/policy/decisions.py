@@ -1,0 +1,61 @@
+"""The one decision point for actions: every step and every meeting action asks the charter.
+
+Refusals say what to do: accept the charter first, or who may take this step.
+"""
+
+from __future__ import annotations
+
+from app.directory.principal import Principal
+from app.errors import Forbidden
+from app.policy.engine import get_engine
+from app.policy.visibility import CaseFacts, case_shape, principal_shape
+from app.vocabulary import Destination
+from app.workflow.states import Step
+
+CHARTER_FIRST = (
+    "Accept the current version of the charter first (GET /api/v1/me tells which, "
+    "POST /api/v1/me/charter-acceptance records it)."
+)
+
+
+def charter_refusal() -> Forbidden:
+    return Forbidden(CHARTER_FIRST, slug="charter-not-accepted")
+
+
+def may_step(
+    principal: Principal, step: Step, case: CaseFacts, destination: Destination | None = None
+) -> bool:
+    shape = case_shape(principal, case)
+    shape["context_destination"] = destination.value if destination else ""
+    decisions = get_engine().case_decisions(principal_shape(principal, case), shape, (step.value,))
+    return decisions[step.value]
+
+
+def require_step(
+    principal: Principal, step: Step, case: CaseFacts, destination: Destination | None = None
+) -> None:
+    """Raises Forbidden unless the charter lets the caller take ``step`` on this case."""
+    if may_step(principal, step, case, destination):
+        return
+    if not principal.charter_accepted:
+        raise charter_refusal()
+    raise Forbidden(
+        f"The charter does not let your role ({principal.role.value}) take the step "
+        f"'{step.value}' on this case.",
+        slug="role-not-allowed",
+    )
+
+
+def may_in_cell(principal: Principal, action: str, cell_id: int) -> bool:
+    member = principal.is_member_of(cell_id)
+    return get_engine().cell_decision(principal_shape(principal), member, action)
+
+
+def require_in_cell(principal: Principal, action: str, cell_id: int, what: str) -> None:
+    if may_in_cell(principal, action, cell_id):
+        return
+    if not principal.charter_accepted:
+        raise charter_refusal()
+    if not principal.is_member_of(cell_id):
+        raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
+    raise Forbidden(f"The charter does not let your role {what}.", slug="role-not-allowed")

@@ -1,0 +1,168 @@
+"""The charter's Cedar policies, loaded and validated once, and the decisions asked of them.
+
+``policies/schema.cedarschema`` and ``policies/charter.cedar`` are parsed and validated against
+each other when the service starts; an invalid policy set stops it with the validator's message.
+
+Decisions are memoised. Policies see a principal and a case only through their attributes, and
+compare ids only with each other (the user with the submitter, with the note authors, the case's
+cell with the user's cells). So each decision depends on a small *shape* (role, organisation,
+state, flags, "is the submitter", "is a member of the cell"...) and the engine evaluates each
+shape once, on canonical entities built from it. A policy that compared an id with a constant
+would break this: the schema has no such attribute to compare, and ``test_policy_engine`` checks
+the memoised answers against direct evaluation.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import cedarpy
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+BLOCK_ACTIONS = (
+    "read_workflow",
+    "read_identity",
+    "read_contact",
+    "read_facts",
+    "read_research",
+    "read_own_research",
+    "read_orientation",
+    "read_feedback",
+)
+
+# Canonical ids of the shapes' entities.
+_USER, _OTHER_USER, _CELL, _OTHER_CELL, _CASE = 1, 2, 7, 8, "case"
+
+
+class PolicyError(Exception):
+    """The policy set cannot be loaded: the service must not start."""
+
+
+def policies_dir() -> Path:
+    """The repository's ``policies/`` in a checkout, the packaged copy in an installed wheel."""
+    for candidate in (_PACKAGE.parent / "policies", _PACKAGE / "_policies"):
+        if (candidate / "charter.cedar").exists():
+            return candidate
+    raise PolicyError("The policies are missing from this installation.")
+
+
+class PolicyEngine:
+    def __init__(self, schema_text: str, policies_text: str) -> None:
+        try:
+            self.schema = cedarpy.Schema.from_str(schema_text)
+            self.policies = cedarpy.PolicySet.from_str(policies_text)
+        except ValueError as error:
+            raise PolicyError(f"the policies cannot be parsed: {error}") from error
+        result = cedarpy.validate_policies(policies_text, self.schema)
+        if not result.validation_passed:
+            details = "; ".join(str(e) for e in result.errors)
+            raise PolicyError(f"the policies do not validate against the schema: {details}")
+        self.text = policies_text
+        self._case_shape = lru_cache(maxsize=4096)(self._evaluate_case_shape)
+        self._cell_shape = lru_cache(maxsize=1024)(self._evaluate_cell_shape)
+
+    @classmethod
+    def from_dir(cls, directory: Path) -> PolicyEngine:
+        return cls(
+            (directory / "schema.cedarschema").read_text(),
+            (directory / "charter.cedar").read_text(),
+        )
+
+    # --- shapes -------------------------------------------------------------------------------
+
+    def case_decisions(
+        self, user: dict[str, Any], case: dict[str, Any], actions: tuple[str, ...]
+    ) -> dict[str, bool]:
+        """``user`` and ``case`` are canonical shapes (see ``app.policy.decisions``)."""
+        key = (_freeze(user), _freeze(case), actions)
+        return dict(zip(actions, self._case_shape(*key), strict=True))
+
+    def cell_decision(self, user: dict[str, Any], member: bool, action: str) -> bool:
+        return bool(self._cell_shape(_freeze(user), member, action))
+
+    def _evaluate_case_shape(
+        self, user: tuple[Any, ...], case: tuple[Any, ...], actions: tuple[str, ...]
+    ) -> tuple[bool, ...]:
+        user_attrs, case_attrs = dict(user), dict(case)
+        context = {"destination": case_attrs.pop("context_destination", "")}
+        entities = [_user_entity(user_attrs), _case_entity(case_attrs)]
+        requests = [
+            {
+                "principal": f'User::"{_USER}"',
+                "action": f'Action::"{action}"',
+                "resource": f'Case::"{_CASE}"',
+                "context": context if action == "record_feedback" else {},
+            }
+            for action in actions
+        ]
+        results = cedarpy.is_authorized_batch(requests, self.policies, entities, self.schema)
+        _raise_on_errors(results)
+        return tuple(result.allowed for result in results)
+
+    def _evaluate_cell_shape(self, user: tuple[Any, ...], member: bool, action: str) -> bool:
+        user_attrs = dict(user)
+        user_attrs["cells"] = [_CELL] if member else [_OTHER_CELL]
+        entities = [
+            _user_entity(user_attrs),
+            {"uid": {"type": "Cell", "id": str(_CELL)}, "attrs": {"id": _CELL}, "parents": []},
+        ]
+        request = {
+            "principal": f'User::"{_USER}"',
+            "action": f'Action::"{action}"',
+            "resource": f'Cell::"{_CELL}"',
+            "context": {},
+        }
+        [result] = cedarpy.is_authorized_batch([request], self.policies, entities, self.schema)
+        _raise_on_errors([result])
+        return bool(result.allowed)
+
+
+def _freeze(attrs: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in attrs.items()))
+
+
+def _user_entity(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "uid": {"type": "User", "id": str(_USER)},
+        "attrs": {
+            "id": _USER,
+            "role": attrs["role"],
+            "organisation": attrs["organisation"],
+            "cells": list(attrs.get("cells", [_CELL])),
+            "charter_accepted": attrs["charter_accepted"],
+            "archive_cases": [_CASE] if attrs.get("archive_granted") else [],
+        },
+        "parents": [],
+    }
+
+
+def _case_entity(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "uid": {"type": "Case", "id": _CASE},
+        "attrs": {
+            "id": _CASE,
+            "cell": _CELL if attrs["in_cell"] else _OTHER_CELL,
+            "state": attrs["state"],
+            "origin": attrs["origin"],
+            "submitter": _USER if attrs["is_submitter"] else _OTHER_USER,
+            "on_agenda": attrs["on_agenda"],
+            "destinations": sorted(attrs["destinations"]),
+            "social_services_transmitted": attrs["social_services_transmitted"],
+            "research_authors": [_USER] if attrs["is_author"] else [],
+        },
+        "parents": [],
+    }
+
+
+def _raise_on_errors(results: list[cedarpy.AuthzResult]) -> None:
+    for result in results:
+        if result.diagnostics.errors:
+            raise PolicyError(f"policy evaluation failed: {result.diagnostics.errors}")
+
+
+@lru_cache(maxsize=1)
+def get_engine() -> PolicyEngine:
+    """The service's engine, loaded once (at start-up: ``create_app`` calls it)."""
+    return PolicyEngine.from_dir(policies_dir())

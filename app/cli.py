@@ -38,9 +38,11 @@ cli = typer.Typer(
 cell_cli = typer.Typer(help="Cells (CENOMED cells and recidivism groups).", no_args_is_help=True)
 user_cli = typer.Typer(help="User accounts.", no_args_is_help=True)
 keys_cli = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+policy_cli = typer.Typer(help="The charter's policies.", no_args_is_help=True)
 cli.add_typer(cell_cli, name="cell")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(policy_cli, name="policy")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -211,6 +213,15 @@ def keys_rotate(
     finally:
         engine.dispose()
     typer.echo(json.dumps(asdict(report)))
+
+
+@policy_cli.command("matrix")
+@_one_line_errors
+def policy_matrix() -> None:
+    """Print the visibility matrix (Markdown) computed from the policies."""
+    from app.policy.matrix import render
+
+    typer.echo(render(), nl=False)
 
 
 DEMO_CELL = "CENOMED démo 18e"

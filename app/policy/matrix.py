@@ -1,0 +1,215 @@
+"""The human-readable visibility matrix, computed from the policies themselves.
+
+For every role, state and block it asks the policies (through the same decision point as the
+service) in every situation that matters at that state (own submission, own notes, oriented to
+social services, transmitted, archive access), and writes what it finds: always, never, or the
+conditions under which the block is shown. ``policies/MATRIX.md`` is this output; a test fails
+if they differ.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from app.directory.principal import Principal
+from app.policy.decisions import may_in_cell, may_step
+from app.policy.visibility import Block, CaseFacts, case_view
+from app.vocabulary import Destination, Organisation, Role
+from app.workflow.states import CaseState, Step
+
+ME, SOMEONE_ELSE, CELL = 1, 2, 7
+CASE_ID = uuid.UUID(int=1)
+AFTER_ORIENTATION = {CaseState.ORIENTED, CaseState.FEEDBACK, CaseState.CLOSED}
+ON_AGENDA = {CaseState.CELL_REVIEW} | AFTER_ORIENTATION
+WITH_NOTES = {CaseState.RESEARCH} | ON_AGENDA
+ORGANISATION = {
+    Role.COORDINATOR: Organisation.DPP,
+    Role.PARQUET: Organisation.PARQUET,
+    Role.CST: Organisation.DASES,
+    Role.MEMBER: Organisation.POLICE,
+}
+
+ROLE_NAMES = {
+    Role.COORDINATOR: "coordinator (coordonnateur CPSA, DPP)",
+    Role.PARQUET: "parquet",
+    Role.MEMBER: "member (a partner's representative)",
+    Role.CST: "cst (coordinateur social de territoire, DASES)",
+    Role.AUDITOR: "auditor",
+    Role.STEERING: "steering (comité de pilotage)",
+    Role.ADMIN: "admin",
+}
+
+
+@dataclass(frozen=True)
+class Situation:
+    own_submission: bool
+    own_notes: bool
+    social_services: bool
+    transmitted: bool
+    archive_access: bool
+
+    LABELS = {
+        "own_submission": "own submission",
+        "own_notes": "wrote notes",
+        "social_services": "oriented to social services",
+        "transmitted": "transmitted to social services",
+        "archive_access": "archive access",
+    }
+
+
+def situations(role: Role, state: CaseState) -> Iterator[Situation]:
+    """The situations that can exist at ``state`` for ``role``: no note before the research,
+    nothing transmitted before the orientation, an archive access only on a closed case and for
+    those the policies let ask for one."""
+    may_ask_archive = may_step(
+        _principal(role, NO_SITUATION),
+        Step.REQUEST_ARCHIVE_ACCESS,
+        CaseFacts(state=CaseState.CLOSED, cell_id=CELL, submitted_by=SOMEONE_ELSE),
+    )
+    for own, notes, social, sent, archive in itertools.product([False, True], repeat=5):
+        if notes and state not in WITH_NOTES:
+            continue
+        if (social or sent) and state not in AFTER_ORIENTATION:
+            continue
+        if sent and not social:
+            continue
+        if archive and (state is not CaseState.CLOSED or not may_ask_archive):
+            continue
+        yield Situation(own, notes, social, sent, archive)
+
+
+NO_SITUATION = Situation(False, False, False, False, False)
+
+
+def _principal(role: Role, situation: Situation) -> Principal:
+    return Principal(
+        ME,
+        "matrix",
+        role,
+        ORGANISATION.get(role, Organisation.OTHER),
+        frozenset({CELL}),
+        True,
+        frozenset({CASE_ID}) if situation.archive_access else frozenset(),
+    )
+
+
+def _case(state: CaseState, situation: Situation) -> CaseFacts:
+    return CaseFacts(
+        state=state,
+        cell_id=CELL,
+        submitted_by=ME if situation.own_submission else SOMEONE_ELSE,
+        on_agenda=state in ON_AGENDA,
+        destinations=frozenset({"social_services"} if situation.social_services else set()),
+        social_services_transmitted=situation.transmitted,
+        research_authors=frozenset({ME}) if situation.own_notes else frozenset(),
+        case_id=CASE_ID,
+    )
+
+
+def _shown(role: Role, state: CaseState, block: Block) -> dict[Situation, str]:
+    """Per situation: "" (withheld), "yes", or "own" (research: the caller's own notes only)."""
+    answers = {}
+    for situation in situations(role, state):
+        view = case_view(_principal(role, situation), _case(state, situation))
+        if block not in view.blocks:
+            answers[situation] = ""
+        elif block is Block.RESEARCH and view.own_research_only:
+            answers[situation] = "own"
+        else:
+            answers[situation] = "yes"
+    return answers
+
+
+def _describe(answers: dict[Situation, str]) -> str:
+    values = set(answers.values())
+    if values == {""}:
+        return "·"
+    shown = [s for s, v in answers.items() if v]
+    suffix = " (own notes)" if {answers[s] for s in shown} == {"own"} else ""
+    if "" not in values:
+        return "✓" + suffix
+    required = [name for name in Situation.LABELS if all(getattr(s, name) for s in shown)]
+    exact = {s for s in answers if all(getattr(s, name) for name in required)}
+    if required and exact == set(shown):
+        # "transmitted" implies "oriented": name the strongest condition only.
+        if "transmitted" in required:
+            required.remove("social_services")
+        return "if " + " and ".join(Situation.LABELS[r] for r in required) + suffix
+    return "in some situations" + suffix
+
+
+def render() -> str:
+    lines = [
+        "# Visibility matrix of the charter",
+        "",
+        "Generated by `cenomed policy matrix` from `policies/charter.cedar`: do not edit by "
+        "hand. A test fails when this file and the policies disagree.",
+        "",
+        "How to read it: one table per role. A row is a state of the case, a column a block "
+        "of the case file. ✓: shown; ·: withheld; *if …*: shown only in that situation "
+        "(for instance only to the member who made the submission). Everything below assumes "
+        "a user who is a member of the case's cell and has accepted the charter in force (R1); "
+        "otherwise nothing is shown. Blocks: workflow (state, dates, origin: not nominative), "
+        "identity (names, birth date, sex, school), contact (address, guardians), facts (motifs, "
+        "the signaler's account), research (research notes), orientation (destinations, "
+        "transmissions, family information), feedback.",
+        "",
+    ]
+    blocks = list(Block)
+    for role in Role:
+        lines += [f"## {ROLE_NAMES[role]}", ""]
+        lines.append("| state | " + " | ".join(b.value for b in blocks) + " |")
+        lines.append("|---|" + "---|" * len(blocks))
+        for state in CaseState:
+            cells = [_describe(_shown(role, state, block)) for block in blocks]
+            lines.append(f"| {state.value} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += _steps()
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _steps() -> list[str]:
+    """Who may take each step, whatever the state (the procedure then says when)."""
+    lines = [
+        "## Steps: who may take them",
+        "",
+        "The policies say who; the procedure (the state machine) says when.",
+        "",
+        "| step | " + " | ".join(r.value for r in Role) + " |",
+        "|---|" + "---|" * len(Role),
+    ]
+    facts = CaseFacts(state=CaseState.SUBMITTED, cell_id=CELL, submitted_by=SOMEONE_ELSE)
+    for step in Step:
+        row = []
+        for role in Role:
+            principal = _principal(role, NO_SITUATION)
+            if step is Step.RECORD_FEEDBACK:
+                social = may_step(principal, step, facts, Destination.SOCIAL_SERVICES)
+                other = may_step(principal, step, facts, Destination.CRIP)
+                row.append(
+                    "✓"
+                    if social and other
+                    else "social services"
+                    if social
+                    else "other services"
+                    if other
+                    else "·"
+                )
+            else:
+                row.append("✓" if may_step(principal, step, facts) else "·")
+        lines.append(f"| {step.value} | " + " | ".join(row) + " |")
+    for action in ("schedule_meeting", "read_meeting", "see_presented_identities"):
+        row = [
+            "✓"
+            if may_in_cell(
+                _principal(r, Situation(False, False, False, False, False)), action, CELL
+            )
+            else "·"
+            for r in Role
+        ]
+        lines.append(f"| {action} | " + " | ".join(row) + " |")
+    lines.append("")
+    return lines

@@ -1,0 +1,191 @@
+"""policies/MATRIX.md is what the policies say, and what the API does.
+
+1. The committed matrix equals the one computed from the policies (the legal authors' document
+   cannot drift from the code).
+2. For every role, every state and every block, a real case is read through the HTTP API by a
+   user of that role, and the block is shown or withheld exactly as the committed matrix says.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.clock import today
+from app.policy.engine import policies_dir
+from app.policy.matrix import render
+from app.vocabulary import Role
+from tests.conftest import World
+from tests.scenario import meeting, ok, submit
+
+MATRIX = policies_dir() / "MATRIX.md"
+BLOCK_KEYS = {
+    "workflow": "history",
+    "identity": "minor",
+    "contact": "contact",
+    "facts": "facts",
+    "research": "research_notes",
+    "orientation": "orientations",
+    "feedback": "feedback",
+}
+CONDITIONS = {
+    "own submission": "own_submission",
+    "wrote notes": "own_notes",
+    "oriented to social services": "social_services",
+    "transmitted to social services": "transmitted",
+    "archive access": "archive_access",
+}
+
+
+def test_the_committed_matrix_is_the_one_the_policies_give() -> None:
+    assert MATRIX.read_text() == render(), (
+        "policies/MATRIX.md is stale: regenerate it with "
+        "'cenomed policy matrix > policies/MATRIX.md' and review the difference"
+    )
+
+
+def _parse(path: Path) -> dict[tuple[str, str, str], str]:
+    """(role, state, block) -> the matrix cell."""
+    cells: dict[tuple[str, str, str], str] = {}
+    role = None
+    columns: list[str] = []
+    for line in path.read_text().splitlines():
+        if line.startswith("## Steps"):
+            break
+        if line.startswith("## "):
+            role = line[3:].split(" ")[0]
+        elif line.startswith("| state |"):
+            columns = [c.strip() for c in line.strip("|").split("|")][1:]
+        elif line.startswith("| ") and role and not line.startswith("|---"):
+            state, *values = [c.strip() for c in line.strip("|").split("|")]
+            for block, value in zip(columns, values, strict=True):
+                cells[(role, state, block)] = value
+    return cells
+
+
+@dataclass(frozen=True)
+class Situation:
+    own_submission: bool = False
+    own_notes: bool = False
+    social_services: bool = False
+    transmitted: bool = False
+    archive_access: bool = False
+
+
+def _expected(cell: str, situation: Situation) -> tuple[bool, bool]:
+    """(shown, own notes only) that the matrix cell predicts in this situation."""
+    own_only = cell.endswith("(own notes)")
+    cell = cell.removesuffix("(own notes)").strip()
+    if cell == "·":
+        return False, False
+    if cell == "✓":
+        return True, own_only
+    match = re.fullmatch(r"if (.+)", cell)
+    assert match, f"unreadable matrix cell: {cell!r}"
+    needed = [CONDITIONS[c.strip()] for c in match.group(1).split(" and ")]
+    shown = all(getattr(situation, name) for name in needed)
+    return shown, own_only and shown
+
+
+def _case_in_every_state(world: World) -> dict[str, str]:
+    """Real cases, one per state: submitted by 'police', notes by 'teacher', oriented to social
+    services and the CRIP (transmitted to social services from the feedback state on), and an
+    archive access for the coordinator and the parquet on the closed one."""
+    coordinator, parquet = world.as_("coordinator"), world.as_("parquet")
+
+    def to_oriented(case_id: str) -> None:
+        ok(coordinator.post(f"/cases/{case_id}/parquet-referral"))
+        ok(parquet.post(f"/cases/{case_id}/parquet-decision", {"retained": True}))
+        note = {"content": "Note du collège."}
+        ok(world.as_("teacher").post(f"/cases/{case_id}/research-notes", note))
+        ok(coordinator.post(f"/meetings/{meeting(world)}/cases", {"case_id": case_id}))
+        decision = {
+            "decision": "orient",
+            "orientations": [{"destination": "social_services"}, {"destination": "crip"}],
+        }
+        ok(coordinator.post(f"/cases/{case_id}/review-decision", decision))
+
+    def to_feedback(case_id: str) -> None:
+        to_oriented(case_id)
+        orientations = ok(coordinator.get(f"/cases/{case_id}"))["orientations"]
+        social = next(o["id"] for o in orientations if o["destination"] == "social_services")
+        informed = {"informed_on": today().isoformat(), "means": "letter"}
+        ok(coordinator.post(f"/cases/{case_id}/family-information", informed))
+        ok(coordinator.post(f"/cases/{case_id}/orientations/{social}/transmission"))
+        outcome = {"outcome": "support_in_place"}
+        ok(world.as_("cst").post(f"/cases/{case_id}/orientations/{social}/feedback", outcome))
+
+    cases = {state: submit(world, by="police") for state in STATES}
+    ok(coordinator.post(f"/cases/{cases['parquet_review']}/parquet-referral"))
+    ok(coordinator.post(f"/cases/{cases['not_retained']}/parquet-referral"))
+    no = {"retained": False}
+    ok(parquet.post(f"/cases/{cases['not_retained']}/parquet-decision", no))
+    for state in ("research", "cell_review"):
+        ok(coordinator.post(f"/cases/{cases[state]}/parquet-referral"))
+        ok(parquet.post(f"/cases/{cases[state]}/parquet-decision", {"retained": True}))
+        note = {"content": "Note du collège."}
+        ok(world.as_("teacher").post(f"/cases/{cases[state]}/research-notes", note))
+    agenda = {"case_id": cases["cell_review"]}
+    ok(coordinator.post(f"/meetings/{meeting(world)}/cases", agenda))
+    to_oriented(cases["oriented"])
+    to_feedback(cases["feedback"])
+    to_feedback(cases["closed"])
+    ok(coordinator.post(f"/cases/{cases['closed']}/closure"))
+    reason = {"reason": "Vérification demandée par le comité de suivi ce trimestre."}
+    ok(coordinator.post(f"/cases/{cases['closed']}/archive-access", reason))
+    ok(parquet.post(f"/cases/{cases['closed']}/archive-access", reason))
+    for state, case_id in cases.items():
+        assert ok(coordinator.get(f"/cases/{case_id}"))["state"] == state
+    return cases
+
+
+STATES = (
+    "submitted",
+    "parquet_review",
+    "not_retained",
+    "research",
+    "cell_review",
+    "oriented",
+    "feedback",
+    "closed",
+)
+READERS = {
+    "coordinator": "coordinator",
+    "parquet": "parquet",
+    "police": "member",
+    "teacher": "member",
+    "cst": "cst",
+    "auditor": "auditor",
+    "steering": "steering",
+    "admin": "admin",
+}
+WITH_NOTES = {"research", "cell_review", "oriented", "feedback", "closed"}
+
+
+def test_every_role_sees_every_block_of_every_state_as_the_matrix_says(world: World) -> None:
+    world.add_user("steering", Role.STEERING, cells=[])
+    matrix = _parse(MATRIX)
+    cases = _case_in_every_state(world)
+    checked = 0
+    for username, role in READERS.items():
+        for state, case_id in cases.items():
+            situation = Situation(
+                own_submission=username == "police",
+                own_notes=username == "teacher" and state in WITH_NOTES,
+                social_services=state in {"oriented", "feedback", "closed"},
+                transmitted=state in {"feedback", "closed"},
+                archive_access=state == "closed" and username in {"coordinator", "parquet"},
+            )
+            response = world.as_(username).get(f"/cases/{case_id}")
+            body = response.json() if response.status_code == 200 else {}
+            for block, key in BLOCK_KEYS.items():
+                shown, own_only = _expected(matrix[(role, state, block)], situation)
+                assert (key in body) == shown, (username, state, block, response.status_code)
+                if shown and block == "research" and own_only:
+                    authors = {note["author_id"] for note in body[key]}
+                    assert authors <= {world.users[username]}, (username, state)
+                checked += 1
+            if not any(key in body for key in BLOCK_KEYS.values()):
+                assert response.status_code in (403, 404), (username, state)
+    assert checked == len(READERS) * len(cases) * len(BLOCK_KEYS)

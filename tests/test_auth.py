@@ -152,3 +152,18 @@ def test_a_deactivated_user_is_refused_on_the_very_next_request(world: World) ->
     assert problem(_me(world, token), 401)["type"].endswith("account-inactive")
     response = world.client.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"})
     problem(response, 401)
+
+
+def test_a_removed_membership_is_refused_on_the_very_next_request(world: World) -> None:
+    from sqlalchemy import delete
+
+    from app.directory.models import Membership
+    from tests.scenario import submit
+
+    case_id = submit(world)
+    token = world.token("coordinator")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert world.client.get(f"/api/v1/cases/{case_id}", headers=headers).status_code == 200
+    with world.db() as session:
+        session.execute(delete(Membership).where(Membership.user_id == world.users["coordinator"]))
+    problem(world.client.get(f"/api/v1/cases/{case_id}", headers=headers), 404)

@@ -30,6 +30,7 @@ BLOCK_ACTIONS = (
     "read_own_research",
     "read_orientation",
     "read_feedback",
+    "read_all_orientations",
 )
 
 # Canonical ids of the shapes' entities.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.directory.principal import Principal
-from app.policy.engine import get_engine
+from app.policy.engine import BLOCK_ACTIONS, get_engine
 from app.vocabulary import Destination
 from app.workflow.states import CaseState
 
@@ -56,16 +56,6 @@ class CaseView:
 
 
 NOTHING = CaseView(frozenset())
-_ACTIONS = (
-    "read_workflow",
-    "read_identity",
-    "read_contact",
-    "read_facts",
-    "read_research",
-    "read_own_research",
-    "read_orientation",
-    "read_feedback",
-)
 
 
 def principal_shape(principal: Principal, case: CaseFacts | None = None) -> dict[str, object]:
@@ -94,16 +84,16 @@ def case_shape(principal: Principal, case: CaseFacts) -> dict[str, object]:
 
 def case_view(principal: Principal, case: CaseFacts) -> CaseView:
     decisions = get_engine().case_decisions(
-        principal_shape(principal, case), case_shape(principal, case), _ACTIONS
+        principal_shape(principal, case), case_shape(principal, case), BLOCK_ACTIONS
     )
     blocks = {
         Block(action.removeprefix("read_"))
         for action, allowed in decisions.items()
-        if allowed and action != "read_own_research"
+        if allowed and action not in ("read_own_research", "read_all_orientations")
     }
     own_only = decisions["read_own_research"] and not decisions["read_research"]
     if own_only:
         blocks.add(Block.RESEARCH)
-    # R13: a CST's orientation block is the orientation to social services only.
-    only = Destination.SOCIAL_SERVICES if principal.role == "cst" else None
+    # R13: without every destination, the orientation block is the one to social services.
+    only = None if decisions["read_all_orientations"] else Destination.SOCIAL_SERVICES
     return CaseView(frozenset(blocks), own_research_only=own_only, only_destination=only)

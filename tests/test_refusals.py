@@ -357,3 +357,16 @@ def test_unknown_routes_answer_problems(world: World) -> None:
 
 def _informed() -> dict[str, str]:
     return {"informed_on": today().isoformat(), "means": "meeting"}
+
+
+def test_a_transmission_records_no_content(world: World) -> None:
+    """R15: the destinations are not users; what is sent to them is never recorded."""
+    case_id, ids = to_oriented(world, "crip")
+    url = f"/cases/{case_id}/orientations/{ids['crip']}/transmission"
+    before = _snapshot(world, case_id)
+    body = problem(world.as_("coordinator").post(url, {"content": "Dossier complet"}), 422)
+    assert body["type"].endswith("transmission-takes-no-content")
+    _unchanged(world, case_id, before)
+    sent = ok(world.as_("coordinator").post(url))
+    [orientation] = sent["orientations"]
+    assert set(orientation) == {"id", "destination", "decided_at", "transmitted_at"}

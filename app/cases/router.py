@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from app.auth import CurrentPrincipal
 from app.cases import service
@@ -26,7 +26,7 @@ from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
 from app.db import DbSession
 from app.directory.principal import Principal
-from app.errors import responses
+from app.errors import InvalidInput, responses
 from app.workflow.states import CaseState
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -204,12 +204,23 @@ def record_family_information(
     return _present(session, principal, vault, case_id)
 
 
+async def no_content(request: Request) -> None:
+    """R15: a transmission is recorded, never what was sent: this step takes no body at all."""
+    if (await request.body()).strip():
+        raise InvalidInput(
+            "A transmission records that the situation was transmitted, never its content "
+            "(R15): send the request without a body.",
+            slug="transmission-takes-no-content",
+        )
+
+
 @router.post(
     "/{case_id}/orientations/{orientation_id}/transmission",
     response_model=CaseRead,
     responses=STEP_ERRORS,
     summary="Step 5: transmission to the destination (social services via the CST)",
     response_model_exclude_unset=True,
+    dependencies=[Depends(no_content)],
 )
 def transmit(
     case_id: uuid.UUID,

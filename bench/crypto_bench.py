@@ -10,22 +10,17 @@ Target (issue 3): ours within 2x of raw per field.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import statistics
-import sys
 import timeit
 import uuid
-from datetime import UTC, datetime
-from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.crypto.envelope import FieldCipher, field_aad, new_data_key
 from app.crypto.keyring import Keyring, SecretKeyringProvider
+from bench.results_file import provenance, publish
 
-RESULTS = Path(__file__).parent / "results"
 FIELDS = {
     "name (12 B)": "Zyxwavel-Doé",
     "address (40 B)": "12 rue Imaginaire, 75018 Paris, bât. B",
@@ -83,11 +78,9 @@ def measure() -> dict[str, object]:
     kek_id, wrapped = provider.wrap(key, context=context)
     unwrap_us = per_call_us(lambda: provider.unwrap(kek_id, wrapped, context=context))
     return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python -m bench.crypto_bench",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "python": sys.version.split()[0],
-        "method": f"best of {REPEAT} runs of {NUMBER} calls each",
+        **provenance(
+            "python -m bench.crypto_bench", f"best of {REPEAT} runs of {NUMBER} calls each"
+        ),
         "fields": rows,
         "unwrap_data_key_us": round(unwrap_us, 3),
         "worst_ratio": max(
@@ -136,11 +129,7 @@ def markdown(result: dict[str, object]) -> str:
 
 
 def main() -> None:
-    result = measure()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "crypto.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "crypto.md").write_text(markdown(result))
-    print(markdown(result))  # noqa: T201
+    publish("crypto", measure(), markdown)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,10 @@ Target (issue 4): the policy adds less than 20% to a case read.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import sys
 import tempfile
 import timeit
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -40,8 +36,8 @@ from app.policy import visibility
 from app.policy.engine import get_engine
 from app.policy.visibility import Block, CaseView
 from app.vocabulary import CellKind, Motif, Organisation, Role
+from bench.results_file import provenance, publish
 
-RESULTS = Path(__file__).parent / "results"
 NUMBER, REPEAT = 300, 7
 
 
@@ -131,11 +127,10 @@ def measure() -> dict[str, object]:
     decision_only = per_read_us(lambda: visibility.case_view(coordinator, facts), number=2000)
     engine.dispose()
     return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python -m bench.policy_bench",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "python": sys.version.split()[0],
-        "method": f"best of {REPEAT} runs; a read = session, query, policy, decrypt, serialise",
+        **provenance(
+            "python -m bench.policy_bench",
+            f"best of {REPEAT} runs; a read = session, query, policy, decrypt, serialise",
+        ),
         "read_without_policy_us": round(without_policy, 1),
         "read_with_policy_us": round(with_policy, 1),
         "ratio": round(with_policy / without_policy, 3),
@@ -179,11 +174,7 @@ def markdown(result: dict[str, object]) -> str:
 
 
 def main() -> None:
-    result = measure()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "policy.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "policy.md").write_text(markdown(result))
-    print(markdown(result))  # noqa: T201
+    publish("policy", measure(), markdown)
 
 
 if __name__ == "__main__":

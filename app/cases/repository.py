@@ -26,6 +26,16 @@ def _everything() -> list[LoaderOption]:
     ]
 
 
+def _identity_and_policy_facts() -> list[LoaderOption]:
+    """What a meeting's lists need: the identity to show, the facts the policies look at."""
+    return [
+        selectinload(Case.personal),
+        selectinload(Case.orientations),
+        selectinload(Case.research_notes),
+        selectinload(Case.key),
+    ]
+
+
 def get_case(session: Session, case_id: uuid.UUID) -> Case | None:
     return session.scalar(select(Case).where(Case.id == case_id).options(*_everything()))
 
@@ -81,12 +91,7 @@ def presented_at(session: Session, *, meeting_id: uuid.UUID) -> Sequence[Case]:
         select(Case)
         .where(Case.presentation_meeting_id == meeting_id, Case.state == "not_retained")
         .order_by(Case.parquet_decided_at)
-        .options(
-            selectinload(Case.personal),
-            selectinload(Case.orientations),
-            selectinload(Case.research_notes),
-            selectinload(Case.key),
-        )
+        .options(*_identity_and_policy_facts())
     )
     return session.scalars(query).all()
 
@@ -105,12 +110,7 @@ def on_agenda(session: Session, *, meeting_id: uuid.UUID) -> Sequence[Case]:
         select(Case)
         .where(Case.meeting_id == meeting_id)
         .order_by(Case.received_on, Case.id)
-        .options(
-            selectinload(Case.personal),
-            selectinload(Case.orientations),
-            selectinload(Case.research_notes),
-            selectinload(Case.key),
-        )
+        .options(*_identity_and_policy_facts())
     )
     return session.scalars(query).all()
 

@@ -71,24 +71,24 @@ def test_r14_contact_details_go_to_the_coordinator_and_the_cst_only(role: Role) 
             assert Block.CONTACT not in case_view(principal, case).blocks
 
 
+def _nothing_at_all(principal: Principal) -> None:
+    for case in cases():
+        assert not case_view(principal, case).blocks
+        assert not any(may_step(principal, step, case) for step in Step)
+    for action in ("schedule_meeting", "read_meeting", "see_presented_identities"):
+        assert not may_in_cell(principal, action, CELL)
+
+
 @pytest.mark.parametrize("role", list(Role))
 def test_r1_nothing_without_the_charter(role: Role) -> None:
     for principal in principals(role, charter=False):
-        for case in cases():
-            assert not case_view(principal, case).blocks
-            assert not any(may_step(principal, step, case) for step in Step)
-        for action in ("schedule_meeting", "read_meeting", "see_presented_identities"):
-            assert not may_in_cell(principal, action, CELL)
+        _nothing_at_all(principal)
 
 
 @pytest.mark.parametrize("role", list(Role))
 def test_r1_nothing_outside_ones_cells(role: Role) -> None:
     for principal in principals(role, cells=frozenset({CELL + 1})):
-        for case in cases():
-            assert not case_view(principal, case).blocks
-            assert not any(may_step(principal, step, case) for step in Step)
-        for action in ("schedule_meeting", "read_meeting", "see_presented_identities"):
-            assert not may_in_cell(principal, action, CELL)
+        _nothing_at_all(principal)
 
 
 @pytest.mark.parametrize("role", list(Role))

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # R1: the version of the charter in force; a new one must be accepted again.
     charter_version: str = Field(default="2015-2020-v1", min_length=1, max_length=40)
     # R17: how long a motivated archive access lasts.
-    archive_access_hours: float = Field(default=4.0, gt=0, le=72)
+    archive_access_hours: float = Field(default=4.0, gt=0, le=8)
 
     # Key-encryption keys: the local keyring file by default, or a secret for containers.
     keyring: str | None = Field(default=None, repr=False)

@@ -128,3 +128,26 @@ def test_the_archive_reason_is_stored_encrypted(world: World) -> None:
 
         [stored] = session.scalars(select(ArchiveAccess.reason_enc))
     assert REASON["reason"].encode() not in stored
+
+
+def test_simultaneous_acceptances_are_one(world: World) -> None:
+    import threading
+
+    world.add_user("twice", Role.MEMBER, Organisation.MAIRIE, accept_charter=False)
+    version = world.settings.charter_version
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def accept() -> None:
+        barrier.wait()
+        statuses.append(
+            world.as_("twice").post("/me/charter-acceptance", {"version": version}).status_code
+        )
+
+    threads = [threading.Thread(target=accept) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 4
+    assert ok(world.as_("twice").get("/me"))["charter"]["accepted"] is True

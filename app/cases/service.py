@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -248,17 +248,22 @@ def submit_case(
     cell = directory.get_cell(session, data.cell_id)
     if cell is None or not principal.is_member_of(cell.id):
         raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
-    prospective = CaseFacts(
-        state=CaseState.SUBMITTED, cell_id=cell.id, submitted_by=principal.user_id
-    )
-    decisions.require_step(principal, Step.SUBMIT, prospective)
     origin = data.origin or principal.organisation
-    if origin != principal.organisation and principal.role is not Role.COORDINATOR:
+    prospective = CaseFacts(
+        state=CaseState.SUBMITTED,
+        cell_id=cell.id,
+        submitted_by=principal.user_id,
+        origin=origin.value,
+    )
+    if not decisions.may_step(principal, Step.SUBMIT, prospective) and decisions.may_step(
+        principal, Step.SUBMIT, replace(prospective, origin=principal.organisation.value)
+    ):
         raise Forbidden(
             "Only the coordinator may enter a situation on behalf of another organisation (R4); "
             "leave origin out.",
             slug="origin-reserved",
         )
+    decisions.require_step(principal, Step.SUBMIT, prospective)
     received_on = data.received_on or today
     minor = data.minor
     with _as_invalid_input():

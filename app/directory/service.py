@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -127,6 +128,14 @@ def accept_charter(
             f"The charter in force is version '{current_version}': read that one and accept it.",
             slug="charter-version-mismatch",
         )
-    if not repository.has_accepted(session, principal.user_id, version):
-        session.add(CharterAcceptance(user_id=principal.user_id, version=version))
+    if repository.has_accepted(session, principal.user_id, version):
+        return
+    session.add(CharterAcceptance(user_id=principal.user_id, version=version))
+    try:
         session.flush()
+    except IntegrityError:
+        # Two acceptances at once: the other one won, which is what was asked. This request
+        # wrote nothing else, so undoing its transaction loses nothing.
+        session.rollback()
+        if not repository.has_accepted(session, principal.user_id, version):
+            raise

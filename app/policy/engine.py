@@ -6,14 +6,17 @@ each other when the service starts; an invalid policy set stops it with the vali
 Decisions are memoised. Policies see a principal and a case only through their attributes, and
 compare ids only with each other (the user with the submitter, with the note authors, the case's
 cell with the user's cells). So each decision depends on a small *shape* (role, organisation,
-state, flags, "is the submitter", "is a member of the cell"...) and the engine evaluates each
-shape once, on canonical entities built from it. A policy that compared an id with a constant
-would break this: the schema has no such attribute to compare, and ``test_policy_engine`` checks
-the memoised answers against direct evaluation.
+origin, state, flags, "is the submitter", "is a member of the cell"...) and the engine evaluates
+each shape once, on canonical entities built from it. A policy comparing an id with a constant
+(``resource.cell == 12``) would break this, so the engine refuses to load one
+(:func:`_check_ids_compared_with_ids_only`); ``tests/policy/test_engine.py`` checks memoised
+answers against Cedar on real entities.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,7 @@ class PolicyEngine:
         if not result.validation_passed:
             details = "; ".join(str(e) for e in result.errors)
             raise PolicyError(f"the policies do not validate against the schema: {details}")
+        _check_ids_compared_with_ids_only(policies_text)
         self.text = policies_text
         self._case_shape = lru_cache(maxsize=4096)(self._evaluate_case_shape)
         self._cell_shape = lru_cache(maxsize=1024)(self._evaluate_cell_shape)
@@ -118,6 +122,49 @@ class PolicyEngine:
         [result] = cedarpy.is_authorized_batch([request], self.policies, entities, self.schema)
         _raise_on_errors([result])
         return bool(result.allowed)
+
+
+# Attributes holding ids: the memoised shapes keep their relations, never their values.
+ID_ATTRIBUTES = frozenset({"id", "cell", "cells", "submitter", "research_authors", "archive_cases"})
+_COMPARISONS = frozenset(
+    {"==", "!=", "<", "<=", ">", ">=", "contains", "containsAll", "containsAny", "in", "like"}
+)
+
+
+def _check_ids_compared_with_ids_only(policies_text: str) -> None:
+    """Refuses a policy that compares an id attribute with a literal value."""
+    document = json.loads(cedarpy.policies_to_json_str(policies_text))
+    for policy_id, policy in document.get("staticPolicies", {}).items():
+        name = policy.get("annotations", {}).get("id", policy_id)
+        for left, right in _comparisons(policy):
+            if (_is_id(left) and _has_literal(right)) or (_is_id(right) and _has_literal(left)):
+                raise PolicyError(
+                    f"policy {name} compares an id with a constant: ids may only be compared "
+                    "with other ids (see app/policy/engine.py)"
+                )
+
+
+def _comparisons(node: Any) -> Iterator[tuple[Any, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _COMPARISONS and isinstance(value, dict) and "left" in value:
+                yield value["left"], value.get("right")
+            yield from _comparisons(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _comparisons(item)
+
+
+def _is_id(node: Any) -> bool:
+    return isinstance(node, dict) and node.get(".", {}).get("attr") in ID_ATTRIBUTES
+
+
+def _has_literal(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "Value" in node or any(_has_literal(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_literal(v) for v in node)
+    return False
 
 
 def _freeze(attrs: dict[str, Any]) -> tuple[Any, ...]:

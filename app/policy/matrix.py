@@ -110,7 +110,8 @@ def _case(state: CaseState, situation: Situation) -> CaseFacts:
 
 
 def _shown(role: Role, state: CaseState, block: Block) -> dict[Situation, str]:
-    """Per situation: "" (withheld), "yes", or "own" (research: the caller's own notes only)."""
+    """Per situation: "" (withheld), "yes", "own" (research: the caller's own notes only) or
+    "social" (orientation, feedback: the orientation to social services only)."""
     answers = {}
     for situation in situations(role, state):
         view = case_view(_principal(role, situation), _case(state, situation))
@@ -118,6 +119,8 @@ def _shown(role: Role, state: CaseState, block: Block) -> dict[Situation, str]:
             answers[situation] = ""
         elif block is Block.RESEARCH and view.own_research_only:
             answers[situation] = "own"
+        elif block in (Block.ORIENTATION, Block.FEEDBACK) and view.only_destination:
+            answers[situation] = "social"
         else:
             answers[situation] = "yes"
     return answers
@@ -128,7 +131,10 @@ def _describe(answers: dict[Situation, str]) -> str:
     if values == {""}:
         return "·"
     shown = [s for s, v in answers.items() if v]
-    suffix = " (own notes)" if {answers[s] for s in shown} == {"own"} else ""
+    kinds = {answers[s] for s in shown}
+    suffix = {"own": " (own notes)", "social": " (social services only)"}.get(
+        kinds.pop() if len(kinds) == 1 else "", ""
+    )
     if "" not in values:
         return "✓" + suffix
     required = [name for name in Situation.LABELS if all(getattr(s, name) for s in shown)]
@@ -155,7 +161,13 @@ def render() -> str:
         "otherwise nothing is shown. Blocks: workflow (state, dates, origin: not nominative), "
         "identity (names, birth date, sex, school), contact (address, guardians), facts (motifs, "
         "the signaler's account), research (research notes), orientation (destinations, "
-        "transmissions, family information), feedback.",
+        "transmissions, family information), feedback. *(own notes)*: only the notes the user "
+        "wrote; *(social services only)*: only the orientation to social services and its "
+        "feedback.",
+        "",
+        "Not-retained situations are also presented at one meeting of the cell (R7): on that "
+        "day, whoever may `see_presented_identities` (last table) sees their identity and the "
+        "not-retained mark, nothing else.",
         "",
     ]
     blocks = list(Block)

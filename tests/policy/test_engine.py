@@ -15,10 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.directory.principal import Principal
+from app.policy.decisions import may_step
 from app.policy.engine import BLOCK_ACTIONS, PolicyEngine, PolicyError, get_engine, policies_dir
 from app.policy.visibility import CaseFacts, case_view
 from app.vocabulary import Destination, Organisation, Role
-from app.workflow.states import CaseState
+from app.workflow.states import CaseState, Step
 
 POLICIES = policies_dir()
 
@@ -87,6 +88,32 @@ def test_a_policy_that_does_not_match_the_schema_stops_the_engine(tmp_path: Path
         PolicyEngine.from_dir(wrong)
 
 
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "resource.cell == 12",
+        "principal.id == 3",
+        "resource.submitter != 4",
+        "[1, 2].contains(resource.cell)",
+        'resource.id == "abc"',
+        "principal.cells.contains(7)",
+    ],
+)
+def test_a_policy_comparing_an_id_with_a_constant_is_refused(
+    tmp_path: Path, condition: str
+) -> None:
+    """The memoised decisions hold only while ids are compared with ids."""
+    wrong = _copy(tmp_path)
+    text = (wrong / "charter.cedar").read_text()
+    (wrong / "charter.cedar").write_text(
+        text
+        + '\n@id("R0-faute")\npermit (principal, action == Action::"read_identity", resource)'
+        + f" when {{ {condition} }};\n"
+    )
+    with pytest.raises(PolicyError, match="compares an id with a constant"):
+        PolicyEngine.from_dir(wrong)
+
+
 # --- memoised shapes against direct evaluation --------------------------------------------------
 
 ROLES = st.sampled_from(list(Role))
@@ -94,7 +121,7 @@ STATES = st.sampled_from(list(CaseState))
 IDS = st.integers(min_value=1, max_value=50)
 
 
-def _direct(principal: Principal, case: CaseFacts, action: str) -> bool:
+def _direct(principal: Principal, case: CaseFacts, action: str, destination: str = "") -> bool:
     """Cedar on the real entities: real ids, real cells, no shapes, no cache."""
     case_uid = str(case.case_id)
     entities = [
@@ -131,7 +158,7 @@ def _direct(principal: Principal, case: CaseFacts, action: str) -> bool:
         "principal": f'User::"{principal.user_id}"',
         "action": f'Action::"{action}"',
         "resource": f'Case::"{case_uid}"',
-        "context": {},
+        "context": {"destination": destination} if action == "record_feedback" else {},
     }
     [result] = cedarpy.is_authorized_batch([request], engine.policies, entities, engine.schema)
     return bool(result.allowed)
@@ -151,6 +178,8 @@ def _direct(principal: Principal, case: CaseFacts, action: str) -> bool:
     transmitted=st.booleans(),
     authors=st.frozensets(IDS, max_size=3),
     archived=st.booleans(),
+    organisation=st.sampled_from([Organisation.POLICE, Organisation.DPP, Organisation.DASES]),
+    origin=st.sampled_from(["police", "dpp", "social_landlord"]),
 )
 def test_memoised_decisions_equal_cedar_on_real_entities(
     role: Role,
@@ -165,13 +194,15 @@ def test_memoised_decisions_equal_cedar_on_real_entities(
     transmitted: bool,
     authors: frozenset[int],
     archived: bool,
+    organisation: Organisation,
+    origin: str,
 ) -> None:
     case_id = uuid.uuid4()
     principal = Principal(
         user_id,
         "someone",
         role,
-        Organisation.POLICE,
+        organisation,
         cells,
         charter,
         frozenset({case_id}) if archived else frozenset(),
@@ -184,8 +215,16 @@ def test_memoised_decisions_equal_cedar_on_real_entities(
         destinations=destinations,
         social_services_transmitted=transmitted,
         research_authors=authors,
+        origin=origin,
         case_id=case_id,
     )
+    for step in Step:
+        if step is Step.RECORD_FEEDBACK:
+            for destination in (Destination.SOCIAL_SERVICES, Destination.CRIP):
+                memoised = may_step(principal, step, case, destination)
+                assert memoised == _direct(principal, case, step.value, destination.value)
+        else:
+            assert may_step(principal, step, case) == _direct(principal, case, step.value), step
     view = case_view(principal, case)
     for action in BLOCK_ACTIONS:
         if action == "read_own_research":

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.clock import today
+from app.directory.models import Membership
 from app.policy.engine import policies_dir
 from app.policy.matrix import render
 from app.vocabulary import Role
@@ -73,19 +74,22 @@ class Situation:
     archive_access: bool = False
 
 
-def _expected(cell: str, situation: Situation) -> tuple[bool, bool]:
-    """(shown, own notes only) that the matrix cell predicts in this situation."""
-    own_only = cell.endswith("(own notes)")
-    cell = cell.removesuffix("(own notes)").strip()
+def _expected(cell: str, situation: Situation) -> tuple[bool, str]:
+    """(shown, restriction) that the matrix cell predicts: restriction is "", "own notes" or
+    "social services only"."""
+    restriction = ""
+    for marker in ("own notes", "social services only"):
+        if cell.endswith(f"({marker})"):
+            restriction, cell = marker, cell.removesuffix(f"({marker})").strip()
     if cell == "·":
-        return False, False
+        return False, ""
     if cell == "✓":
-        return True, own_only
+        return True, restriction
     match = re.fullmatch(r"if (.+)", cell)
     assert match, f"unreadable matrix cell: {cell!r}"
     needed = [CONDITIONS[c.strip()] for c in match.group(1).split(" and ")]
     shown = all(getattr(situation, name) for name in needed)
-    return shown, own_only and shown
+    return shown, restriction if shown else ""
 
 
 def _case_in_every_state(world: World) -> dict[str, str]:
@@ -129,6 +133,15 @@ def _case_in_every_state(world: World) -> dict[str, str]:
     agenda = {"case_id": cases["cell_review"]}
     ok(coordinator.post(f"/meetings/{meeting(world)}/cases", agenda))
     to_oriented(cases["oriented"])
+    # Oriented to the CRIP only: the CST has nothing to do with it.
+    crip_only = submit(world, by="police")
+    ok(coordinator.post(f"/cases/{crip_only}/parquet-referral"))
+    ok(parquet.post(f"/cases/{crip_only}/parquet-decision", {"retained": True}))
+    note = {"content": "Note du collège."}
+    ok(world.as_("teacher").post(f"/cases/{crip_only}/research-notes", note))
+    ok(coordinator.post(f"/meetings/{meeting(world)}/cases", {"case_id": crip_only}))
+    crip = {"decision": "orient", "orientations": [{"destination": "crip"}]}
+    ok(coordinator.post(f"/cases/{crip_only}/review-decision", crip))
     to_feedback(cases["feedback"])
     to_feedback(cases["closed"])
     ok(coordinator.post(f"/cases/{cases['closed']}/closure"))
@@ -137,6 +150,7 @@ def _case_in_every_state(world: World) -> dict[str, str]:
     ok(parquet.post(f"/cases/{cases['closed']}/archive-access", reason))
     for state, case_id in cases.items():
         assert ok(coordinator.get(f"/cases/{case_id}"))["state"] == state
+    cases["oriented (crip only)"] = crip_only
     return cases
 
 
@@ -165,26 +179,35 @@ WITH_NOTES = {"research", "cell_review", "oriented", "feedback", "closed"}
 
 def test_every_role_sees_every_block_of_every_state_as_the_matrix_says(world: World) -> None:
     world.add_user("steering", Role.STEERING, cells=[])
+    # Put the Paris-wide roles in the cell, so that the charter (R2), not the cell, refuses them.
+    with world.db() as session:
+        for username in ("auditor", "admin", "steering"):
+            session.add(Membership(user_id=world.users[username], cell_id=world.cell.id))
     matrix = _parse(MATRIX)
     cases = _case_in_every_state(world)
     checked = 0
     for username, role in READERS.items():
-        for state, case_id in cases.items():
+        for label, case_id in cases.items():
+            state = label.split(" ")[0]
             situation = Situation(
                 own_submission=username == "police",
                 own_notes=username == "teacher" and state in WITH_NOTES,
-                social_services=state in {"oriented", "feedback", "closed"},
+                social_services=label in {"oriented", "feedback", "closed"},
                 transmitted=state in {"feedback", "closed"},
                 archive_access=state == "closed" and username in {"coordinator", "parquet"},
             )
             response = world.as_(username).get(f"/cases/{case_id}")
+            assert response.status_code in (200, 403), (username, label, response.text)
             body = response.json() if response.status_code == 200 else {}
             for block, key in BLOCK_KEYS.items():
-                shown, own_only = _expected(matrix[(role, state, block)], situation)
-                assert (key in body) == shown, (username, state, block, response.status_code)
-                if shown and block == "research" and own_only:
+                shown, restriction = _expected(matrix[(role, state, block)], situation)
+                assert (key in body) == shown, (username, label, block, response.status_code)
+                if shown and restriction == "own notes":
                     authors = {note["author_id"] for note in body[key]}
-                    assert authors <= {world.users[username]}, (username, state)
+                    assert authors <= {world.users[username]}, (username, label)
+                if shown and restriction == "social services only":
+                    destinations = {item["destination"] for item in body[key]}
+                    assert destinations <= {"social_services"}, (username, label, block)
                 checked += 1
             if not any(key in body for key in BLOCK_KEYS.values()):
                 assert response.status_code in (403, 404), (username, state)

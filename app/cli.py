@@ -39,10 +39,12 @@ cell_cli = typer.Typer(help="Cells (CENOMED cells and recidivism groups).", no_a
 user_cli = typer.Typer(help="User accounts.", no_args_is_help=True)
 keys_cli = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 policy_cli = typer.Typer(help="The charter's policies.", no_args_is_help=True)
+audit_cli = typer.Typer(help="The audit log.", no_args_is_help=True)
 cli.add_typer(cell_cli, name="cell")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(policy_cli, name="policy")
+cli.add_typer(audit_cli, name="audit")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -222,6 +224,19 @@ def policy_matrix() -> None:
     from app.policy.matrix import render
 
     typer.echo(render(), nl=False)
+
+
+@audit_cli.command("verify")
+@_one_line_errors
+def audit_verify() -> None:
+    """Recompute the audit chain: exit 0 if intact, else 1 and the first bad sequence number."""
+    from app.audit.chain import verify
+
+    with _session(get_settings()) as session:
+        verdict = verify(session)
+    typer.echo(json.dumps(asdict(verdict)))
+    if not verdict.valid:
+        raise _fail(f"the audit log is broken at event {verdict.first_bad_seq}: {verdict.problem}")
 
 
 DEMO_CELL = "CENOMED démo 18e"

@@ -1,5 +1,6 @@
 """Imports every table so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from app.audit.models import AuditEvent, AuditHead
 from app.cases.models import (
     ArchiveAccess,
     Case,
@@ -16,6 +17,8 @@ from app.directory.models import Cell, CharterAcceptance, Membership, User
 from app.meetings.models import Meeting
 
 __all__ = [
+    "AuditEvent",
+    "AuditHead",
     "ArchiveAccess",
     "CharterAcceptance",
     "Base",

@@ -23,7 +23,7 @@ from app.cases.service import VisibleCase
 from app.crypto.envelope import FieldCipher
 from app.directory.principal import Principal
 from app.errors import IntegrityFailure
-from app.policy.visibility import Block
+from app.policy.visibility import SEALED_BLOCKS, Block
 from app.vocabulary import Destination
 
 
@@ -177,3 +177,5 @@ _SEALED_BLOCKS: dict[Block, Callable[[Case, FieldCipher, int | None], dict[str, 
     Block.FACTS: _facts,
     Block.RESEARCH: _research,
 }
+assert set(_SEALED_BLOCKS) == SEALED_BLOCKS
+assert set(_CLEAR_BLOCKS) | SEALED_BLOCKS == set(Block)

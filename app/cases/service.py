@@ -47,7 +47,7 @@ from app.errors import Conflict, Forbidden, Gone, IntegrityFailure, InvalidInput
 from app.meetings import repository as meetings
 from app.meetings.models import Meeting
 from app.policy import decisions
-from app.policy.visibility import Block, CaseFacts, CaseView, case_view
+from app.policy.visibility import SEALED_BLOCKS, Block, CaseFacts, CaseView, case_view
 from app.vocabulary import CellKind, Destination, FeedbackOutcome, ReviewDecision, Role
 from app.workflow import guards
 from app.workflow.guards import GuardFailed, InvalidStepInput, StepFacts
@@ -56,9 +56,6 @@ from app.workflow.states import CaseState, Step
 
 CASE_NOT_FOUND = "No case with this id in your cells."
 log = logging.getLogger(__name__)
-
-
-NOMINATIVE_BLOCKS = frozenset({Block.IDENTITY, Block.CONTACT, Block.FACTS, Block.RESEARCH})
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,16 +117,16 @@ def view_case(
 ) -> VisibleCase:
     """The caller's view of a case of their cells, possibly empty (after a step, for instance)."""
     case = _case_in_cells(session, principal, case_id)
-    return _visible(session, principal, vault, case, with_duplicates=True)
+    return _visible(session, principal, vault, case, in_list=False)
 
 
 def _visible(
-    session: Session, principal: Principal, vault: Vault, case: Case, *, with_duplicates: bool
+    session: Session, principal: Principal, vault: Vault, case: Case, *, in_list: bool
 ) -> VisibleCase:
     view = case_view(principal, facts_of(case))
     cipher = None
-    if view.blocks & NOMINATIVE_BLOCKS:
-        if with_duplicates:
+    if view.blocks & SEALED_BLOCKS:
+        if not in_list:
             cipher = cipher_of(vault, case)
         else:
             # In a list, one destroyed or damaged key must not take the others down: that
@@ -139,7 +136,7 @@ def _visible(
             except (Gone, IntegrityFailure):
                 log.warning("case %s listed without its nominative blocks", case.id)
     duplicates = None
-    if with_duplicates and Block.IDENTITY in view.blocks:
+    if not in_list and Block.IDENTITY in view.blocks:
         duplicates = _possible_duplicates(session, principal, case)
     return VisibleCase(case, view, duplicates, cipher)
 
@@ -207,7 +204,7 @@ def list_cases(
         )
         for case in batch:
             if case_view(principal, facts_of(case)).blocks:
-                visible.append(_visible(session, principal, vault, case, with_duplicates=False))
+                visible.append(_visible(session, principal, vault, case, in_list=True))
         if len(batch) <= limit:
             break
         position = (batch[-1].submitted_at, batch[-1].id)

@@ -41,15 +41,20 @@ def new_data_key() -> bytes:
 
 
 def field_aad(table: str, column: str, row_id: str, key_version: int) -> bytes:
-    return b"\x00".join(
-        [
-            b"cenomed/1",
-            table.encode(),
-            column.encode(),
-            row_id.encode(),
-            struct.pack(">I", key_version),
-        ]
-    )
+    """The associated data of a field (see the module docstring)."""
+    return _aad(table, column, row_id, _version_suffix(key_version))
+
+
+def _version_suffix(key_version: int) -> bytes:
+    return b"\x00" + struct.pack(">I", key_version)
+
+
+def _aad(table: str, column: str, row_id: str, version_suffix: bytes) -> bytes:
+    # NUL separates the parts, so no part may contain one: the encoding stays unambiguous.
+    joined = f"cenomed/1\x00{table}\x00{column}\x00{row_id}"
+    if joined.count("\x00") != 3:
+        raise ValueError("table, column and row id must not contain NUL")
+    return joined.encode() + version_suffix
 
 
 class FieldCipher:
@@ -65,14 +70,10 @@ class FieldCipher:
         self._aead = AESGCM(data_key)
         self.key_version = key_version
         self._header = _HEADER.pack(FORMAT_V1, key_version)
-        self._version_suffix = b"\x00" + struct.pack(">I", key_version)
+        self._version_suffix = _version_suffix(key_version)
 
     def _aad(self, table: str, column: str, row_id: str) -> bytes:
-        # NUL separates the parts, so no part may contain one: the encoding stays unambiguous.
-        joined = f"cenomed/1\x00{table}\x00{column}\x00{row_id}"
-        if joined.count("\x00") != 3:
-            raise ValueError("table, column and row id must not contain NUL")
-        return joined.encode() + self._version_suffix
+        return _aad(table, column, row_id, self._version_suffix)
 
     def seal(self, table: str, column: str, row_id: str, plaintext: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)

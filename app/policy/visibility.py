@@ -27,6 +27,10 @@ class Block(StrEnum):
     FEEDBACK = "feedback"
 
 
+# The blocks whose fields are stored encrypted: showing one needs the case's data key.
+SEALED_BLOCKS = frozenset({Block.IDENTITY, Block.CONTACT, Block.FACTS, Block.RESEARCH})
+
+
 @dataclass(frozen=True, slots=True)
 class CaseFacts:
     """The non-nominative facts about a case that the policies look at."""

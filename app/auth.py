@@ -28,10 +28,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError
+from sqlalchemy.orm import Session
 
+from app.audit.trail import Actor
 from app.cases import repository as cases_repository
 from app.config import Settings
 from app.db import DbSession, utcnow
+from app.directory import repository as directory_repository
 from app.directory.principal import Principal
 from app.directory.service import load_principal
 from app.errors import NotAuthenticated
@@ -122,7 +125,14 @@ def issue_local_token(settings: Settings, username: str, ttl_seconds: int | None
 
 
 def _decode(
-    token: str, key: Any, *, algorithms: list[str], issuer: str, audience: str, leeway: int
+    token: str,
+    key: Any,
+    *,
+    algorithms: list[str],
+    issuer: str,
+    audience: str,
+    leeway: int,
+    username_claim: str,
 ) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
@@ -149,9 +159,14 @@ def _decode(
             },
         )
     except ExpiredSignatureError as error:
-        raise NotAuthenticated(
+        refusal = NotAuthenticated(
             "The bearer token has expired; get a new one.", slug="expired-token"
-        ) from error
+        )
+        # The signature was checked before the expiry: the account it names is known, and
+        # its attempt goes to the audit log.
+        name = jwt.get_unverified_claims(token).get(username_claim)
+        refusal.username = name if isinstance(name, str) else None
+        raise refusal from error
     except JOSEError as error:
         raise NotAuthenticated(
             "The bearer token is not valid for this service.", slug="invalid-token"
@@ -173,6 +188,7 @@ class LocalVerifier:
             issuer=self.issuer,
             audience=self.audience,
             leeway=self.leeway,
+            username_claim="sub",
         )
         return _claim(claims, "sub")
 
@@ -226,6 +242,7 @@ class OidcVerifier:
             issuer=self.issuer,
             audience=self.audience,
             leeway=self.leeway,
+            username_claim=self.username_claim,
         )
         return _claim(claims, self.username_claim)
 
@@ -316,16 +333,31 @@ def get_principal(
             "Send a bearer token in the Authorization header.", slug="missing-token"
         )
     verifier: TokenVerifier = request.app.state.token_verifier
-    username = verifier.username_of(credentials.credentials)
+    try:
+        username = verifier.username_of(credentials.credentials)
+    except NotAuthenticated as refusal:
+        if refusal.username:
+            _name_refused_actor(request, session, refusal.username)
+        raise
     settings: Settings = request.app.state.settings
     principal = load_principal(session, username, charter_version=settings.charter_version)
     if principal is None:
+        _name_refused_actor(request, session, username)
         raise NotAuthenticated(
             "This account is unknown or deactivated; ask your administrator.",
             slug="account-inactive",
         )
     grants = cases_repository.archive_grants(session, user_id=principal.user_id, now=utcnow())
-    return replace(principal, archive_case_ids=grants)
+    principal = replace(principal, archive_case_ids=grants)
+    request.state.audit_actor = Actor.of(principal)
+    return principal
+
+
+def _name_refused_actor(request: Request, session: Session, username: str) -> None:
+    """A refused token that names a known account: the refusal is logged against it (R23)."""
+    user = directory_repository.get_user_by_username(session, username)
+    if user is not None:
+        request.state.audit_actor = Actor(user.id, user.role, user.organisation)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

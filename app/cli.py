@@ -11,13 +11,17 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
+from app.audit import checkpoint, trail
+from app.audit.trail import Action
 from app.auth import ensure_local_keys, issue_local_token
 from app.config import Settings, get_settings
 from app.crypto.keyring import LocalKeyringProvider
@@ -83,11 +87,21 @@ def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def _sessions(settings: Settings, engine: Engine) -> sessionmaker[Session]:
+    """Sessions that sign the log's checkpoints as they append, as the service's do."""
+    info = None
+    if settings.audit_signing_key_path.exists():
+        info = checkpoint.session_info(
+            checkpoint.load_signer(settings), settings.audit_checkpoint_every
+        )
+    return make_sessionmaker(engine, info=info)
+
+
 @contextmanager
 def _session(settings: Settings) -> Iterator[Session]:
     engine = make_engine(settings.database_url)
     try:
-        with unit_of_work(make_sessionmaker(engine)) as session:
+        with unit_of_work(_sessions(settings, engine)) as session:
             yield session
     finally:
         engine.dispose()
@@ -96,6 +110,7 @@ def _session(settings: Settings) -> Iterator[Session]:
 def _initialise(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     ensure_local_keys(settings.keys_dir)
+    checkpoint.ensure_signing_key(settings.audit_signing_key_path)
     if not (settings.keyring or settings.keyring_file):
         LocalKeyringProvider.create(settings.local_keyring_path)
     migrate.upgrade(settings.database_url)
@@ -167,10 +182,19 @@ def token(
     """Print a bearer token signed by the local issuer."""
     settings = get_settings()
     with _session(settings) as session:
-        user = directory.get_user_by_username(session, username)
-        if user is None or not user.active:
-            raise NotFound("No active account has this username.")
-    typer.echo(issue_local_token(settings, username, ttl))
+        issued = _issue_token(session, settings, username, ttl)
+    typer.echo(issued)
+
+
+def _issue_token(session: Session, settings: Settings, username: str, ttl: int | None) -> str:
+    """A token for an active account; issuing one is a credential operation, so it is logged."""
+    user = directory.get_user_by_username(session, username)
+    if user is None or not user.active:
+        raise NotFound("No active account has this username.")
+    trail.record(
+        session, trail.OPERATOR, Action.ISSUE_TOKEN, severity=trail.HIGH, detail=f"user:{user.id}"
+    )
+    return issue_local_token(settings, username, ttl)
 
 
 @cli.command()
@@ -208,7 +232,7 @@ def keys_rotate(
 
             report = rotate(
                 vault,
-                make_sessionmaker(engine),
+                _sessions(settings, engine),
                 batch=batch,
                 on_batch=progress,
             )
@@ -228,15 +252,62 @@ def policy_matrix() -> None:
 
 @audit_cli.command("verify")
 @_one_line_errors
-def audit_verify() -> None:
-    """Recompute the audit chain: exit 0 if intact, else 1 and the first bad sequence number."""
-    from app.audit.chain import verify
-
-    with _session(get_settings()) as session:
-        verdict = verify(session)
+def audit_verify(
+    checkpoint_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            help="A signed checkpoint kept outside the database (repeatable)",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The log's public key as 'audit export-key' printed it (default: this "
+            "server's own signing key)",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Recompute the audit chain and check every checkpoint: exit 0 if intact, else 1 and the
+    first bad sequence number."""
+    settings = get_settings()
+    verifier = _verifier_key(settings, public_key)
+    notes = [(path.name, path.read_text()) for path in checkpoint_file or []]
+    with _session(settings) as session:
+        verdict = checkpoint.verify_log(session, verifier, notes)
     typer.echo(json.dumps(asdict(verdict)))
     if not verdict.valid:
-        raise _fail(f"the audit log is broken at event {verdict.first_bad_seq}: {verdict.problem}")
+        where = f" at event {verdict.first_bad_seq}" if verdict.first_bad_seq else ""
+        raise _fail(f"the audit log is broken{where}: {verdict.problem}")
+
+
+def _verifier_key(settings: Settings, public_key: Path | None) -> checkpoint.VerifierKey:
+    if public_key is not None:
+        return checkpoint.VerifierKey.decode(public_key.read_text())
+    return checkpoint.load_signer(settings).verifier
+
+
+@audit_cli.command("checkpoint")
+@_one_line_errors
+def audit_checkpoint() -> None:
+    """Sign and store a checkpoint of the log as it stands; prints it (a signed note)."""
+    settings = get_settings()
+    signer = checkpoint.load_signer(settings)
+    with _session(settings) as session:
+        note = checkpoint.checkpoint_now(session, signer)
+        trail.record(session, trail.OPERATOR, Action.CHECKPOINT, severity=trail.HIGH)
+    typer.echo(note, nl=False)
+
+
+@audit_cli.command("export-key")
+@_one_line_errors
+def audit_export_key() -> None:
+    """Print the log's public key, for partners to keep with the checkpoints they hold."""
+    typer.echo(checkpoint.load_signer(get_settings()).verifier.encode())
 
 
 DEMO_CELL = "CENOMED démo 18e"
@@ -283,9 +354,13 @@ def demo(
                 session, principal=demo_user, version=version, current_version=version
             )
         seed_cases(session, vault=make_vault(settings), cell_id=cell.id, charter_version=version)
+        tokens = [
+            (username, _issue_token(session, settings, username, ttl))
+            for username, *_ in DEMO_USERS
+        ]
     typer.echo(f"# demo cell {cell.id}; tokens valid {timedelta(seconds=ttl)}", err=True)
-    for username, *_ in DEMO_USERS:
-        typer.echo(f"{username}\t{issue_local_token(settings, username, ttl)}")
+    for username, issued in tokens:
+        typer.echo(f"{username}\t{issued}")
 
 
 def main() -> None:

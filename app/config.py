@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     keyring_file: Path | None = None
     data_key_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
 
+    # R23: the audit log's checkpoints, signed with an Ed25519 key kept apart from the database.
+    audit_signing_key_file: Path | None = None
+    audit_origin: str = Field(default="cenomed.local/audit", pattern=r"^[^\s+]+$", max_length=200)
+    audit_checkpoint_every: int = Field(default=1000, ge=1)
+
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         if not self.database_url:
@@ -68,6 +73,10 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def audit_signing_key_path(self) -> Path:
+        return self.audit_signing_key_file or self.keys_dir / "audit-signing-key.pem"
 
     @property
     def local_keyring_path(self) -> Path:

@@ -75,8 +75,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, hide_parameters=True, pool_pre_ping=True)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """``info`` rides on every session (the audit log's checkpoint signer, for one)."""
+    return sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info or {})
 
 
 @contextmanager

@@ -16,6 +16,7 @@ value: they name fields, states and rules, never what a person typed.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, ClassVar
 
 PROBLEM_JSON = "application/problem+json"
@@ -27,11 +28,20 @@ class AppError(Exception):
     default_slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
 
-    def __init__(self, detail: str, *, slug: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        slug: str | None = None,
+        case_id: uuid.UUID | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.slug = slug or self.default_slug
         self.extra = extra
+        # For the audit log only, never shown: the existing case the refusal concerns.
+        self.case_id = case_id
 
     @property
     def type(self) -> str:
@@ -45,6 +55,9 @@ class NotAuthenticated(AppError):
     status = 401
     default_slug = "not-authenticated"
     title = "Authentication required"
+
+    # The account a validly signed but refused token names (expired, say), for the audit log.
+    username: str | None = None
 
 
 class Forbidden(AppError):

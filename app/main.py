@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,15 +12,21 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.audit import checkpoint, trail
+from app.audit.context import RequestContextMiddleware
+from app.audit.router import router as audit_router
+from app.audit.trail import Action, Actor
 from app.auth import make_verifier
 from app.cases.router import router as cases_router
 from app.config import Settings, get_settings
 from app.crypto.keyring import key_provider
 from app.crypto.vault import Vault
-from app.db import make_engine, make_sessionmaker
+from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory.router import router as directory_router
 from app.errors import PROBLEM_JSON, AppError, problem
 from app.meetings.router import router as meetings_router
@@ -35,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     verifier = make_verifier(settings)
     vault = make_vault(settings)
+    signer = checkpoint.load_signer(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -50,7 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = make_sessionmaker(
+        engine, info=checkpoint.session_info(signer, settings.audit_checkpoint_every)
+    )
+    app.state.audit_signer = signer
     app.state.token_verifier = verifier
     app.state.vault = vault
 
@@ -63,7 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(directory_router)
     api.include_router(cases_router)
     api.include_router(meetings_router)
+    api.include_router(audit_router)
     app.include_router(api)
+    app.add_middleware(RequestContextMiddleware)
     _install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -86,6 +99,7 @@ def _problem_response(request: Request, body: dict[str, Any], headers: Any = Non
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, error: AppError) -> JSONResponse:
+        await run_in_threadpool(_record_refusal, request, error.status, error.slug, error.case_id)
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
         return _problem_response(request, error.to_problem(), headers)
 
@@ -121,6 +135,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, _error: StaleDataError) -> JSONResponse:
+        await run_in_threadpool(_record_refusal, request, 409, "concurrent-change", None)
         body = problem(
             409,
             "concurrent-change",
@@ -141,6 +156,34 @@ def _install_error_handlers(app: FastAPI) -> None:
             "if it persists.",
         )
         return _problem_response(request, body)
+
+
+def _record_refusal(request: Request, status: int, slug: str, case_id: uuid.UUID | None) -> None:
+    """A refused request by a known caller, in a transaction of its own (the request's own
+    was rolled back). A 404 is logged only when the case exists (in another cell): a guessed
+    id that matches nothing concerns no one."""
+    actor: Actor | None = getattr(request.state, "audit_actor", None)
+    route = request.scope.get("route")
+    if actor is None or route is None:
+        return
+    if status == 404 and case_id is None:
+        return
+    case_id = case_id or _uuid_or_none(request.path_params.get("case_id"))
+    try:
+        with unit_of_work(request.app.state.sessionmaker) as session:
+            trail.record_refusal(
+                session, actor, Action(route.name), status=status, slug=slug, case_id=case_id
+            )
+    except SQLAlchemyError as error:
+        # The refusal stands; the missing event is an incident for the operators.
+        log.error("could not record a refusal in the audit log: %s", type(error).__name__)
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _safe_loc(item: Any) -> list[str | int]:

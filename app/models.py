@@ -1,6 +1,6 @@
 """Imports every table so that ``Base.metadata`` is complete (Alembic, tests)."""
 
-from app.audit.models import AuditEvent, AuditHead
+from app.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from app.cases.models import (
     ArchiveAccess,
     Case,
@@ -17,6 +17,7 @@ from app.directory.models import Cell, CharterAcceptance, Membership, User
 from app.meetings.models import Meeting
 
 __all__ = [
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditHead",
     "ArchiveAccess",

@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from app import migrate
+from app.audit.checkpoint import ensure_signing_key
 from app.auth import ensure_local_keys, issue_local_token
 from app.config import Settings
 from app.crypto.keyring import LocalKeyringProvider
@@ -33,6 +34,7 @@ from app.main import create_app
 from app.vocabulary import CellKind, Organisation, Role
 
 POSTGRES_URL = os.environ.get("CENOMED_TEST_DATABASE_URL", "")
+APPEND_ONLY = ("audit_event", "audit_checkpoint")
 
 
 def _admin_url(url: URL) -> URL:
@@ -92,9 +94,11 @@ def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
         # switches its triggers off for the reset, then resets the chain's head.
         names = [t.name for t in Base.metadata.sorted_tables if t.name != "audit_head"]
         tables = ", ".join(f'"{name}"' for name in names)
-        connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        for table in APPEND_ONLY:
+            connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+        for table in APPEND_ONLY:
+            connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
         connection.execute(text("UPDATE audit_head SET seq = 0, hash = :zero"), {"zero": bytes(32)})
     engine.dispose()
 
@@ -105,6 +109,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     data_dir.mkdir(mode=0o700)
     settings = Settings(data_dir=data_dir, database_url=database_url)
     ensure_local_keys(settings.keys_dir)
+    ensure_signing_key(settings.audit_signing_key_path)
     LocalKeyringProvider.create(settings.local_keyring_path)
     return settings
 

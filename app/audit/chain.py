@@ -1,11 +1,18 @@
 """Appending to the audit chain, and verifying it.
 
 Canonical encoding of an event (what is hashed, and stored as ``body``): UTF-8 JSON of an object
-with exactly the keys ``seq, at, actor, action, case_id, blocks, outcome, severity, request_id,
-client, prev``, keys sorted, no whitespace (separators ``,`` and ``:``), ASCII-only (non-ASCII
-escaped), ``at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, ``prev`` the previous event's hash in
-lowercase hex (64 zeros before the first event), ``blocks`` a sorted list. The event's hash is
-SHA-256 of these bytes. No value in an event is nominative: ids and codes only.
+with exactly the keys ``seq, at, actor, action, case_id, blocks, outcome, severity, detail,
+request_id, client, prev``, keys sorted, no whitespace (separators ``,`` and ``:``), ASCII-only
+(non-ASCII escaped), ``at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, ``actor`` an object with
+``id, role, organisation``, ``prev`` the previous event's hash in lowercase hex (64 zeros before
+the first event), ``blocks`` a sorted list. The event's hash is SHA-256 of these bytes. No value
+in an event is nominative: ids and codes only (``detail`` is a code too: the refusal's problem
+type, the step fired, the charter version, a key id, an archive access id).
+
+Appends are serialised by the single ``audit_head`` row, updated first in the appending
+transaction: its row lock (PostgreSQL) or the database write lock (SQLite) is held until the
+commit, so sequence numbers are gap-free and each event links to the one committed before it,
+whatever the number of worker processes.
 """
 
 from __future__ import annotations
@@ -13,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent, AuditHead
@@ -41,6 +48,7 @@ class Event:
     case_id: uuid.UUID | None = None
     blocks: tuple[str, ...] = ()
     severity: str = "info"
+    detail: str | None = None
     request_id: str | None = None
     client: str | None = None
     at: datetime = field(default_factory=utcnow)
@@ -66,6 +74,7 @@ def canonical(event: Event, seq: int, prev: bytes) -> bytes:
         "blocks": sorted(event.blocks),
         "outcome": event.outcome,
         "severity": event.severity,
+        "detail": event.detail,
         "request_id": event.request_id,
         "client": event.client,
         "prev": prev.hex(),
@@ -75,32 +84,61 @@ def canonical(event: Event, seq: int, prev: bytes) -> bytes:
 
 def append(session: Session, event: Event) -> int:
     """Appends in the caller's transaction (so the event and what it records commit together)."""
+    return append_all(session, [event])[-1]
+
+
+def append_all(session: Session, events: Sequence[Event]) -> list[int]:
+    """Appends several events at once (a page of cases read): one head update, one insert."""
+    if not events:
+        return []
     head = session.execute(
         update(AuditHead)
         .where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + 1)
+        .values(seq=AuditHead.seq + len(events))
         .returning(AuditHead.seq, AuditHead.hash)
     ).one()
-    seq, prev = int(head[0]), bytes(head[1])
-    body = canonical(event, seq, prev)
-    digest = hashlib.sha256(body).digest()
-    session.add(
-        AuditEvent(
-            seq=seq,
-            at=event.at,
-            actor_id=event.actor_id,
-            action=event.action,
-            case_id=event.case_id,
-            outcome=event.outcome,
-            severity=event.severity,
-            body=body,
-            prev_hash=prev,
-            hash=digest,
+    seq, previous = int(head[0]) - len(events), bytes(head[1])
+    rows, numbers = [], []
+    for event in events:
+        seq += 1
+        body = canonical(event, seq, previous)
+        digest = hashlib.sha256(body).digest()
+        rows.append(
+            {
+                "seq": seq,
+                "at": event.at,
+                "actor_id": event.actor_id,
+                "action": event.action,
+                "case_id": event.case_id,
+                "outcome": event.outcome,
+                "severity": event.severity,
+                "body": body,
+                "prev_hash": previous,
+                "hash": digest,
+            }
         )
-    )
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
-    session.flush()
-    return seq
+        numbers.append(seq)
+        previous = digest
+    session.execute(insert(AuditEvent), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=previous))
+    hook = session.info.get(AFTER_APPEND)
+    if hook is not None:
+        hook(session, numbers[0], rows)
+    return numbers
+
+
+# ``session.info`` key of a callable run after each append (the checkpoint policy signs there,
+# in the same transaction: a checkpoint never names events that were rolled back).
+AFTER_APPEND = "audit.after_append"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A (size, head hash) pair the log must still contain: a verified signed checkpoint."""
+
+    size: int
+    hash: bytes
+    source: str
 
 
 @dataclass
@@ -110,18 +148,46 @@ class Verdict:
     head_hash: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    checkpoints: int = 0
 
 
-def verify(session: Session, *, batch: int = 5000) -> Verdict:
-    """Recomputes the chain from the first event; stops at the first inconsistency."""
+def verify(session: Session, *, anchors: Sequence[Anchor] = (), batch: int = 5000) -> Verdict:
+    """Recomputes the chain from the first event; stops at the first inconsistency.
+
+    ``anchors`` are signed checkpoints (already checked): the event at each checkpoint's size
+    must carry its hash, so a history rewritten with fresh hashes, or a truncated tail, is
+    caught even when the head row was rewritten to match.
+    """
+    expected = {a.size: a for a in anchors}
     previous, expected_seq, count = GENESIS, 1, 0
-    for row in _events(session, batch):
+    for row in _rows(session, batch):
         problem = _check(row, expected_seq, previous)
         if problem:
             # A gap or a reordering is reported where the expected event is missing.
             bad = expected_seq if row.seq != expected_seq else row.seq
             return Verdict(False, count, previous.hex(), bad, problem)
-        previous, expected_seq, count = row.hash, expected_seq + 1, count + 1
+        previous, expected_seq, count = bytes(row.hash), expected_seq + 1, count + 1
+        anchor = expected.get(count)
+        if anchor is not None and anchor.hash != previous:
+            return Verdict(
+                False,
+                count,
+                previous.hex(),
+                count,
+                f"the log differs from the signed checkpoint of {count} events ({anchor.source}): "
+                "its history was rewritten at or before this event",
+            )
+    beyond = [a for a in anchors if a.size > count]
+    if beyond:
+        last = max(beyond, key=lambda a: a.size)
+        return Verdict(
+            False,
+            count,
+            previous.hex(),
+            count + 1,
+            f"the signed checkpoint of {last.size} events ({last.source}) covers events the log "
+            f"no longer holds: it stops at {count} (a truncated tail)",
+        )
     head = session.execute(select(AuditHead.seq, AuditHead.hash)).one()
     if int(head[0]) != count or bytes(head[1]) != previous:
         return Verdict(
@@ -130,44 +196,61 @@ def verify(session: Session, *, batch: int = 5000) -> Verdict:
             previous.hex(),
             count + 1,
             f"the head says {int(head[0])} events; the log holds {count} (a truncated tail?)",
+            len(anchors),
         )
-    return Verdict(True, count, previous.hex())
+    return Verdict(True, count, previous.hex(), checkpoints=len(anchors))
 
 
-def _events(session: Session, batch: int) -> Iterator[AuditEvent]:
+_COLUMNS = (
+    AuditEvent.seq,
+    AuditEvent.at,
+    AuditEvent.actor_id,
+    AuditEvent.action,
+    AuditEvent.case_id,
+    AuditEvent.outcome,
+    AuditEvent.severity,
+    AuditEvent.body,
+    AuditEvent.prev_hash,
+    AuditEvent.hash,
+)
+
+
+def _rows(session: Session, batch: int) -> Iterator[Any]:
+    """The events in order, a batch at a time (keyset pagination: memory stays flat)."""
     last = 0
     while True:
-        rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+        rows = session.execute(
+            select(*_COLUMNS).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
         ).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].seq
-        session.expunge_all()
 
 
-def _check(row: AuditEvent, expected_seq: int, previous: bytes) -> str | None:
+def _check(row: Row[Any], expected_seq: int, previous: bytes) -> str | None:
     if row.seq != expected_seq:
         return f"expected event {expected_seq}, found {row.seq} (missing or reordered events)"
     if bytes(row.prev_hash) != previous:
         return "its link to the previous event is broken"
-    if hashlib.sha256(row.body).digest() != bytes(row.hash):
+    body = bytes(row.body)
+    if hashlib.sha256(body).digest() != bytes(row.hash):
         return "its bytes do not match its hash (edited)"
     try:
-        document: dict[str, Any] = json.loads(row.body)
+        document: dict[str, Any] = json.loads(body)
     except ValueError:
         return "its bytes are not a canonical event"
     if document.get("seq") != row.seq or document.get("prev") != previous.hex():
         return "its bytes name another position in the chain"
-    columns = {
-        "action": row.action,
-        "outcome": row.outcome,
-        "severity": row.severity,
-        "case_id": str(row.case_id) if row.case_id else None,
-    }
-    if any(document.get(k) != v for k, v in columns.items()):
-        return "its columns say something else than its hashed bytes"
-    if document.get("actor", {}).get("id") != row.actor_id or document.get("at") != _stamp(row.at):
+    actor = document.get("actor")
+    if (
+        document.get("action") != row.action
+        or document.get("outcome") != row.outcome
+        or document.get("severity") != row.severity
+        or document.get("case_id") != (str(row.case_id) if row.case_id else None)
+        or not isinstance(actor, dict)
+        or actor.get("id") != row.actor_id
+        or document.get("at") != _stamp(row.at)
+    ):
         return "its columns say something else than its hashed bytes"
     return None

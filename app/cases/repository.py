@@ -121,3 +121,8 @@ def archive_grants(session: Session, *, user_id: int, now: datetime) -> frozense
         ArchiveAccess.user_id == user_id, ArchiveAccess.expires_at > now
     )
     return frozenset(session.scalars(query))
+
+
+def cell_of_case(session: Session, case_id: uuid.UUID) -> int | None:
+    """The cell holding a case, without loading it (None if there is no such case)."""
+    return session.scalar(select(Case.cell_id).where(Case.id == case_id))

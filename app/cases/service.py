@@ -21,6 +21,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.audit import trail
+from app.audit.trail import Action, Read
 from app.cases import personal, repository
 from app.cases.age import age_bracket
 from app.cases.models import (
@@ -117,7 +119,18 @@ def view_case(
 ) -> VisibleCase:
     """The caller's view of a case of their cells, possibly empty (after a step, for instance)."""
     case = _case_in_cells(session, principal, case_id)
-    return _visible(session, principal, vault, case, in_list=False)
+    visible = _visible(session, principal, vault, case, in_list=False)
+    trail.record_reads(session, principal, Action.READ_CASE, [_read(visible)])
+    return visible
+
+
+def _read(visible: VisibleCase) -> Read:
+    """What a response shows of a case, for the audit log (R23)."""
+    return Read(
+        visible.case.id,
+        frozenset(visible.view.blocks),
+        archived=visible.case.state == CaseState.CLOSED,
+    )
 
 
 def _visible(
@@ -208,9 +221,10 @@ def list_cases(
         if len(batch) <= limit:
             break
         position = (batch[-1].submitted_at, batch[-1].id)
-    if len(visible) <= limit:
-        return visible, None
     page = visible[:limit]
+    trail.record_reads(session, principal, Action.LIST_CASES, [_read(v) for v in page])
+    if len(visible) <= limit:
+        return page, None
     return page, _encode_cursor(page[-1].case.submitted_at, page[-1].case.id)
 
 
@@ -311,6 +325,7 @@ def submit_case(
     )
     vault.index_identity(session, case_id, minor.last_name, minor.first_name, minor.birth_date)
     _record_step(case, Step.SUBMIT, None, CaseState.SUBMITTED, principal)
+    trail.record(session, principal, Action.SUBMIT_CASE, case_id=case_id, detail=Step.SUBMIT.value)
     session.flush()
     return case
 
@@ -322,7 +337,7 @@ def refer_to_parquet(
     session: Session, *, principal: Principal, case_id: uuid.UUID, today: date
 ) -> Case:
     case = _case_for_step(session, principal, case_id, Step.REFER_TO_PARQUET)
-    _advance(case, Step.REFER_TO_PARQUET, StepFacts(today=today), principal)
+    _advance(session, case, Step.REFER_TO_PARQUET, StepFacts(today=today), principal)
     _save(session)
     return case
 
@@ -332,7 +347,7 @@ def decide_parquet(
 ) -> Case:
     step = Step.RETAIN if retained else Step.NOT_RETAIN
     case = _case_for_step(session, principal, case_id, step)
-    _advance(case, step, StepFacts(today=today), principal)
+    _advance(session, case, step, StepFacts(today=today), principal)
     # R5: a not-retained case records the decision and nothing about the judicial follow-up.
     case.retained = retained
     case.parquet_decided_at = utcnow()
@@ -372,7 +387,7 @@ def add_research_note(
         created_at=utcnow(),
         content_enc=personal.seal_note(cipher_of(vault, case), note_id, content),
     )
-    _advance(case, Step.ADD_RESEARCH_NOTE, StepFacts(today=today), principal)
+    _advance(session, case, Step.ADD_RESEARCH_NOTE, StepFacts(today=today), principal)
     case.research_notes.append(note)
     _save(session)
     return note
@@ -388,7 +403,7 @@ def examine_at_meeting(
         meeting_held_on=meeting.held_on,
         meeting_cell_matches=meeting.cell_id == case.cell_id,
     )
-    _advance(case, Step.EXAMINE_AT_MEETING, facts, principal)
+    _advance(session, case, Step.EXAMINE_AT_MEETING, facts, principal)
     case.meeting_id = meeting.id
     _save(session)
     return case
@@ -416,7 +431,7 @@ def review_decision(
             raise InvalidStepInput("A 'no_action' decision takes no orientations.")
     meeting = session.get(Meeting, case.meeting_id) if case.meeting_id else None
     facts = StepFacts(today=today, meeting_held_on=meeting.held_on if meeting else today)
-    _advance(case, step, facts, principal)
+    _advance(session, case, step, facts, principal)
     now = utcnow()
     case.review_decision = data.decision.value
     case.orientations.extend(
@@ -441,7 +456,7 @@ def record_family_information(
     with _as_invalid_input():
         guards.check_informed_on(data.informed_on, case.received_on, today)
     facts = StepFacts(today=today, family_informed=case.family_informed_on is not None)
-    _advance(case, Step.RECORD_FAMILY_INFORMATION, facts, principal)
+    _advance(session, case, Step.RECORD_FAMILY_INFORMATION, facts, principal)
     case.family_informed_on = data.informed_on
     case.family_information_means = data.means.value
     _save(session)
@@ -467,7 +482,7 @@ def transmit(
         has_social_coordinator=destination is Destination.SOCIAL_SERVICES
         and directory.has_active_member_with_role(session, case.cell_id, Role.CST),
     )
-    _advance(case, Step.TRANSMIT, facts, principal)
+    _advance(session, case, Step.TRANSMIT, facts, principal)
     orientation.transmitted_at = utcnow()
     orientation.transmitted_by = principal.user_id
     _save(session)
@@ -506,7 +521,7 @@ def record_feedback(
         already_transmitted=orientation.transmitted_at is not None,
         feedback_recorded=orientation.feedback_outcome is not None,
     )
-    _advance(case, Step.RECORD_FEEDBACK, facts, principal)
+    _advance(session, case, Step.RECORD_FEEDBACK, facts, principal)
     orientation.feedback_outcome = data.outcome.value
     orientation.reoriented_to = data.reoriented_to.value if data.reoriented_to else None
     orientation.feedback_at = utcnow()
@@ -517,7 +532,7 @@ def record_feedback(
 
 def close(session: Session, *, principal: Principal, case_id: uuid.UUID, today: date) -> Case:
     case = _case_for_step(session, principal, case_id, Step.CLOSE)
-    _advance(case, Step.CLOSE, StepFacts(today=today), principal)
+    _advance(session, case, Step.CLOSE, StepFacts(today=today), principal)
     case.closed_at = utcnow()
     _save(session)
     return case
@@ -552,7 +567,9 @@ def _orientation(case: Case, orientation_id: uuid.UUID) -> Orientation:
     raise NotFound("This case has no orientation with this id.", slug="orientation-not-found")
 
 
-def _advance(case: Case, step: Step, facts: StepFacts, principal: Principal) -> None:
+def _advance(
+    session: Session, case: Case, step: Step, facts: StepFacts, principal: Principal
+) -> None:
     """Fires the step on the machine and records it; the caller then saves (version bump)."""
     before = CaseState(case.state)
     try:
@@ -564,6 +581,25 @@ def _advance(case: Case, step: Step, facts: StepFacts, principal: Principal) -> 
     case.state = after.value
     case.updated_at = utcnow()
     _record_step(case, step, before, after, principal)
+    trail.record(session, principal, STEP_ACTIONS[step], case_id=case.id, detail=step.value)
+
+
+# The operation (as the API names it) through which each step is fired.
+STEP_ACTIONS = {
+    Step.SUBMIT: Action.SUBMIT_CASE,
+    Step.REFER_TO_PARQUET: Action.REFER_TO_PARQUET,
+    Step.RETAIN: Action.DECIDE_PARQUET,
+    Step.NOT_RETAIN: Action.DECIDE_PARQUET,
+    Step.ADD_RESEARCH_NOTE: Action.ADD_RESEARCH_NOTE,
+    Step.EXAMINE_AT_MEETING: Action.PUT_ON_AGENDA,
+    Step.ORIENT: Action.REVIEW_DECISION,
+    Step.CLOSE_WITHOUT_ACTION: Action.REVIEW_DECISION,
+    Step.RECORD_FAMILY_INFORMATION: Action.RECORD_FAMILY_INFORMATION,
+    Step.TRANSMIT: Action.TRANSMIT,
+    Step.RECORD_FEEDBACK: Action.RECORD_FEEDBACK,
+    Step.CLOSE: Action.CLOSE,
+    Step.REQUEST_ARCHIVE_ACCESS: Action.REQUEST_ARCHIVE_ACCESS,
+}
 
 
 def _record_step(
@@ -631,4 +667,14 @@ def grant_archive_access(
     )
     session.add(access)
     session.flush()
+    # R17: the reason itself is nominative free text, kept encrypted with the case; the log
+    # names the access that holds it.
+    trail.record(
+        session,
+        principal,
+        Action.REQUEST_ARCHIVE_ACCESS,
+        case_id=case.id,
+        severity=trail.HIGH,
+        detail=f"archive_access:{access_id}",
+    )
     return access

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.audit import trail
+from app.audit.trail import Action
 from app.crypto.keyring import LocalKeyringProvider
 from app.crypto.vault import Vault
 from app.db import unit_of_work
@@ -52,6 +54,7 @@ def rotate(
         report = RotationReport(active=provider.active_key_id(), created=False)
         _rewrap_all(vault, sessions, batch, report, on_batch)
         report.still_configured = _unreferenced(vault, sessions, provider.key_ids())
+        _log(sessions, Action.ROTATE_KEYS, f"rewrapped:kek:{report.active}")
         return report
 
     with provider.rotation_lock():
@@ -60,15 +63,25 @@ def rotate(
         if not provider.rotation_under_way():
             destroyed = _unreferenced(vault, sessions, provider.retired_key_ids())
             provider.destroy(destroyed)
+            for kek_id in destroyed:
+                _log(sessions, Action.DESTROY_KEY, f"kek:{kek_id}")
             provider.begin_rotation()
             created = True
+            _log(sessions, Action.ROTATE_KEYS, f"started:kek:{provider.active_key_id()}")
         report = RotationReport(
             active=provider.active_key_id(), created=created, destroyed=destroyed
         )
         _rewrap_all(vault, sessions, batch, report, on_batch)
         provider.end_rotation()
         report.retired = provider.retired_key_ids()
+        _log(sessions, Action.ROTATE_KEYS, f"completed:kek:{report.active}")
         return report
+
+
+def _log(sessions: sessionmaker[Session], action: Action, detail: str) -> None:
+    """Key operations are high-severity events (R23), each committed as it happens."""
+    with unit_of_work(sessions) as session:
+        trail.record(session, trail.OPERATOR, action, severity=trail.HIGH, detail=detail)
 
 
 def _rewrap_all(

@@ -32,7 +32,7 @@ def _me(principal: Principal, current_version: str) -> MeRead:
     responses=responses(401),
     summary="Your account, and whether you accepted the charter in force",
 )
-def me(principal: CurrentPrincipal, settings: CurrentSettings) -> MeRead:
+def read_me(principal: CurrentPrincipal, settings: CurrentSettings) -> MeRead:
     return _me(principal, settings.charter_version)
 
 

@@ -7,6 +7,8 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.audit import trail
+from app.audit.trail import OPERATOR, Action, Actor
 from app.db import utcnow
 from app.directory import repository
 from app.directory.models import Cell, CharterAcceptance, User
@@ -25,7 +27,9 @@ CELLLESS_ROLES = frozenset({Role.ADMIN, Role.AUDITOR, Role.STEERING})
 INSTITUTIONAL_ORGANISATIONS = frozenset(REQUIRED_ORGANISATION.values())
 
 
-def create_cell(session: Session, *, name: str, kind: CellKind, arrondissement: int) -> Cell:
+def create_cell(
+    session: Session, *, name: str, kind: CellKind, arrondissement: int, actor: Actor = OPERATOR
+) -> Cell:
     name = name.strip()
     if not name:
         raise InvalidInput("A cell needs a non-empty name.")
@@ -36,6 +40,7 @@ def create_cell(session: Session, *, name: str, kind: CellKind, arrondissement: 
     cell = Cell(name=name, kind=kind.value, arrondissement=arrondissement)
     session.add(cell)
     session.flush()
+    trail.record(session, actor, Action.ADD_CELL, detail=f"cell:{cell.id}")
     return cell
 
 
@@ -46,6 +51,7 @@ def create_user(
     role: Role,
     organisation: Organisation | None,
     cell_ids: list[int],
+    actor: Actor = OPERATOR,
 ) -> User:
     username = username.strip()
     if not username:
@@ -65,6 +71,7 @@ def create_user(
     session.flush()
     repository.add_memberships(session, user.id, sorted(set(cell_ids)))
     session.flush()
+    trail.record(session, actor, Action.ADD_USER, detail=f"user:{user.id}")
     return user
 
 
@@ -86,7 +93,7 @@ def _organisation_for(role: Role, organisation: Organisation | None) -> Organisa
     return organisation or Organisation.OTHER
 
 
-def deactivate_user(session: Session, *, username: str) -> User:
+def deactivate_user(session: Session, *, username: str, actor: Actor = OPERATOR) -> User:
     user = repository.get_user_by_username(session, username)
     if user is None:
         raise NotFound("No user has this username.")
@@ -94,6 +101,7 @@ def deactivate_user(session: Session, *, username: str) -> User:
         user.active = False
         user.deactivated_at = utcnow()
         session.flush()
+        trail.record(session, actor, Action.DEACTIVATE_USER, detail=f"user:{user.id}")
     return user
 
 
@@ -133,6 +141,7 @@ def accept_charter(
     session.add(CharterAcceptance(user_id=principal.user_id, version=version))
     try:
         session.flush()
+        trail.record(session, principal, Action.ACCEPT_CHARTER, detail=f"charter:{version}")
     except IntegrityError:
         # Two acceptances at once: the other one won, which is what was asked. This request
         # wrote nothing else, so undoing its transaction loses nothing.

@@ -7,6 +7,8 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
+from app.audit import trail
+from app.audit.trail import Action, Read
 from app.cases import personal
 from app.cases import repository as cases
 from app.cases import service as case_service
@@ -47,6 +49,7 @@ def create_meeting(
     )
     session.add(meeting)
     session.flush()
+    trail.record(session, principal, Action.CREATE_MEETING, detail=f"meeting:{meeting.id}")
     case_service.schedule_presentations(session, meeting=meeting, today=today)
     return meeting
 
@@ -93,6 +96,18 @@ def meeting_read(
         )
         for case in cases.presented_at(session, meeting_id=meeting.id)
     ]
+    # R23: every identity the page shows is a read of that case's identity block.
+    trail.record_reads(
+        session,
+        principal,
+        Action.READ_MEETING,
+        [
+            Read(case_id, frozenset({Block.IDENTITY.value}))
+            for case_id, minor in [(a.case_id, a.minor) for a in agenda]
+            + [(n.case_id, n.minor) for n in not_retained]
+            if minor is not None
+        ],
+    )
     return MeetingRead(
         id=meeting.id,
         cell_id=meeting.cell_id,

@@ -59,3 +59,20 @@ def require_in_cell(principal: Principal, action: str, cell_id: int, what: str) 
     if not principal.is_member_of(cell_id):
         raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
     raise Forbidden(f"The charter does not let your role {what}.", slug="role-not-allowed")
+
+
+def may_read_audit_log(principal: Principal) -> bool:
+    return get_engine().log_decision(principal_shape(principal), "read_audit_log")
+
+
+def require_audit_log(principal: Principal) -> None:
+    """R23: the audit log is the auditors'; anyone else is refused (403)."""
+    if may_read_audit_log(principal):
+        return
+    if not principal.charter_accepted:
+        raise charter_refusal()
+    raise Forbidden(
+        "The audit log is read by the auditors only; a coordinator reads the access log of "
+        "the cases of their cells (GET /api/v1/cases/{id}/access-log).",
+        slug="role-not-allowed",
+    )

@@ -67,6 +67,7 @@ class PolicyEngine:
         self.text = policies_text
         self._case_shape = lru_cache(maxsize=4096)(self._evaluate_case_shape)
         self._cell_shape = lru_cache(maxsize=1024)(self._evaluate_cell_shape)
+        self._log_shape = lru_cache(maxsize=256)(self._evaluate_log_shape)
 
     @classmethod
     def from_dir(cls, directory: Path) -> PolicyEngine:
@@ -86,6 +87,10 @@ class PolicyEngine:
 
     def cell_decision(self, user: dict[str, Any], member: bool, action: str) -> bool:
         return bool(self._cell_shape(_freeze(user), member, action))
+
+    def log_decision(self, user: dict[str, Any], action: str) -> bool:
+        """An action on the audit log as a whole (R23)."""
+        return bool(self._log_shape(_freeze(user), action))
 
     def _evaluate_case_shape(
         self, user: tuple[Any, ...], case: tuple[Any, ...], actions: tuple[str, ...]
@@ -117,6 +122,21 @@ class PolicyEngine:
             "principal": f'User::"{_USER}"',
             "action": f'Action::"{action}"',
             "resource": f'Cell::"{_CELL}"',
+            "context": {},
+        }
+        [result] = cedarpy.is_authorized_batch([request], self.policies, entities, self.schema)
+        _raise_on_errors([result])
+        return bool(result.allowed)
+
+    def _evaluate_log_shape(self, user: tuple[Any, ...], action: str) -> bool:
+        entities = [
+            _user_entity(dict(user)),
+            {"uid": {"type": "AuditLog", "id": "log"}, "attrs": {}, "parents": []},
+        ]
+        request = {
+            "principal": f'User::"{_USER}"',
+            "action": f'Action::"{action}"',
+            "resource": 'AuditLog::"log"',
             "context": {},
         }
         [result] = cedarpy.is_authorized_batch([request], self.policies, entities, self.schema)

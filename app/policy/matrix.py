@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from app.directory.principal import Principal
-from app.policy.decisions import may_in_cell, may_step
+from app.policy.decisions import may_in_cell, may_read_audit_log, may_step
 from app.policy.visibility import Block, CaseFacts, case_view
 from app.vocabulary import Destination, Organisation, Role
 from app.workflow.states import CaseState, Step
@@ -213,7 +213,13 @@ def _steps() -> list[str]:
             else:
                 row.append("✓" if may_step(principal, step, facts) else "·")
         lines.append(f"| {step.value} | " + " | ".join(row) + " |")
-    for action in ("schedule_meeting", "read_meeting", "see_presented_identities"):
+    cell_actions = (
+        "schedule_meeting",
+        "read_meeting",
+        "see_presented_identities",
+        "read_access_log",
+    )
+    for action in cell_actions:
         row = [
             "✓"
             if may_in_cell(
@@ -223,5 +229,12 @@ def _steps() -> list[str]:
             for r in Role
         ]
         lines.append(f"| {action} | " + " | ".join(row) + " |")
+    audit_row = [
+        "✓"
+        if may_read_audit_log(_principal(r, Situation(False, False, False, False, False)))
+        else "·"
+        for r in Role
+    ]
+    lines.append("| read_audit_log (Paris-wide, R23) | " + " | ".join(audit_row) + " |")
     lines.append("")
     return lines

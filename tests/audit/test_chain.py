@@ -156,22 +156,3 @@ def test_eight_processes_appending_at_once_leave_a_valid_gap_free_chain(
         assert worker.exitcode == 0
     verdict = _verdict(log)
     assert (verdict.valid, verdict.events) == (True, 5 + 8 * 20)
-
-
-def test_audit_verify_from_the_command_line(log: Any, database_url: str, tmp_path: Any) -> None:
-    import json
-    import os
-    import subprocess
-    import sys
-
-    env = os.environ | {"CENOMED_DATA_DIR": str(tmp_path), "CENOMED_DATABASE_URL": database_url}
-    command = [sys.executable, "-m", "app.cli", "audit", "verify"]
-    intact = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    assert intact.returncode == 0, intact.stderr
-    assert json.loads(intact.stdout)["events"] == 5
-    with log() as session:
-        session.execute(text("UPDATE audit_head SET seq = 6"))
-    broken = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    assert broken.returncode != 0
-    assert json.loads(broken.stdout)["first_bad_seq"] == 6
-    assert "event 6" in broken.stderr

@@ -1,0 +1,217 @@
+"""What the rest of the service calls to leave a trace (R23).
+
+Every allowed access is recorded in the transaction of the access itself (``record``,
+``record_reads``): if the access is rolled back, so is its event, and an access never commits
+without its event. Events wait on the session and are appended just before it commits: the
+chain's head is then always the last lock a transaction takes, and is held only for the commit
+(no lock-order deadlock with case rows, no writer waiting on another's decryption). A refusal
+is recorded by ``record_refusal`` in a transaction of its own, after the refused request's
+transaction was rolled back: the refusal changes nothing but the log.
+
+Actions are operations, named as the API's routes and the CLI's commands are, so that an
+auditor filters on one vocabulary whether the request went through or not; ``detail`` adds a
+code (the step fired, the refusal's problem type, the charter version, a key id...).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.orm import Session, SessionTransaction
+
+from app.audit.chain import Event, append_all
+from app.audit.context import current_request
+from app.directory.principal import Principal
+
+ALLOWED = "allowed"
+DENIED = "denied"
+INFO = "info"
+HIGH = "high"
+
+
+class Action(StrEnum):
+    # reads
+    READ_CASE = "read_case"
+    LIST_CASES = "list_cases"
+    READ_MEETING = "read_meeting"
+    # the procedure
+    SUBMIT_CASE = "submit_case"
+    REFER_TO_PARQUET = "refer_to_parquet"
+    DECIDE_PARQUET = "decide_parquet"
+    ADD_RESEARCH_NOTE = "add_research_note"
+    CREATE_MEETING = "create_meeting"
+    PUT_ON_AGENDA = "put_on_agenda"
+    REVIEW_DECISION = "review_decision"
+    RECORD_FAMILY_INFORMATION = "record_family_information"
+    TRANSMIT = "transmit"
+    RECORD_FEEDBACK = "record_feedback"
+    CLOSE = "close"
+    REQUEST_ARCHIVE_ACCESS = "request_archive_access"
+    # the caller's account
+    READ_ME = "read_me"
+    ACCEPT_CHARTER = "accept_charter"
+    # administration (the CLI)
+    ADD_CELL = "add_cell"
+    ADD_USER = "add_user"
+    DEACTIVATE_USER = "deactivate_user"
+    ISSUE_TOKEN = "issue_token"
+    ROTATE_KEYS = "rotate_keys"
+    DESTROY_KEY = "destroy_key"
+    CHECKPOINT = "checkpoint"
+    PURGE_CASE = "purge_case"
+    # the auditors
+    READ_AUDIT_EVENTS = "read_audit_events"
+    VERIFY_AUDIT_LOG = "verify_audit_log"
+    READ_ACCESS_LOG = "read_access_log"
+
+
+# What the server's operator is, in the log, when acting through the CLI.
+OPERATOR_ROLE = "operator"
+CLI_CLIENT = "cli"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    id: int | None
+    role: str
+    organisation: str | None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(principal.user_id, principal.role.value, principal.organisation.value)
+
+
+OPERATOR = Actor(None, OPERATOR_ROLE, None)
+
+
+def _event(
+    actor: Actor,
+    action: Action,
+    *,
+    outcome: str,
+    case_id: uuid.UUID | None,
+    blocks: Iterable[str],
+    severity: str,
+    detail: str | None,
+) -> Event:
+    request = current_request()
+    return Event(
+        action=action.value,
+        outcome=outcome,
+        actor_id=actor.id,
+        actor_role=actor.role,
+        actor_organisation=actor.organisation,
+        case_id=case_id,
+        blocks=tuple(sorted(str(b) for b in blocks)),
+        severity=severity,
+        detail=detail,
+        request_id=request.request_id if request else None,
+        client=request.client if request else CLI_CLIENT,
+    )
+
+
+def record(
+    session: Session,
+    actor: Principal | Actor,
+    action: Action,
+    *,
+    case_id: uuid.UUID | None = None,
+    blocks: Iterable[str] = (),
+    severity: str = INFO,
+    detail: str | None = None,
+) -> None:
+    """An allowed action, in the caller's transaction."""
+    who = Actor.of(actor) if isinstance(actor, Principal) else actor
+    _queue(
+        session,
+        _event(
+            who,
+            action,
+            outcome=ALLOWED,
+            case_id=case_id,
+            blocks=blocks,
+            severity=severity,
+            detail=detail,
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One case shown to a caller: which blocks, and whether it was archived (R17)."""
+
+    case_id: uuid.UUID
+    blocks: frozenset[str]
+    archived: bool = False
+
+
+def record_reads(session: Session, principal: Principal, action: Action, reads: list[Read]) -> None:
+    """The cases a response shows (one event each), in the caller's transaction."""
+    actor = Actor.of(principal)
+    _queue(
+        session,
+        *[
+            _event(
+                actor,
+                action,
+                outcome=ALLOWED,
+                case_id=read.case_id,
+                blocks=read.blocks,
+                severity=HIGH if read.archived else INFO,
+                detail=None,
+            )
+            for read in reads
+            if read.blocks
+        ],
+    )
+
+
+def record_refusal(
+    session: Session,
+    actor: Actor,
+    action: Action,
+    *,
+    status: int,
+    slug: str,
+    case_id: uuid.UUID | None,
+) -> None:
+    """A refused request, in a transaction of its own. Refusals by the charter or the
+    authentication (401, 403, 404) are high; those of the procedure (409, 422) are info."""
+    _queue(
+        session,
+        _event(
+            actor,
+            action,
+            outcome=DENIED,
+            case_id=case_id,
+            blocks=(),
+            severity=HIGH if status in (401, 403, 404) else INFO,
+            detail=slug,
+        ),
+    )
+
+
+# --- events wait on the session until it commits -------------------------------------------------
+
+_PENDING = "audit.pending"
+
+
+def _queue(session: Session, *events: Event) -> None:
+    session.info.setdefault(_PENDING, []).extend(events)
+
+
+@sqlalchemy_event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    pending: list[Event] = session.info.pop(_PENDING, [])
+    if pending:
+        append_all(session, pending)
+
+
+@sqlalchemy_event.listens_for(Session, "after_soft_rollback")
+def _forget_pending(session: Session, previous: SessionTransaction) -> None:
+    if not previous.nested:
+        session.info.pop(_PENDING, None)

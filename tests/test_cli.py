@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from app.audit.models import AuditEvent
 from app.config import Settings
+from app.db import make_engine
 from app.main import create_app
 
 
@@ -106,6 +109,31 @@ def test_cells_users_tokens_and_deactivation(cli_env: dict[str, str]) -> None:
     assert refused.returncode == 1
     assert refused.stdout == ""
     assert refused.stderr.count("\n") == 1
+
+    # R23: each account change and key operation is in the audit log, by the operator.
+    rotated = cenomed(cli_env, "keys", "rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    assert cenomed(cli_env, "audit", "verify").returncode == 0
+    engine = make_engine(cli_env["CENOMED_DATABASE_URL"])
+    with engine.connect() as connection:
+        bodies = connection.scalars(select(AuditEvent.body).order_by(AuditEvent.seq)).all()
+    engine.dispose()
+    logged = [json.loads(body) for body in bodies]
+    operator = [(e["action"], e["severity"]) for e in logged if e["actor"]["role"] == "operator"]
+    assert operator == [
+        ("add_cell", "info"),
+        ("add_user", "info"),
+        ("issue_token", "high"),
+        ("deactivate_user", "info"),
+        ("rotate_keys", "high"),
+        ("rotate_keys", "high"),
+    ]
+    assert [e["detail"].split(":")[0] for e in logged if e["action"] == "rotate_keys"] == [
+        "started",
+        "completed",
+    ]
+    refused_me = [e for e in logged if e["outcome"] == "denied"]
+    assert [(e["action"], e["detail"]) for e in refused_me] == [("read_me", "account-inactive")]
 
 
 @pytest.mark.parametrize(

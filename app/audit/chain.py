@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+import orjson
+from sqlalchemy import DateTime, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent, AuditHead
@@ -82,22 +83,39 @@ def canonical(event: Event, seq: int, prev: bytes) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
+# Up to this many events (a page of cases read), PostgreSQL appends them in one statement.
+SMALL_APPEND = 100
+
+
 def append(session: Session, event: Event) -> int:
     """Appends in the caller's transaction (so the event and what it records commit together)."""
     return append_all(session, [event])[-1]
 
 
 def append_all(session: Session, events: Sequence[Event]) -> list[int]:
-    """Appends several events at once (a page of cases read): one head update, one insert."""
+    """Appends several events at once (a page of cases read): one head update, one insert.
+
+    The head row is locked first and moved last, in the caller's transaction: appends are
+    serialised until the commit, so sequence numbers are gap-free and links never fork.
+    """
     if not events:
         return []
-    head = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + len(events))
-        .returning(AuditHead.seq, AuditHead.hash)
-    ).one()
-    seq, previous = int(head[0]) - len(events), bytes(head[1])
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        # A row lock, held until the commit, without writing a row version yet.
+        head = session.execute(
+            select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+        ).one()
+        seq, previous = int(head[0]), bytes(head[1])
+    else:
+        # SQLite: writing is what takes the database's write lock, so write first.
+        head = session.execute(
+            update(AuditHead)
+            .where(AuditHead.id == 1)
+            .values(seq=AuditHead.seq + len(events))
+            .returning(AuditHead.seq, AuditHead.hash)
+        ).one()
+        seq, previous = int(head[0]) - len(events), bytes(head[1])
     rows, numbers = [], []
     for event in events:
         seq += 1
@@ -119,8 +137,13 @@ def append_all(session: Session, events: Sequence[Event]) -> list[int]:
         )
         numbers.append(seq)
         previous = digest
-    session.execute(insert(AuditEvent), rows)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=previous))
+    move_head = update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=previous)
+    if postgresql and len(rows) <= SMALL_APPEND:
+        # One round trip for the insert and the head while the head's lock is held.
+        session.execute(move_head.add_cte(insert(AuditEvent).values(rows).cte("appended")))
+    else:
+        session.execute(insert(AuditEvent), rows)
+        session.execute(move_head)
     hook = session.info.get(AFTER_APPEND)
     if hook is not None:
         hook(session, numbers[0], rows)
@@ -163,10 +186,8 @@ def verify(session: Session, *, anchors: Sequence[Anchor] = (), batch: int = 500
     for row in _rows(session, batch):
         problem = _check(row, expected_seq, previous)
         if problem:
-            # A gap or a reordering is reported where the expected event is missing.
-            bad = expected_seq if row.seq != expected_seq else row.seq
-            return Verdict(False, count, previous.hex(), bad, problem)
-        previous, expected_seq, count = bytes(row.hash), expected_seq + 1, count + 1
+            return Verdict(False, count, previous.hex(), expected_seq, problem)
+        previous, expected_seq, count = row[9], expected_seq + 1, count + 1
         anchor = expected.get(count)
         if anchor is not None and anchor.hash != previous:
             return Verdict(
@@ -203,7 +224,8 @@ def verify(session: Session, *, anchors: Sequence[Anchor] = (), batch: int = 500
 
 _COLUMNS = (
     AuditEvent.seq,
-    AuditEvent.at,
+    # Read as the driver gives it (naive UTC on SQLite): compared with the hashed stamp below.
+    type_coerce(AuditEvent.at, DateTime(timezone=True)),
     AuditEvent.actor_id,
     AuditEvent.action,
     AuditEvent.case_id,
@@ -219,38 +241,47 @@ def _rows(session: Session, batch: int) -> Iterator[Any]:
     """The events in order, a batch at a time (keyset pagination: memory stays flat)."""
     last = 0
     while True:
-        rows = session.execute(
-            select(*_COLUMNS).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
-        ).all()
+        rows = (
+            session.connection()
+            .execute(
+                select(*_COLUMNS).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+            )
+            .all()
+        )
         if not rows:
             return
-        yield from rows
-        last = rows[-1].seq
+        yield from rows  # bytes on both drivers (psycopg gives bytea as bytes)
+        last = rows[-1][0]
 
 
-def _check(row: Row[Any], expected_seq: int, previous: bytes) -> str | None:
-    if row.seq != expected_seq:
-        return f"expected event {expected_seq}, found {row.seq} (missing or reordered events)"
-    if bytes(row.prev_hash) != previous:
+def _check(row: Any, expected_seq: int, previous: bytes) -> str | None:
+    """What is wrong with this event, or None. A gap or a reordering is reported at the
+    expected sequence number, where an event is missing."""
+    seq, at, actor_id, action, case_id, outcome, severity, body, prev_hash, digest = row
+    if seq != expected_seq:
+        return f"expected event {expected_seq}, found {seq} (missing or reordered events)"
+    if prev_hash != previous:
         return "its link to the previous event is broken"
-    body = bytes(row.body)
-    if hashlib.sha256(body).digest() != bytes(row.hash):
+    if hashlib.sha256(body).digest() != digest:
         return "its bytes do not match its hash (edited)"
     try:
-        document: dict[str, Any] = json.loads(body)
-    except ValueError:
+        document: dict[str, Any] = orjson.loads(body)
+        actor = document["actor"]
+        stamped = datetime.fromisoformat(document["at"])
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+    except (ValueError, KeyError, TypeError):
         return "its bytes are not a canonical event"
-    if document.get("seq") != row.seq or document.get("prev") != previous.hex():
+    if document.get("seq") != seq or document.get("prev") != previous.hex():
         return "its bytes name another position in the chain"
-    actor = document.get("actor")
     if (
-        document.get("action") != row.action
-        or document.get("outcome") != row.outcome
-        or document.get("severity") != row.severity
-        or document.get("case_id") != (str(row.case_id) if row.case_id else None)
+        document.get("action") != action
+        or document.get("outcome") != outcome
+        or document.get("severity") != severity
+        or document.get("case_id") != (str(case_id) if case_id else None)
         or not isinstance(actor, dict)
-        or actor.get("id") != row.actor_id
-        or document.get("at") != _stamp(row.at)
+        or actor.get("id") != actor_id
+        or stamped != at
     ):
         return "its columns say something else than its hashed bytes"
     return None

@@ -180,7 +180,8 @@ def record_refusal(
     case_id: uuid.UUID | None,
 ) -> None:
     """A refused request, in a transaction of its own. Refusals by the charter or the
-    authentication (401, 403, 404) are high; those of the procedure (409, 422) are info."""
+    authentication (401, 403, 404) and integrity failures (500) are high; those of the
+    procedure (409, 410, 422) are info."""
     _queue(
         session,
         _event(
@@ -189,7 +190,7 @@ def record_refusal(
             outcome=DENIED,
             case_id=case_id,
             blocks=(),
-            severity=HIGH if status in (401, 403, 404) else INFO,
+            severity=HIGH if status in (401, 403, 404) or status >= 500 else INFO,
             detail=slug,
         ),
     )

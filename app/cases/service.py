@@ -544,13 +544,18 @@ def close(session: Session, *, principal: Principal, case_id: uuid.UUID, today: 
 def _case_in_cells(session: Session, principal: Principal, case_id: uuid.UUID) -> Case:
     case = repository.get_case(session, case_id)
     if case is None or not principal.is_member_of(case.cell_id):
-        raise NotFound(CASE_NOT_FOUND, slug="case-not-found")
+        # The audit log learns that the case exists elsewhere; the caller does not.
+        raise NotFound(CASE_NOT_FOUND, slug="case-not-found", case_id=case.id if case else None)
     return case
 
 
 def _case_for_step(session: Session, principal: Principal, case_id: uuid.UUID, step: Step) -> Case:
     case = _case_in_cells(session, principal, case_id)
-    decisions.require_step(principal, step, facts_of(case))
+    try:
+        decisions.require_step(principal, step, facts_of(case))
+    except Forbidden as refusal:
+        refusal.case_id = case.id  # for the audit log (the id may come from the body)
+        raise
     return case
 
 
@@ -575,9 +580,9 @@ def _advance(
     try:
         after = fire(step, before, facts)
     except IllegalStep as error:
-        raise Conflict(str(error), slug="step-not-allowed-in-state") from error
+        raise Conflict(str(error), slug="step-not-allowed-in-state", case_id=case.id) from error
     except GuardFailed as error:
-        raise Conflict(error.detail, slug=error.slug) from error
+        raise Conflict(error.detail, slug=error.slug, case_id=case.id) from error
     case.state = after.value
     case.updated_at = utcnow()
     _record_step(case, step, before, after, principal)

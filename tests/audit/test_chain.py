@@ -4,7 +4,6 @@ every edit that gets past it (once the triggers are dropped, as a superuser coul
 from __future__ import annotations
 
 import multiprocessing
-import uuid
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
@@ -13,26 +12,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
-from app.audit.chain import GENESIS, Event, append, verify
+from app.audit.chain import GENESIS, append, verify
 from app.audit.models import AuditEvent
 from app.db import make_engine, make_sessionmaker, unit_of_work
-
-CASE = uuid.UUID(int=5)
-
-
-def _event(n: int) -> Event:
-    return Event(
-        action="read_case",
-        outcome="allowed" if n % 3 else "denied",
-        actor_id=n,
-        actor_role="coordinator",
-        actor_organisation="dpp",
-        case_id=CASE,
-        blocks=("identity", "facts"),
-        severity="info" if n % 3 else "high",
-        request_id=f"req-{n}",
-        client="127.0.0.1",
-    )
+from bench.audit_bench import sample_event
 
 
 @pytest.fixture
@@ -41,7 +24,7 @@ def log(database_url: str) -> Any:
     sessions = make_sessionmaker(engine)
     with unit_of_work(sessions) as session:
         for n in range(1, 6):
-            append(session, _event(n))
+            append(session, sample_event(n))
     yield lambda: unit_of_work(sessions)
     engine.dispose()
 
@@ -69,7 +52,7 @@ def test_events_link_into_a_chain_that_verifies(log: Any) -> None:
         "DELETE FROM audit_event WHERE seq = 5",
     ],
 )
-def test_the_database_refuses_to_change_an_event(log: Any, statement: str) -> None:
+def test_the_database_refuses_to_change_ansample_event(log: Any, statement: str) -> None:
     with pytest.raises(DatabaseError, match="append-only"), log() as session:
         session.execute(text(statement))
     assert _verdict(log).valid
@@ -140,7 +123,7 @@ def _append_many(url: str, count: int) -> None:
     sessions = make_sessionmaker(engine)
     for n in range(count):
         with unit_of_work(sessions) as session:
-            append(session, _event(n + 1))
+            append(session, sample_event(n + 1))
     engine.dispose()
 
 

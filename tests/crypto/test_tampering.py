@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from app.cases.models import CasePersonal
 from app.crypto.models import CaseKey, IdentityIndex
+from tests.audit.log import events
 from tests.conftest import World
 from tests.scenario import FIRST_NAME, LAST_NAME, ok, problem, submit
 
@@ -45,6 +46,13 @@ def test_a_flipped_bit_is_an_integrity_problem_and_the_service_keeps_serving(
         _integrity_problem(world, damaged)
     assert "case_personal.last_name_enc" in caplog.text
     assert LAST_NAME not in caplog.text
+    # The incident is in the audit log, against the case, as a high-severity refusal.
+    [incident] = [e for e in events(world) if e["outcome"] == "denied"]
+    assert (incident["case_id"], incident["severity"], incident["detail"]) == (
+        damaged,
+        "high",
+        "integrity-failure",
+    )
     assert ok(world.as_("coordinator").get(f"/cases/{intact}"))["minor"]["last_name"] == LAST_NAME
 
 

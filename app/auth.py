@@ -164,8 +164,12 @@ def _decode(
         )
         # The signature was checked before the expiry: the account it names is known, and
         # its attempt goes to the audit log.
-        name = jwt.get_unverified_claims(token).get(username_claim)
-        refusal.username = name if isinstance(name, str) else None
+        claims = jwt.get_unverified_claims(token)
+        audiences = claims.get("aud")
+        audiences = audiences if isinstance(audiences, list) else [audiences]
+        name = claims.get(username_claim)
+        if claims.get("iss") == issuer and audience in audiences and isinstance(name, str):
+            refusal.username = name  # a token for this service, not another client's
         raise refusal from error
     except JOSEError as error:
         raise NotAuthenticated(

@@ -177,27 +177,36 @@ class Verdict:
 def verify(session: Session, *, anchors: Sequence[Anchor] = (), batch: int = 5000) -> Verdict:
     """Recomputes the chain from the first event; stops at the first inconsistency.
 
+    The head is read first and the events up to it are verified: events appended meanwhile
+    are after it, left for the next verification, so a live log is not taken for a broken one.
     ``anchors`` are signed checkpoints (already checked): the event at each checkpoint's size
     must carry its hash, so a history rewritten with fresh hashes, or a truncated tail, is
     caught even when the head row was rewritten to match.
     """
-    expected = {a.size: a for a in anchors}
+    head_seq, head_hash = session.execute(select(AuditHead.seq, AuditHead.hash)).one()
+    head_seq, head_hash = int(head_seq), bytes(head_hash)
+    expected: dict[int, list[Anchor]] = {}
+    for anchor in anchors:
+        expected.setdefault(anchor.size, []).append(anchor)
+    upto = max([head_seq, *expected])
     previous, expected_seq, count = GENESIS, 1, 0
-    for row in _rows(session, batch):
-        problem = _check(row, expected_seq, previous)
-        if problem:
-            return Verdict(False, count, previous.hex(), expected_seq, problem)
+    for row in _rows(session, batch, upto):
+        found = _check(row, expected_seq, previous)
+        if found:
+            bad_seq, problem = found
+            return Verdict(False, count, previous.hex(), bad_seq, problem, len(anchors))
         previous, expected_seq, count = row[9], expected_seq + 1, count + 1
-        anchor = expected.get(count)
-        if anchor is not None and anchor.hash != previous:
-            return Verdict(
-                False,
-                count,
-                previous.hex(),
-                count,
-                f"the log differs from the signed checkpoint of {count} events ({anchor.source}): "
-                "its history was rewritten at or before this event",
-            )
+        for anchor in expected.get(count, ()):
+            if anchor.hash != previous:
+                return Verdict(
+                    False,
+                    count,
+                    previous.hex(),
+                    count,
+                    f"the log differs from the signed checkpoint of {count} events "
+                    f"({anchor.source}): its history was rewritten at or before this event",
+                    len(anchors),
+                )
     beyond = [a for a in anchors if a.size > count]
     if beyond:
         last = max(beyond, key=lambda a: a.size)
@@ -208,15 +217,16 @@ def verify(session: Session, *, anchors: Sequence[Anchor] = (), batch: int = 500
             count + 1,
             f"the signed checkpoint of {last.size} events ({last.source}) covers events the log "
             f"no longer holds: it stops at {count} (a truncated tail)",
+            len(anchors),
         )
-    head = session.execute(select(AuditHead.seq, AuditHead.hash)).one()
-    if int(head[0]) != count or bytes(head[1]) != previous:
+    if head_seq != count or head_hash != previous:
         return Verdict(
             False,
             count,
             previous.hex(),
-            count + 1,
-            f"the head says {int(head[0])} events; the log holds {count} (a truncated tail?)",
+            min(head_seq, count) + 1,
+            f"the head says {head_seq} events; the log holds {count} (a truncated tail, or an "
+            "edited head)",
             len(anchors),
         )
     return Verdict(True, count, previous.hex(), checkpoints=len(anchors))
@@ -237,14 +247,18 @@ _COLUMNS = (
 )
 
 
-def _rows(session: Session, batch: int) -> Iterator[Any]:
-    """The events in order, a batch at a time (keyset pagination: memory stays flat)."""
+def _rows(session: Session, batch: int, upto: int) -> Iterator[Any]:
+    """The events up to ``upto`` in order, a batch at a time (keyset pagination: memory
+    stays flat)."""
     last = 0
     while True:
         rows = (
             session.connection()
             .execute(
-                select(*_COLUMNS).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+                select(*_COLUMNS)
+                .where(AuditEvent.seq > last, AuditEvent.seq <= upto)
+                .order_by(AuditEvent.seq)
+                .limit(batch)
             )
             .all()
         )
@@ -254,16 +268,20 @@ def _rows(session: Session, batch: int) -> Iterator[Any]:
         last = rows[-1][0]
 
 
-def _check(row: Any, expected_seq: int, previous: bytes) -> str | None:
-    """What is wrong with this event, or None. A gap or a reordering is reported at the
-    expected sequence number, where an event is missing."""
+def _check(row: Any, expected_seq: int, previous: bytes) -> tuple[int, str] | None:
+    """Where and what is wrong with this event, or None.
+
+    A gap or a reordering is reported at the expected sequence number, where an event is
+    missing. An event that is intact in itself but does not link to its predecessor, while its
+    own bytes and link column agree, means the predecessor was edited and its hash recomputed:
+    that is reported at the predecessor."""
     seq, at, actor_id, action, case_id, outcome, severity, body, prev_hash, digest = row
     if seq != expected_seq:
-        return f"expected event {expected_seq}, found {seq} (missing or reordered events)"
-    if prev_hash != previous:
-        return "its link to the previous event is broken"
+        return seq if seq < expected_seq else expected_seq, (
+            f"expected event {expected_seq}, found {seq} (missing or reordered events)"
+        )
     if hashlib.sha256(body).digest() != digest:
-        return "its bytes do not match its hash (edited)"
+        return seq, "its bytes do not match its hash (edited)"
     try:
         document: dict[str, Any] = orjson.loads(body)
         actor = document["actor"]
@@ -271,9 +289,15 @@ def _check(row: Any, expected_seq: int, previous: bytes) -> str | None:
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
     except (ValueError, KeyError, TypeError):
-        return "its bytes are not a canonical event"
-    if document.get("seq") != seq or document.get("prev") != previous.hex():
-        return "its bytes name another position in the chain"
+        return seq, "its bytes are not a canonical event"
+    if document.get("seq") != seq:
+        return seq, "its bytes name another position in the chain (moved or swapped events)"
+    if document.get("prev") != prev_hash.hex():
+        return seq, "its columns say something else than its hashed bytes (the link)"
+    if prev_hash != previous:
+        return max(seq - 1, 1), (
+            f"event {seq} no longer links to it: it was edited and its hash recomputed"
+        )
     if (
         document.get("action") != action
         or document.get("outcome") != outcome
@@ -283,5 +307,5 @@ def _check(row: Any, expected_seq: int, previous: bytes) -> str | None:
         or actor.get("id") != actor_id
         or stamped != at
     ):
-        return "its columns say something else than its hashed bytes"
+        return seq, "its columns say something else than its hashed bytes"
     return None

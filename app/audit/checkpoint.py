@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -37,11 +38,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.chain import AFTER_APPEND, Anchor, Verdict, verify
-from app.audit.models import AuditCheckpoint, AuditHead
+from app.audit.models import AuditCheckpoint, AuditEvent
 from app.config import Settings
 from app.db import utcnow
 from app.keyfiles import check_private_file, write_private_file
 
+log = logging.getLogger(__name__)
 ED25519_ALGORITHM = b"\x01"  # the signed-note signature type of Ed25519
 SIGNATURE_MARK = "\u2014 "  # an em dash and a space open each signature line
 
@@ -115,7 +117,10 @@ class Signer:
         return VerifierKey(self.origin, self._key.public_key())
 
     def sign(self, checkpoint: Checkpoint) -> str:
-        text = checkpoint.text()
+        return self.sign_text(checkpoint.text())
+
+    def sign_text(self, text: str) -> str:
+        """A signed note: the text, a blank line, and our signature line."""
         signature = self._key.sign(text.encode())
         line = base64.b64encode(self.verifier.key_id + signature).decode()
         return f"{text}\n{SIGNATURE_MARK}{self.origin} {line}\n"
@@ -143,15 +148,20 @@ def ensure_signing_key(path: Path) -> None:
     write_private_file(path, pem)
 
 
-def open_note(note: str, verifier: VerifierKey) -> Checkpoint:
-    """The checkpoint a signed note vouches for; raises BadCheckpoint unless it verifies."""
-    text, separator, signatures = note.partition("\n\n")
+def verified_text(note: str, verifier: VerifierKey) -> str:
+    """The text of a signed note that ``verifier`` signed; raises BadCheckpoint otherwise."""
+    text, separator, signatures = note.rpartition("\n\n")
     if not separator or not text:
         raise BadCheckpoint("not a signed checkpoint (no blank line before the signatures)")
     text += "\n"
     if not _signed_by(text, signatures, verifier):
         raise BadCheckpoint("its signature does not verify with the log's public key")
-    lines = text.splitlines()
+    return text
+
+
+def open_note(note: str, verifier: VerifierKey) -> Checkpoint:
+    """The checkpoint a signed note vouches for; raises BadCheckpoint unless it verifies."""
+    lines = verified_text(note, verifier).splitlines()
     try:
         origin, size, head = lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True)
         stamps = [line.removeprefix("time ") for line in lines[3:] if line.startswith("time ")]
@@ -186,11 +196,19 @@ def _signed_by(text: str, signatures: str, verifier: VerifierKey) -> bool:
 
 
 def checkpoint_now(session: Session, signer: Signer) -> str:
-    """Signs and stores a checkpoint of the log as it stands (the same one if nothing changed)."""
-    seq, head = session.execute(select(AuditHead.seq, AuditHead.hash)).one()
-    if int(seq) == 0:
+    """Signs and stores a checkpoint of the log as it stands (the same one if nothing changed).
+
+    The whole log is verified first: a key that signs whatever the head says would vouch for
+    a forgery as readily as for the real log."""
+    verdict = verify_log(session, signer.verifier)
+    if not verdict.valid:
+        raise BadCheckpoint(
+            f"the log fails verification (event {verdict.first_bad_seq}: {verdict.problem}); "
+            "no checkpoint is signed over it"
+        )
+    if verdict.events == 0:
         raise BadCheckpoint("the log is empty: there is nothing to checkpoint yet")
-    return _store(session, signer, int(seq), bytes(head))
+    return _store(session, signer, verdict.events, bytes.fromhex(verdict.head_hash))
 
 
 def _store(session: Session, signer: Signer, size: int, head: bytes) -> str:
@@ -210,10 +228,29 @@ def sign_every(signer: Signer, every: int) -> Callable[[Session, int, Sequence[A
 
     def hook(session: Session, first_seq: int, rows: Sequence[Any]) -> None:
         for offset, row in enumerate(rows):
-            if (first_seq + offset) % every == 0:
-                _store(session, signer, first_seq + offset, row["hash"])
+            size = first_seq + offset
+            if size % every == 0 and _continues_last_checkpoint(session, size):
+                _store(session, signer, size, row["hash"])
 
     return hook
+
+
+def _continues_last_checkpoint(session: Session, size: int) -> bool:
+    """Whether the log still holds the last stored checkpoint's prefix (a cheap look, not a
+    verification): a rewritten log gets no fresh signature from the running service."""
+    last = session.execute(
+        select(AuditCheckpoint.size, AuditCheckpoint.hash)
+        .where(AuditCheckpoint.size < size)
+        .order_by(AuditCheckpoint.size.desc())
+        .limit(1)
+    ).one_or_none()
+    if last is None:
+        return True
+    held = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == last[0]))
+    if held is not None and bytes(held) == bytes(last[1]):
+        return True
+    log.error("the audit log no longer holds its checkpoint of %s events: not signing", last[0])
+    return False
 
 
 def session_info(signer: Signer, every: int) -> dict[str, Any]:

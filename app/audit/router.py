@@ -46,7 +46,7 @@ def read_audit_events(
     principal: CurrentPrincipal,
     session: DbSession,
     case_id: uuid.UUID | None = None,
-    actor_id: int | None = None,
+    actor_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     action: Action | None = None,
     outcome: Literal["allowed", "denied"] | None = None,
     severity: Literal["info", "high"] | None = None,

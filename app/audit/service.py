@@ -25,8 +25,10 @@ from app.cases import repository as cases
 from app.directory.principal import Principal
 from app.errors import InvalidInput, NotFound
 from app.policy import decisions
+from app.vocabulary import Role
 
 MAX_PAGE = 100
+MAX_SEQ_DIGITS = 18  # a BIGINT's range
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,9 @@ def access_log(
     session: Session, *, principal: Principal, case_id: uuid.UUID, limit: int, cursor: str | None
 ) -> EventPage:
     """Who accessed this case: for the auditors, and for the coordinator of its cell."""
-    if not decisions.may_read_audit_log(principal):
+    if principal.role is Role.AUDITOR:
+        decisions.require_audit_log(principal)  # an auditor's refusal says why (the charter)
+    elif not decisions.may_read_audit_log(principal):
         cell_id = cases.cell_of_case(session, case_id)
         if cell_id is None or not principal.is_member_of(cell_id):
             raise NotFound(
@@ -106,7 +110,7 @@ def _decode_cursor(cursor: str | None) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, seq = raw.split(":")
-        if prefix != "after" or not seq.isdigit():
+        if prefix != "after" or not seq.isdigit() or len(seq) > MAX_SEQ_DIGITS:
             raise ValueError(cursor)
         return int(seq)
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:

@@ -15,6 +15,7 @@ code (the step fired, the refusal's problem type, the charter version, a key id.
 
 from __future__ import annotations
 
+import getpass
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -69,9 +70,16 @@ class Action(StrEnum):
     READ_ACCESS_LOG = "read_access_log"
 
 
-# What the server's operator is, in the log, when acting through the CLI.
+# What the server's operator is, in the log, when acting through the CLI; the client names
+# the system account that ran the command.
 OPERATOR_ROLE = "operator"
-CLI_CLIENT = "cli"
+
+
+def _cli_client() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +118,7 @@ def _event(
         severity=severity,
         detail=detail,
         request_id=request.request_id if request else None,
-        client=request.client if request else CLI_CLIENT,
+        client=request.client if request else _cli_client(),
     )
 
 
@@ -207,8 +215,12 @@ def _queue(session: Session, *events: Event) -> None:
 
 @sqlalchemy_event.listens_for(Session, "before_commit")
 def _append_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the events wait for the real commit
     pending: list[Event] = session.info.pop(_PENDING, [])
     if pending:
+        # Every other change first (its row locks too), then the head: always the last lock.
+        session.flush()
         append_all(session, pending)
 
 

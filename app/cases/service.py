@@ -148,6 +148,8 @@ def _visible(
                 cipher = cipher_of(vault, case)
             except (Gone, IntegrityFailure):
                 log.warning("case %s listed without its nominative blocks", case.id)
+                # What is shown (and logged as read) is what remains.
+                view = replace(view, blocks=view.blocks - SEALED_BLOCKS)
     duplicates = None
     if not in_list and Block.IDENTITY in view.blocks:
         duplicates = _possible_duplicates(session, principal, case)

@@ -62,9 +62,9 @@ def rotate(
         destroyed: list[str] = []
         if not provider.rotation_under_way():
             destroyed = _unreferenced(vault, sessions, provider.retired_key_ids())
-            provider.destroy(destroyed)
-            for kek_id in destroyed:
+            for kek_id in destroyed:  # logged before it happens: no destruction without trace
                 _log(sessions, Action.DESTROY_KEY, f"kek:{kek_id}")
+            provider.destroy(destroyed)
             provider.begin_rotation()
             created = True
             _log(sessions, Action.ROTATE_KEYS, f"started:kek:{provider.active_key_id()}")

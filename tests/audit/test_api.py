@@ -80,6 +80,8 @@ def test_csv_says_what_json_says(world: World) -> None:
         ({"since": "2026-11-26T09:00:00"}, 422),
         ({"cursor": "bm9wZQ"}, 422),
         ({"limit": 1000}, 422),
+        ({"actor_id": 2**63}, 422),
+        ({"cursor": "YWZ0ZXI6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"}, 422),  # after:999...9 (24)
     ],
 )
 def test_bad_filters_are_problems(world: World, params: dict[str, Any], status: int) -> None:
@@ -139,3 +141,13 @@ def test_the_access_log_is_for_the_cells_coordinator_and_the_auditors(
 ) -> None:
     case_id = submit(world)
     problem(world.as_(who).get(f"/cases/{case_id}/access-log"), status)
+
+
+def test_an_auditor_who_has_not_accepted_the_charter_is_told_so(world: World) -> None:
+    from app.vocabulary import Role
+
+    case_id = submit(world)
+    world.add_user("new-auditor", Role.AUDITOR, cells=[], accept_charter=False)
+    for url in ("/audit/events", "/audit/verification", f"/cases/{case_id}/access-log"):
+        body = problem(world.as_("new-auditor").get(url), 403)
+        assert body["type"].endswith("charter-not-accepted")

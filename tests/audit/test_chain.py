@@ -3,6 +3,7 @@ every edit that gets past it (once the triggers are dropped, as a superuser coul
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 from collections.abc import Callable
 from itertools import pairwise
@@ -81,6 +82,17 @@ def _edit_bytes(session: Any) -> None:
     session.execute(text("UPDATE audit_event SET body = :b WHERE seq = 3"), {"b": edited})
 
 
+def _edit_and_rehash(session: Any) -> None:
+    """A careful forger: the edited event's hash is recomputed (its successor still names the
+    old one)."""
+    body = bytes(session.scalar(text("SELECT body FROM audit_event WHERE seq = 3")))
+    edited = body.replace(b"req-3", b"req-9")
+    session.execute(
+        text("UPDATE audit_event SET body = :b, hash = :h WHERE seq = 3"),
+        {"b": edited, "h": hashlib.sha256(edited).digest()},
+    )
+
+
 def _sql(*statements: str) -> Callable[[Any], None]:
     def run(session: Any) -> None:
         for statement in statements:
@@ -101,8 +113,9 @@ EDITS = {
             "UPDATE audit_event SET seq = 3 WHERE seq = 100",
         ),
         2,
-        "link",
+        "another position",
     ),
+    "edited-and-rehashed": (_edit_and_rehash, 3, "recomputed"),
 }
 
 
@@ -139,3 +152,22 @@ def test_eight_processes_appending_at_once_leave_a_valid_gap_free_chain(
         assert worker.exitcode == 0
     verdict = _verdict(log)
     assert (verdict.valid, verdict.events) == (True, 5 + 8 * 20)
+
+
+def test_a_log_verified_while_others_append_is_never_taken_for_a_broken_one(
+    log: Any, database_url: str
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_append_many, args=(database_url, 60)) for _ in range(3)]
+    for writer in writers:
+        writer.start()
+    verdicts = []
+    while any(writer.is_alive() for writer in writers):
+        verdicts.append(_verdict(log))
+    for writer in writers:
+        writer.join(timeout=120)
+        assert writer.exitcode == 0
+    verdicts.append(_verdict(log))
+    assert len(verdicts) > 1
+    assert [v.problem for v in verdicts if not v.valid] == []
+    assert verdicts[-1].events == 5 + 3 * 60

@@ -3,6 +3,7 @@ alone cannot (a superuser who drops the triggers and rewrites the log, head row 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -28,6 +29,7 @@ from app.audit.checkpoint import (
     ensure_signing_key,
     open_note,
     session_info,
+    verified_text,
     verify_log,
 )
 from app.audit.models import AuditCheckpoint
@@ -69,6 +71,25 @@ def test_a_note_verifies_with_its_key_and_with_no_other(signer: Signer) -> None:
         open_note("garbage", verifier)
     with pytest.raises(BadCheckpoint, match="verifier key"):
         VerifierKey.decode("not+a+key")
+
+
+def test_the_reference_signed_note_of_the_go_implementation() -> None:
+    """golang.org/x/mod/sumdb/note's own test vector: same key id, same signature bytes."""
+    vkey = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+    seed = base64.b64decode("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz")[1:]
+    text = (
+        "If you think cryptography is the answer to your problem,\n"
+        "then you don't know what your problem is.\n"
+    )
+    note = (
+        text + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2"
+        "pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+    )
+    verifier = VerifierKey.decode(vkey)
+    assert verifier.encode() == vkey
+    assert verified_text(note, verifier) == text
+    signer = Signer(Ed25519PrivateKey.from_private_bytes(seed), "PeterNeumann")
+    assert signer.sign_text(text) == note
 
 
 @pytest.fixture
@@ -192,3 +213,38 @@ def test_a_forged_checkpoint_is_refused(database_url: str, tmp_path: Path) -> No
     refused = _cenomed(env, "audit", "verify", "--checkpoint", str(tmp_path / "forged"))
     assert refused.returncode == 1
     assert "forged: its signature does not verify" in refused.stderr
+
+
+def test_two_signed_checkpoints_of_one_size_that_disagree_prove_a_fork(
+    sessions: Any, signer: Signer
+) -> None:
+    with unit_of_work(sessions) as session:
+        for n in range(1, 4):
+            append(session, _event(n))
+        genuine = checkpoint_now(session, signer)
+    other = signer.sign(Checkpoint(ORIGIN, 3, bytes(32), datetime.now(UTC)))
+    with unit_of_work(sessions) as session:
+        assert verify_log(session, signer.verifier, [("genuine", genuine)]).valid
+        forked = verify_log(session, signer.verifier, [("other", other), ("genuine", genuine)])
+    assert not forked.valid
+    assert forked.first_bad_seq == 3
+    assert "other" in (forked.problem or "")
+
+
+def test_no_checkpoint_is_signed_over_a_broken_log(
+    sessions: Any, signer: Signer, engine_name: str
+) -> None:
+    with unit_of_work(sessions) as session:
+        for n in range(1, 4):
+            append(session, _event(n))
+    with unit_of_work(sessions) as session:
+        if engine_name == "postgresql":
+            session.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        else:
+            session.execute(text("DROP TRIGGER audit_event_no_delete"))
+        session.execute(text("DELETE FROM audit_event WHERE seq = 2"))
+    with (
+        pytest.raises(BadCheckpoint, match="fails verification"),
+        unit_of_work(sessions) as session,
+    ):
+        checkpoint_now(session, signer)

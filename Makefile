@@ -11,7 +11,7 @@ PORT ?= 8000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 OIDC_PROVIDER := tests/oidc_provider
 
-.PHONY: run test test-postgres lint install dev lock clean bench-crypto bench-policy bench-audit
+.PHONY: run test test-postgres lint install dev lock clean bench-crypto bench-policy bench-purge bench-audit bench-indicators
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +53,14 @@ bench-crypto: $(VENV)/.installed
 bench-policy: $(VENV)/.installed
 	$(BIN)/python -m bench.policy_bench
 
+bench-purge: $(VENV)/.installed
+	$(BIN)/python -m bench.purge_bench
+
 bench-audit: $(VENV)/.installed
 	$(BIN)/python -m bench.audit_bench
+
+bench-indicators: $(VENV)/.installed
+	$(BIN)/python -m bench.indicators_bench
 
 lock: $(VENV)/.dev-installed
 	{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^cenomed'; } > constraints.new

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -95,6 +95,18 @@ def _sessions(settings: Settings, engine: Engine) -> sessionmaker[Session]:
             checkpoint.load_signer(settings), settings.audit_checkpoint_every
         )
     return make_sessionmaker(engine, info=info)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr, fed with (done, total) as a long command goes."""
+    with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        yield progress
 
 
 @contextmanager
@@ -224,21 +236,51 @@ def keys_rotate(
     engine = make_engine(settings.database_url)
     vault = make_vault(settings)
     try:
-        with typer.progressbar(length=1, label="re-wrapping data keys", file=sys.stderr) as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.length = total
-                bar.update(done - bar.pos)
-
-            report = rotate(
-                vault,
-                _sessions(settings, engine),
-                batch=batch,
-                on_batch=progress,
-            )
+        with _progress("re-wrapping data keys") as progress:
+            report = rotate(vault, _sessions(settings, engine), batch=batch, on_batch=progress)
     finally:
         engine.dispose()
     typer.echo(json.dumps(asdict(report)))
+
+
+@cli.command()
+@_one_line_errors
+def purge(
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="List what would be destroyed, by rule; change nothing"),
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Apply the rules as on this date (YYYY-MM-DD; default today, Paris)"),
+    ] = None,
+) -> None:
+    """Destroy the cases the retention rules (R18) name; keep their statistics. Resumable.
+
+    Prints a JSON report: the case ids by rule, how many were destroyed, and those a step
+    changed meanwhile (left for the next run). Progress goes to stderr.
+    """
+    from app.clock import today
+    from app.retention.service import purge as run_purge
+
+    settings = get_settings()
+    try:
+        on = date.fromisoformat(as_of) if as_of else today()
+    except ValueError:
+        raise _fail("--as-of takes a date as YYYY-MM-DD") from None
+    engine = make_engine(settings.database_url)
+    try:
+        with _progress("purging") as progress:
+            report = run_purge(
+                _sessions(settings, engine),
+                make_vault(settings),
+                as_of=on,
+                dry_run=dry_run,
+                on_case=progress,
+            )
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(asdict(report), default=str))
 
 
 @policy_cli.command("matrix")

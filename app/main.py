@@ -29,6 +29,7 @@ from app.crypto.vault import Vault
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory.router import router as directory_router
 from app.errors import PROBLEM_JSON, AppError, problem
+from app.indicators.router import router as indicators_router
 from app.meetings.router import router as meetings_router
 from app.policy.engine import get_engine
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(cases_router)
     api.include_router(meetings_router)
     api.include_router(audit_router)
+    api.include_router(indicators_router)
     app.include_router(api)
     app.add_middleware(RequestContextMiddleware)
     _install_error_handlers(app)

@@ -129,22 +129,23 @@ def _admin_engine(url: str) -> Engine:
     )
 
 
-def _drop(admin: Engine) -> None:
+def _drop(admin: Engine, name: str) -> None:
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextmanager
-def throwaway_database(url: str) -> Iterator[str]:
+def throwaway_database(url: str, name: str = DATABASE) -> Iterator[str]:
+    """A database created empty for one benchmark (the other benchmarks use it too) and
+    dropped afterwards, whatever happens."""
     admin = _admin_engine(url)
     try:
-        _drop(admin)
+        _drop(admin, name)
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-        bench_url = make_url(url).set(database=DATABASE).render_as_string(hide_password=False)
-        yield bench_url
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
-        _drop(admin)
+        _drop(admin, name)
         admin.dispose()
 
 

@@ -52,6 +52,9 @@ class Action(StrEnum):
     RECORD_FEEDBACK = "record_feedback"
     CLOSE = "close"
     REQUEST_ARCHIVE_ACCESS = "request_archive_access"
+    EXPORT_SUBJECT_ACCESS = "export_subject_access"
+    # statistics (never nominative)
+    READ_INDICATORS = "read_indicators"
     # the caller's account
     READ_ME = "read_me"
     ACCEPT_CHARTER = "accept_charter"

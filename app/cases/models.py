@@ -55,6 +55,11 @@ class Case(Base):
     family_informed_on: Mapped[date | None] = mapped_column(Date)
     family_information_means: Mapped[str | None] = mapped_column(String(20))
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # R18: the month of birth (its first day), kept only until the purge, for the 25-year rule.
+    birth_month_on: Mapped[date | None] = mapped_column(Date, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The retention rule (its @id in policies/retention.cedar) under which it was destroyed.
+    purge_rule: Mapped[str | None] = mapped_column(String(60))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Optimistic concurrency: every step bumps it; a concurrent step on a stale copy fails (409).
     version: Mapped[int] = mapped_column(Integer, default=1)

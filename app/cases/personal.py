@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from app.cases.models import CasePersonal, Guardian, ResearchNote
+from app.cases.models import ArchiveAccess, CasePersonal, Guardian, ResearchNote
 from app.crypto.envelope import FieldCipher, FieldIntegrityError
 from app.errors import IntegrityFailure
 
@@ -139,3 +139,7 @@ def open_note(cipher: FieldCipher, note: ResearchNote) -> str:
 
 def seal_archive_reason(cipher: FieldCipher, access_id: uuid.UUID, reason: str) -> bytes:
     return _seal(cipher, ARCHIVE_ACCESS, "reason_enc", access_id, reason)
+
+
+def open_archive_reason(cipher: FieldCipher, access: ArchiveAccess) -> str:
+    return _open(cipher, ARCHIVE_ACCESS, "reason_enc", access.id, access.reason_enc)

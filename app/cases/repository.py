@@ -126,3 +126,11 @@ def archive_grants(session: Session, *, user_id: int, now: datetime) -> frozense
 def cell_of_case(session: Session, case_id: uuid.UUID) -> int | None:
     """The cell holding a case, without loading it (None if there is no such case)."""
     return session.scalar(select(Case.cell_id).where(Case.id == case_id))
+
+
+def archive_accesses(session: Session, *, case_id: uuid.UUID) -> Sequence[ArchiveAccess]:
+    return session.scalars(
+        select(ArchiveAccess)
+        .where(ArchiveAccess.case_id == case_id)
+        .order_by(ArchiveAccess.granted_at)
+    ).all()

@@ -5,9 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from app.audit import service as audit_service
+from app.audit.schemas import AuditEventRead
 from app.auth import CurrentPrincipal
 from app.cases import service
 from app.cases.schemas import (
+    ArchiveAccessHeld,
     ArchiveAccessIn,
     ArchiveAccessRead,
     CaseCreate,
@@ -19,12 +22,13 @@ from app.cases.schemas import (
     ResearchNoteCreated,
     ResearchNoteIn,
     ReviewDecisionIn,
+    SubjectAccessExportRead,
 )
 from app.cases.serialise import case_read
 from app.clock import Today
 from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
-from app.db import DbSession
+from app.db import DbSession, utcnow
 from app.directory.principal import Principal
 from app.errors import InvalidInput, responses
 from app.workflow.states import CaseState
@@ -306,4 +310,35 @@ def request_archive_access(
     )
     return ArchiveAccessRead(
         case_id=case_id, granted_at=access.granted_at, expires_at=access.expires_at
+    )
+
+
+@router.get(
+    "/{case_id}/subject-access-export",
+    response_model=SubjectAccessExportRead,
+    responses=responses(401, 403, 404, 410),
+    summary="RGPD art. 15: everything held about the minor in this case, and its access log "
+    "(the coordinator of its cell; logged)",
+    response_model_exclude_unset=True,
+)
+def export_subject_access(
+    case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, vault: CurrentVault
+) -> SubjectAccessExportRead:
+    export = service.export_for_subject(session, principal=principal, vault=vault, case_id=case_id)
+    return SubjectAccessExportRead(
+        exported_at=utcnow(),
+        case=case_read(export.visible, principal),
+        archive_accesses=[
+            ArchiveAccessHeld(
+                id=access.id,
+                user_id=access.user_id,
+                granted_at=access.granted_at,
+                expires_at=access.expires_at,
+                reason=reason,
+            )
+            for access, reason in export.archive_accesses
+        ],
+        access_log=[
+            AuditEventRead(**event) for event in audit_service.case_events(session, case_id=case_id)
+        ],
     )

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from app.audit.schemas import AuditEventRead
 from app.schemas import (
     Address,
     FactsText,
@@ -211,3 +212,20 @@ class ResearchNoteCreated(BaseModel):
     id: uuid.UUID
     case_id: uuid.UUID
     created_at: datetime
+
+
+class ArchiveAccessHeld(BaseModel):
+    id: uuid.UUID
+    user_id: int
+    granted_at: datetime
+    expires_at: datetime
+    reason: str
+
+
+class SubjectAccessExportRead(BaseModel):
+    """RGPD art. 15: everything held about the minor in this case, and who accessed it."""
+
+    exported_at: datetime
+    case: CaseRead
+    archive_accesses: list[ArchiveAccessHeld]
+    access_log: list[AuditEventRead]

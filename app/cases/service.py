@@ -50,6 +50,7 @@ from app.meetings import repository as meetings
 from app.meetings.models import Meeting
 from app.policy import decisions
 from app.policy.visibility import SEALED_BLOCKS, Block, CaseFacts, CaseView, case_view
+from app.retention.policy import birth_month
 from app.vocabulary import CellKind, Destination, FeedbackOutcome, ReviewDecision, Role
 from app.workflow import guards
 from app.workflow.guards import GuardFailed, InvalidStepInput, StepFacts
@@ -91,6 +92,12 @@ def read_case(
     session: Session, *, principal: Principal, vault: Vault, case_id: uuid.UUID
 ) -> VisibleCase:
     visible = view_case(session, principal=principal, vault=vault, case_id=case_id)
+    if visible.case.state == CaseState.PURGED:
+        # R18: to those of its cells, a destroyed case is gone, not hidden.
+        raise Gone(
+            "The nominative data of this case was destroyed under the retention rules (R18).",
+            case_id=visible.case.id,
+        )
     if not visible.view.blocks:
         raise _why_nothing(principal, visible.case)
     return visible
@@ -292,6 +299,7 @@ def submit_case(
         received_on=received_on,
         sex=minor.sex.value if minor.sex else None,
         age_bracket=age_bracket(minor.birth_date, received_on),
+        birth_month_on=birth_month(minor.birth_date),
         submitted_by=principal.user_id,
         submitted_at=utcnow(),
         motifs=[CaseMotif(motif=m.value) for m in sorted(set(data.motifs))],
@@ -606,6 +614,7 @@ STEP_ACTIONS = {
     Step.RECORD_FEEDBACK: Action.RECORD_FEEDBACK,
     Step.CLOSE: Action.CLOSE,
     Step.REQUEST_ARCHIVE_ACCESS: Action.REQUEST_ARCHIVE_ACCESS,
+    Step.EXPORT_SUBJECT_ACCESS: Action.EXPORT_SUBJECT_ACCESS,
 }
 
 
@@ -685,3 +694,46 @@ def grant_archive_access(
         detail=f"archive_access:{access_id}",
     )
     return access
+
+
+# --- data-subject access (RGPD art. 15, R22) ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectAccessExport:
+    """Everything held about the minor in one case: every block, the archive accesses with
+    their reasons; the router adds the case's access log."""
+
+    visible: VisibleCase
+    archive_accesses: list[tuple[ArchiveAccess, str]]
+
+
+def export_for_subject(
+    session: Session, *, principal: Principal, vault: Vault, case_id: uuid.UUID
+) -> SubjectAccessExport:
+    """The only nominative export (R22): by the coordinator of the case's cell, whatever the
+    step (the person's right does not wait for the procedure), logged as a high-severity read
+    of every block."""
+    case = _case_for_step(session, principal, case_id, Step.EXPORT_SUBJECT_ACCESS)
+    if case.state == CaseState.PURGED:
+        raise Gone(
+            "The nominative data of this case was destroyed under the retention rules (R18): "
+            "nothing is held to export.",
+            case_id=case.id,
+        )
+    cipher = cipher_of(vault, case)
+    everything = CaseView(blocks=frozenset(Block))
+    duplicates = _possible_duplicates(session, principal, case)
+    accesses = [
+        (access, personal.open_archive_reason(cipher, access))
+        for access in repository.archive_accesses(session, case_id=case.id)
+    ]
+    trail.record(
+        session,
+        principal,
+        Action.EXPORT_SUBJECT_ACCESS,
+        case_id=case.id,
+        blocks=[b.value for b in Block],
+        severity=trail.HIGH,
+    )
+    return SubjectAccessExport(VisibleCase(case, everything, duplicates, cipher), accesses)

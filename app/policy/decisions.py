@@ -51,6 +51,12 @@ def may_in_cell(principal: Principal, action: str, cell_id: int) -> bool:
     return get_engine().cell_decision(principal_shape(principal), member, action)
 
 
+def may_as_member(principal: Principal, action: str) -> bool:
+    """Whether the caller's role may take ``action`` in a cell they belong to: a refusal then
+    comes from the role (or the charter), not from the cell."""
+    return get_engine().cell_decision(principal_shape(principal), True, action)
+
+
 def require_in_cell(principal: Principal, action: str, cell_id: int, what: str) -> None:
     if may_in_cell(principal, action, cell_id):
         return
@@ -62,7 +68,14 @@ def require_in_cell(principal: Principal, action: str, cell_id: int, what: str) 
 
 
 def may_read_audit_log(principal: Principal) -> bool:
-    return get_engine().log_decision(principal_shape(principal), "read_audit_log")
+    return get_engine().whole_decision(principal_shape(principal), "AuditLog", "read_audit_log")
+
+
+def may_read_all_indicators(principal: Principal) -> bool:
+    """R19: the indicators of any cell, and of Paris as a whole."""
+    return get_engine().whole_decision(
+        principal_shape(principal), "Indicators", "read_all_indicators"
+    )
 
 
 def require_audit_log(principal: Principal) -> None:

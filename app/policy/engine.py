@@ -52,22 +52,30 @@ def policies_dir() -> Path:
     raise PolicyError("The policies are missing from this installation.")
 
 
+def load_policy_set(
+    schema_text: str, policies_text: str, what: str
+) -> tuple[cedarpy.Schema, cedarpy.PolicySet]:
+    """Parses a policy set and validates it against its schema; PolicyError says why not."""
+    try:
+        schema = cedarpy.Schema.from_str(schema_text)
+        policies = cedarpy.PolicySet.from_str(policies_text)
+    except ValueError as error:
+        raise PolicyError(f"the {what} cannot be parsed: {error}") from error
+    result = cedarpy.validate_policies(policies_text, schema)
+    if not result.validation_passed:
+        details = "; ".join(str(e) for e in result.errors)
+        raise PolicyError(f"the {what} do not validate against the schema: {details}")
+    return schema, policies
+
+
 class PolicyEngine:
     def __init__(self, schema_text: str, policies_text: str) -> None:
-        try:
-            self.schema = cedarpy.Schema.from_str(schema_text)
-            self.policies = cedarpy.PolicySet.from_str(policies_text)
-        except ValueError as error:
-            raise PolicyError(f"the policies cannot be parsed: {error}") from error
-        result = cedarpy.validate_policies(policies_text, self.schema)
-        if not result.validation_passed:
-            details = "; ".join(str(e) for e in result.errors)
-            raise PolicyError(f"the policies do not validate against the schema: {details}")
+        self.schema, self.policies = load_policy_set(schema_text, policies_text, "policies")
         _check_ids_compared_with_ids_only(policies_text)
         self.text = policies_text
         self._case_shape = lru_cache(maxsize=4096)(self._evaluate_case_shape)
         self._cell_shape = lru_cache(maxsize=1024)(self._evaluate_cell_shape)
-        self._log_shape = lru_cache(maxsize=256)(self._evaluate_log_shape)
+        self._whole_shape = lru_cache(maxsize=256)(self._evaluate_whole_shape)
 
     @classmethod
     def from_dir(cls, directory: Path) -> PolicyEngine:
@@ -88,9 +96,11 @@ class PolicyEngine:
     def cell_decision(self, user: dict[str, Any], member: bool, action: str) -> bool:
         return bool(self._cell_shape(_freeze(user), member, action))
 
-    def log_decision(self, user: dict[str, Any], action: str) -> bool:
-        """An action on the audit log as a whole (R23)."""
-        return bool(self._log_shape(_freeze(user), action))
+    def whole_decision(self, user: dict[str, Any], resource: str, action: str) -> bool:
+        """An action on something Paris-wide that has no cell, no case and no attribute: the
+        audit log as a whole (``AuditLog``, R23), the indicators of every cell (``Indicators``,
+        R19). ``resource`` is the entity type; only the user's shape varies."""
+        return bool(self._whole_shape(_freeze(user), resource, action))
 
     def _evaluate_case_shape(
         self, user: tuple[Any, ...], case: tuple[Any, ...], actions: tuple[str, ...]
@@ -128,15 +138,15 @@ class PolicyEngine:
         _raise_on_errors([result])
         return bool(result.allowed)
 
-    def _evaluate_log_shape(self, user: tuple[Any, ...], action: str) -> bool:
+    def _evaluate_whole_shape(self, user: tuple[Any, ...], resource: str, action: str) -> bool:
         entities = [
             _user_entity(dict(user)),
-            {"uid": {"type": "AuditLog", "id": "log"}, "attrs": {}, "parents": []},
+            {"uid": {"type": resource, "id": "whole"}, "attrs": {}, "parents": []},
         ]
         request = {
             "principal": f'User::"{_USER}"',
             "action": f'Action::"{action}"',
-            "resource": 'AuditLog::"log"',
+            "resource": f'{resource}::"whole"',
             "context": {},
         }
         [result] = cedarpy.is_authorized_batch([request], self.policies, entities, self.schema)

@@ -15,7 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from app.directory.principal import Principal
-from app.policy.decisions import may_in_cell, may_read_audit_log, may_step
+from app.policy.decisions import (
+    may_in_cell,
+    may_read_all_indicators,
+    may_read_audit_log,
+    may_step,
+)
 from app.policy.visibility import Block, CaseFacts, case_view
 from app.vocabulary import Destination, Organisation, Role
 from app.workflow.states import CaseState, Step
@@ -218,6 +223,7 @@ def _steps() -> list[str]:
         "read_meeting",
         "see_presented_identities",
         "read_access_log",
+        "read_cell_indicators",
     )
     for action in cell_actions:
         row = [
@@ -236,5 +242,13 @@ def _steps() -> list[str]:
         for r in Role
     ]
     lines.append("| read_audit_log (Paris-wide, R23) | " + " | ".join(audit_row) + " |")
+    indicators_row = [
+        "✓" if may_read_all_indicators(_principal(r, NO_SITUATION)) else "·" for r in Role
+    ]
+    lines.append(
+        "| read_all_indicators (every cell and Paris-wide, R19) | "
+        + " | ".join(indicators_row)
+        + " |"
+    )
     lines.append("")
     return lines

@@ -30,5 +30,6 @@ class Step(StrEnum):
     TRANSMIT = "transmit"
     RECORD_FEEDBACK = "record_feedback"
     CLOSE = "close"
-    # Not a move of the procedure: reading an archived case (R17).
+    # Not moves of the procedure: reading an archived case (R17), the data-subject export (R22).
     REQUEST_ARCHIVE_ACCESS = "request_archive_access"
+    EXPORT_SUBJECT_ACCESS = "export_subject_access"

@@ -1,0 +1,155 @@
+"""Who reads which indicators (R19, R2), and their shape: complete breakdowns, masking.
+
+A coordinator reads the indicators of a cell they coordinate, and must name it; the steering
+committee and the auditors read those of any cell, or of Paris as a whole. The policies decide
+(``read_cell_indicators`` on the cell, ``read_all_indicators`` on the whole); this module
+only asks and explains a refusal. Every successful read is an audit event (R23).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from app.audit import trail
+from app.audit.trail import Action
+from app.cases.age import AGE_BRACKETS
+from app.directory import repository as directory
+from app.directory.principal import Principal
+from app.errors import Forbidden, InvalidInput
+from app.indicators import repository
+from app.indicators.repository import Counts, Median, Period
+from app.indicators.schemas import Count, IndicatorsRead, MedianDays
+from app.policy import decisions
+from app.vocabulary import Destination, FeedbackOutcome, Motif, Organisation, Sex
+from app.workflow.guards import add_calendar_months
+
+CELL_ACTION = "read_cell_indicators"
+MAX_YEARS = 10
+NO_SEX = "unknown"
+AGE_BRACKET_LABELS = (*(f"{low}-{high}" for low, high in AGE_BRACKETS), "26+")
+
+
+def default_period(today: date, first: date | None, last: date | None) -> tuple[date, date]:
+    """The last year by default: from the same day a year ago to today, both included."""
+    last = last or today
+    first = first or add_calendar_months(today, -12)
+    if first > last:
+        raise InvalidInput("'from' must be on or before 'to'.")
+    if last > add_calendar_months(first, 12 * MAX_YEARS):
+        raise InvalidInput(f"Ask for {MAX_YEARS} years at most between 'from' and 'to'.")
+    return first, last
+
+
+def read_indicators(
+    session: Session,
+    *,
+    principal: Principal,
+    cell_id: int | None,
+    first: date | None,
+    last: date | None,
+    today: date,
+    mask_under: int | None = None,
+) -> IndicatorsRead:
+    """The indicators of ``cell_id`` (None: Paris-wide) from ``first`` to ``last``."""
+    _authorise(session, principal, cell_id)
+    first, last = default_period(today, first, last)
+    counts = repository.count(session, cell_id=cell_id, period=Period(first, last, today))
+    trail.record(
+        session,
+        principal,
+        Action.READ_INDICATORS,
+        detail=f"cell:{cell_id}" if cell_id is not None else "paris",
+    )
+    return shape(counts, cell_id=cell_id, first=first, last=last, mask_under=mask_under)
+
+
+def _authorise(session: Session, principal: Principal, cell_id: int | None) -> None:
+    if decisions.may_read_all_indicators(principal):
+        if cell_id is not None and directory.get_cell(session, cell_id) is None:
+            raise InvalidInput("No cell has this cell_id; leave it out for Paris-wide figures.")
+        return
+    if not decisions.may_as_member(principal, CELL_ACTION):
+        if not principal.charter_accepted:
+            raise decisions.charter_refusal()
+        raise Forbidden(
+            f"The charter does not let your role ({principal.role.value}) read the indicators: "
+            "they are for the coordinators (of their cells), the steering committee and the "
+            "auditors.",
+            slug="role-not-allowed",
+        )
+    if cell_id is None:
+        raise InvalidInput(
+            "Give cell_id: the indicators you may read are those of a cell you coordinate."
+        )
+    decisions.require_in_cell(principal, CELL_ACTION, cell_id, "read the indicators")
+
+
+# --- shape ------------------------------------------------------------------------------------
+
+
+def _complete(values: Iterable[str], found: dict[str, int]) -> dict[str, int]:
+    """Every value of the closed list, zero where none, then any value the list no longer
+    has (so that a breakdown always adds up)."""
+    complete = dict.fromkeys((str(value) for value in values), 0)
+    for value, n in found.items():
+        complete[value] = complete.get(value, 0) + n
+    return complete
+
+
+def shape(
+    counts: Counts, *, cell_id: int | None, first: date, last: date, mask_under: int | None
+) -> IndicatorsRead:
+    by_origin: dict[str, int] = {}
+    by_sex: dict[str, int] = {}
+    by_bracket: dict[str, int] = {}
+    for (origin, sex, bracket), n in counts.signalements.items():
+        by_origin[origin] = by_origin.get(origin, 0) + n
+        by_sex[sex or NO_SEX] = by_sex.get(sex or NO_SEX, 0) + n
+        by_bracket[bracket] = by_bracket.get(bracket, 0) + n
+    destinations = _complete(Destination, counts.destinations)
+
+    def mask(n: int) -> Count:
+        return None if mask_under is not None and 0 < n < mask_under else n
+
+    def masked(values: dict[str, int]) -> dict[str, Count]:
+        return {key: mask(n) for key, n in values.items()}
+
+    def days(m: Median) -> float | None:
+        # A median of fewer cases than the threshold would tell about those few cases.
+        return None if mask(m.over) is None else m.days
+
+    return IndicatorsRead(
+        cell_id=cell_id,
+        from_=first,
+        to=last,
+        masked_under=mask_under,
+        meetings=mask(counts.meetings),
+        signalements=mask(sum(counts.signalements.values())),
+        by_origin=masked(_complete(Organisation, by_origin)),
+        by_motif=masked(_complete(Motif, counts.motifs)),
+        by_sex=masked(_complete([*Sex, NO_SEX], by_sex)),
+        by_age_bracket=masked(_complete(AGE_BRACKET_LABELS, by_bracket)),
+        retained=mask(counts.parquet_decisions.get(True, 0)),
+        not_retained=mask(counts.parquet_decisions.get(False, 0)),
+        examined=mask(counts.examined),
+        orientations=mask(sum(destinations.values())),
+        by_destination=masked(destinations),
+        transmitted=mask(counts.transmitted),
+        feedback=masked(_complete(FeedbackOutcome, counts.outcomes)),
+        median_days=MedianDays(**{step: days(m) for step, m in counts.medians.items()}),
+    )
+
+
+def csv_rows(indicators: IndicatorsRead) -> Iterator[tuple[str, str, str]]:
+    """(indicator, breakdown, value): the period first, then one row per indicator and per
+    value of each breakdown; a masked or empty value is an empty field."""
+    document = indicators.model_dump(by_alias=True, mode="json")
+    for key, value in document.items():
+        if isinstance(value, dict):
+            for breakdown, n in value.items():
+                yield key, breakdown, "" if n is None else str(n)
+        else:
+            yield key, "", "" if value is None else str(value)

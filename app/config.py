@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     keyring_file: Path | None = None
     data_key_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
 
+    # HTTP hygiene: the largest body accepted, the origins a browser may call from (none by
+    # default), and how many failed authentications a client address gets per minute.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    cors_allowed_origins: list[str] = []
+    auth_failures_per_minute: int = Field(default=20, ge=1, le=10_000)
+
     # R23: the audit log's checkpoints, signed with an Ed25519 key kept apart from the database.
     audit_signing_key_file: Path | None = None
     audit_origin: str = Field(default="cenomed.local/audit", pattern=r"^[^\s+]+$", max_length=200)

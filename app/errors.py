@@ -11,6 +11,7 @@ value: they name fields, states and rules, never what a person typed.
     ├── Conflict           409  the case's state or a procedural rule forbids the step now
     ├── Gone               410  the case's nominative data was destroyed (crypto-shredded)
     ├── InvalidInput       422  the body is well-formed JSON but its values are refused
+    ├── TooManyRequests    429  too many failed authentications from this address
     └── IntegrityFailure   500  a stored ciphertext or key failed authentication
 """
 
@@ -90,6 +91,15 @@ class IntegrityFailure(AppError):
     title = "Stored data failed its integrity check"
 
 
+class TooManyRequests(AppError):
+    status = 429
+    default_slug = "too-many-authentication-failures"
+    title = "Too many failed authentications"
+
+    # Seconds before the client may try again (the Retry-After header).
+    retry_after: int = 60
+
+
 class InvalidInput(AppError):
     status = 422
     default_slug = "invalid-input"
@@ -125,6 +135,8 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "No such resource in your cells",
         409: "The case's state or a procedural rule forbids this now",
         410: "The case's nominative data was destroyed",
+        413: "The body is larger than the service accepts",
         422: "The body or parameters are invalid",
+        429: "Too many failed authentications from this address; wait and retry",
     }
     return {code: {"description": descriptions[code], **PROBLEM_RESPONSE} for code in codes}

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,7 +29,12 @@ from app.crypto.keyring import key_provider
 from app.crypto.vault import Vault
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory.router import router as directory_router
-from app.errors import PROBLEM_JSON, AppError, problem
+from app.errors import PROBLEM_JSON, AppError, TooManyRequests, problem
+from app.http_hardening import (
+    AuthFailureLimiter,
+    BodySizeLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.indicators.router import router as indicators_router
 from app.meetings.router import router as meetings_router
 from app.policy.engine import get_engine
@@ -63,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine, info=checkpoint.session_info(signer, settings.audit_checkpoint_every)
     )
     app.state.audit_signer = signer
+    app.state.auth_limiter = AuthFailureLimiter(settings.auth_failures_per_minute)
     app.state.token_verifier = verifier
     app.state.vault = vault
 
@@ -78,7 +85,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(audit_router)
     api.include_router(indicators_router)
     app.include_router(api)
+    # Added inside out: the security headers wrap everything, even a refused body.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    if settings.cors_allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
     _install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -102,7 +120,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, error: AppError) -> JSONResponse:
         await run_in_threadpool(_record_refusal, request, error.status, error.slug, error.case_id)
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        headers = None
+        if error.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif isinstance(error, TooManyRequests):
+            headers = {"Retry-After": str(error.retry_after)}
         return _problem_response(request, error.to_problem(), headers)
 
     @app.exception_handler(RequestValidationError)

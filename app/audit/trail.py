@@ -62,7 +62,7 @@ class Action(StrEnum):
     ADD_CELL = "add_cell"
     ADD_USER = "add_user"
     DEACTIVATE_USER = "deactivate_user"
-    ISSUE_TOKEN = "issue_token"
+    ISSUE_TOKEN = "issue_token"  # noqa: S105 (an action's name, not a secret)
     ROTATE_KEYS = "rotate_keys"
     DESTROY_KEY = "destroy_key"
     CHECKPOINT = "checkpoint"

@@ -1,0 +1,130 @@
+"""HTTP hygiene on every route: security headers, no caching, a bounded body, CORS closed by
+default, failed authentications limited per client address."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from app.cases.models import Case
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import World
+from tests.scenario import case_body, problem
+
+
+@pytest.mark.parametrize(
+    ("path", "auth", "status"),
+    [
+        ("/api/v1/health", False, 200),
+        ("/api/v1/me", True, 200),
+        ("/api/v1/cases/nope", True, 422),
+        ("/api/v1/me", False, 401),
+        ("/nowhere", False, 404),
+    ],
+)
+def test_every_response_carries_the_security_headers(
+    world: World, path: str, auth: bool, status: int
+) -> None:
+    headers = {"Authorization": f"Bearer {world.token('coordinator')}"} if auth else {}
+    response = world.client.get(path, headers=headers)
+    assert response.status_code == status
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "strict-transport-security" not in response.headers  # plain HTTP here
+    assert len(response.headers["x-request-id"]) == 32
+
+
+def test_the_documentation_keeps_its_scripts(world: World) -> None:
+    response = world.client.get("/docs")
+    assert response.status_code == 200
+    assert "content-security-policy" not in response.headers
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_cors_is_closed_unless_origins_are_configured(world: World, settings: Settings) -> None:
+    preflight = {
+        "Origin": "https://elsewhere.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    closed = world.client.options("/api/v1/cases", headers=preflight)
+    assert "access-control-allow-origin" not in closed.headers
+    opened = settings.model_copy(update={"cors_allowed_origins": ["https://app.example"]})
+    with TestClient(create_app(opened)) as client:
+        allowed = client.options(
+            "/api/v1/cases", headers=preflight | {"Origin": "https://app.example"}
+        )
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+        refused = client.options("/api/v1/cases", headers=preflight)
+        assert "access-control-allow-origin" not in refused.headers
+
+
+def _cases(world: World) -> int:
+    with world.db() as session:
+        return int(session.scalar(select(func.count()).select_from(Case)) or 0)
+
+
+def test_a_body_too_large_is_refused_before_anything_is_read(world: World) -> None:
+    body = case_body(world.cell.id, facts="x" * 1000)
+    limit = world.settings.max_body_bytes
+    padded = {**body, "padding": "y" * limit}
+    declared = world.as_("police").post("/cases", padded)
+    assert problem(declared, 413)["type"].endswith("body-too-large")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the bytes are counted as they come
+        yield b'{"cell_id": 1, "facts": "'
+        for _ in range(limit // 1024 + 2):
+            yield b"z" * 1024
+        yield b'"}'
+
+    streamed = world.client.post(
+        "/api/v1/cases",
+        content=chunks(),
+        headers={
+            "Authorization": f"Bearer {world.token('police')}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert problem(streamed, 413)["type"].endswith("body-too-large")
+
+    def valid_then_blank() -> Iterator[bytes]:  # a complete, valid case first: still refused
+        yield json.dumps(body).encode()
+        for _ in range(limit // 1024 + 2):
+            yield b" " * 1024
+
+    trailing = world.client.post(
+        "/api/v1/cases",
+        content=valid_then_blank(),
+        headers={
+            "Authorization": f"Bearer {world.token('police')}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert problem(trailing, 413)["type"].endswith("body-too-large")
+    assert _cases(world) == 0
+
+
+def test_failed_authentications_are_limited_per_address(world: World, settings: Settings) -> None:
+    strict = settings.model_copy(update={"auth_failures_per_minute": 3})
+    with TestClient(create_app(strict), raise_server_exceptions=False) as client:
+        good = {"Authorization": f"Bearer {world.token('coordinator')}"}
+        for _ in range(3):
+            assert (
+                client.get("/api/v1/me", headers={"Authorization": "Bearer a.b.c"}).status_code
+                == 401
+            )
+        limited = client.get("/api/v1/me", headers=good)
+        body = problem(limited, 429)
+        assert body["type"].endswith("too-many-authentication-failures")
+        assert 1 <= int(limited.headers["retry-after"]) <= 61
+    # Another process (or the window gone by) starts afresh: a valid token works.
+    with TestClient(create_app(strict)) as client:
+        assert client.get("/api/v1/me", headers=good).status_code == 200

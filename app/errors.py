@@ -140,3 +140,32 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         429: "Too many failed authentications from this address; wait and retry",
     }
     return {code: {"description": descriptions[code], **PROBLEM_RESPONSE} for code in codes}
+
+
+def declare_common_problems(openapi: dict[str, Any]) -> None:
+    """Completes an OpenAPI document with the problems that come from outside the routes.
+
+    Each route's ``responses=`` says what its own logic refuses (403, 404, 409, 410...); these
+    come from the layers around it: 401 and 429 on every authenticated route (the token check
+    and the failed-authentication limit, ``app/auth.py``), 413 on every POST (the body limit,
+    ``app/http_hardening.py``, before routing), and 422 as problem+json wherever there are
+    parameters or a body to validate (in place of FastAPI's own, which this service never
+    sends).
+    """
+    for item in openapi.get("paths", {}).values():
+        for method, operation in item.items():
+            answers = operation.setdefault("responses", {})
+            codes: list[int] = []
+            if operation.get("security"):
+                codes += [401, 429]
+            if method == "post":
+                codes.append(413)
+            if operation.get("parameters") or operation.get("requestBody"):
+                codes.append(422)
+            for code, declared in responses(*codes).items():
+                current = answers.get(str(code))
+                if current is None or PROBLEM_JSON not in current.get("content", {}):
+                    answers[str(code)] = declared
+    schemas = openapi.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)

@@ -29,7 +29,7 @@ from app.crypto.keyring import key_provider
 from app.crypto.vault import Vault
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory.router import router as directory_router
-from app.errors import PROBLEM_JSON, AppError, TooManyRequests, problem
+from app.errors import PROBLEM_JSON, AppError, TooManyRequests, declare_common_problems, problem
 from app.http_hardening import (
     AuthFailureLimiter,
     BodySizeLimitMiddleware,
@@ -147,6 +147,17 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:
+            # The framework's only 400 here (no route reads a form): a JSON body it cannot even
+            # decode (not UTF-8). A malformed body, answered like every other one.
+            body = problem(
+                422,
+                "validation-error",
+                "Invalid request",
+                "Send the body as JSON encoded in UTF-8.",
+                errors=[{"loc": ["body"], "msg": "Unreadable body", "type": "json_invalid"}],
+            )
+            return _problem_response(request, body)
         titles = {404: "Not found", 405: "Method not allowed"}
         detail = error.detail if isinstance(error.detail, str) else "The request was refused."
         body = problem(
@@ -235,5 +246,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             "instance": {"type": "string"},
         },
     }
+    declare_common_problems(schema)
     app.openapi_schema = schema
     return schema

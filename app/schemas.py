@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 _ALLOWED_IN_TEXT = {"\n", "\t"}
 
@@ -41,6 +41,10 @@ def _at_least_words(value: str, words: int) -> str:
 def _line(max_length: int) -> object:
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
+
+# A cell's id as the database stores it (a 32-bit integer): a larger one is refused (422), not
+# sent to the database to overflow there.
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 Name = Annotated[str, _line(100), AfterValidator(_clean_line)]
 Address = Annotated[str, _line(300), AfterValidator(_clean_line)]

@@ -79,16 +79,17 @@ def migrated_template(new_database: Any) -> str:
     return url
 
 
-@pytest.fixture
-def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
-    if not POSTGRES_URL:
-        source = Path(make_url(migrated_template).database or "")
-        target = tmp_path / "cenomed.db"
-        shutil.copyfile(source, target)
-        yield f"sqlite:///{target}"
-        return
-    yield migrated_template
-    engine = make_engine(migrated_template)
+def copy_sqlite_template(migrated_template: str, directory: Path) -> str:
+    """A copy of the migrated SQLite template in ``directory``: an empty database of one's own."""
+    source = Path(make_url(migrated_template).database or "")
+    target = directory / "cenomed.db"
+    shutil.copyfile(source, target)
+    return f"sqlite:///{target}"
+
+
+def empty_postgres_database(url: str) -> None:
+    """Empties a migrated PostgreSQL database (every table, the audit chain's head reset)."""
+    engine = make_engine(url)
     with engine.begin() as connection:
         # The audit log refuses TRUNCATE (as it should); the test harness, as superuser,
         # switches its triggers off for the reset, then resets the chain's head.
@@ -104,14 +105,28 @@ def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    data_dir = tmp_path / "data"
+def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
+    if not POSTGRES_URL:
+        yield copy_sqlite_template(migrated_template, tmp_path)
+        return
+    yield migrated_template
+    empty_postgres_database(migrated_template)
+
+
+def make_settings(directory: Path, database_url: str) -> Settings:
+    """Settings on ``database_url`` with a fresh data dir (keys, keyring) in ``directory``."""
+    data_dir = directory / "data"
     data_dir.mkdir(mode=0o700)
     settings = Settings(data_dir=data_dir, database_url=database_url)
     ensure_local_keys(settings.keys_dir)
     ensure_signing_key(settings.audit_signing_key_path)
     LocalKeyringProvider.create(settings.local_keyring_path)
     return settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
 
 
 @pytest.fixture
@@ -215,12 +230,12 @@ def _cell(session: Session, name: str, kind: CellKind, arrondissement: int) -> C
     return Cell(cell.id, kind)
 
 
-@pytest.fixture
-def world(app_client: TestClient, settings: Settings, db: Any) -> World:
+def make_world(client: TestClient, settings: Settings, db: Any) -> World:
+    """The two cells and the accounts of the ``world`` fixture, on an empty database."""
     with db() as session:
         cell = _cell(session, "CENOMED 18e", CellKind.CENOMED, 18)
         other = _cell(session, "CENOMED 19e", CellKind.CENOMED, 19)
-    w = World(app_client, settings, db, cell, other)
+    w = World(client, settings, db, cell, other)
     w.add_user("coordinator", Role.COORDINATOR)
     w.add_user("parquet", Role.PARQUET)
     w.add_user("police", Role.MEMBER, Organisation.POLICE)
@@ -231,3 +246,8 @@ def world(app_client: TestClient, settings: Settings, db: Any) -> World:
     w.add_user("auditor", Role.AUDITOR, cells=[])
     w.add_user("admin", Role.ADMIN, cells=[])
     return w
+
+
+@pytest.fixture
+def world(app_client: TestClient, settings: Settings, db: Any) -> World:
+    return make_world(app_client, settings, db)

@@ -75,7 +75,7 @@ def list_cases(
     principal: CurrentPrincipal,
     session: DbSession,
     vault: CurrentVault,
-    cell_id: int | None = None,
+    cell_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     state: CaseState | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -97,7 +97,7 @@ def list_cases(
 @router.get(
     "/{case_id}",
     response_model=CaseRead,
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404, 410),
     summary="A case, with only the blocks the charter lets you see",
     response_model_exclude_unset=True,
 )
@@ -151,7 +151,8 @@ def decide_parquet(
     "/{case_id}/research-notes",
     status_code=status.HTTP_201_CREATED,
     response_model=ResearchNoteCreated,
-    responses=STEP_ERRORS,
+    # 410: a note is sealed with the case's key, which a destroyed case no longer has.
+    responses={**STEP_ERRORS, **responses(410)},
     summary="Step 3: a member shares what their institution knows (never the CST)",
 )
 def add_research_note(
@@ -208,8 +209,11 @@ def record_family_information(
     return _present(session, principal, vault, case_id)
 
 
-async def no_content(request: Request) -> None:
-    """R15: a transmission is recorded, never what was sent: this step takes no body at all."""
+async def no_content(request: Request, _caller: CurrentPrincipal) -> None:
+    """R15: a transmission is recorded, never what was sent: this step takes no body at all.
+
+    The caller is authenticated first, so a refused body is a logged refusal of a known user
+    (and a request without a token is a 401, whatever its body)."""
     if (await request.body()).strip():
         raise InvalidInput(
             "A transmission records that the situation was transmitted, never its content "

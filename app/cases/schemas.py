@@ -23,6 +23,7 @@ from app.schemas import (
     NoteText,
     Phone,
     ReasonText,
+    RowId,
     School,
     StrictInput,
 )
@@ -58,7 +59,7 @@ class GuardianIn(StrictInput):
 
 
 class CaseCreate(StrictInput):
-    cell_id: int
+    cell_id: RowId
     received_on: date | None = None
     origin: Organisation | None = None
     motifs: Annotated[list[Motif], Field(min_length=1, max_length=len(Motif))]

@@ -5,12 +5,12 @@ from datetime import date
 
 from pydantic import BaseModel
 
-from app.schemas import StrictInput
+from app.schemas import RowId, StrictInput
 from app.workflow.states import CaseState
 
 
 class MeetingCreate(StrictInput):
-    cell_id: int
+    cell_id: RowId
     held_on: date
 
 

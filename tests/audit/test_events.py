@@ -209,6 +209,12 @@ REFUSALS: dict[str, tuple[int, str, str, str]] = {
     "auth: a deactivated account": (401, "account-inactive", "read_case", "high"),
     "auth: an expired token of a known account": (401, "expired-token", "read_case", "high"),
     "audit: a member asks for the log": (403, "role-not-allowed", "read_audit_events", "high"),
+    "procedure: a transmission with content": (
+        422,
+        "transmission-takes-no-content",
+        "transmit",
+        "info",
+    ),
 }
 
 
@@ -237,6 +243,9 @@ def test_a_refused_request_leaves_exactly_one_event_and_no_other_change(
             headers={"Authorization": f"Bearer {_expired_token(world, 'police')}"},
         ),
         "audit: a member asks for the log": lambda: world.as_("police").get("/audit/events"),
+        "procedure: a transmission with content": lambda: world.as_("coordinator").post(
+            f"/cases/{case_id}/orientations/{uuid.uuid4()}/transmission", {"sent": "content"}
+        ),
     }
     body = problem(requests[name](), status)
     assert body["type"].endswith(slug)

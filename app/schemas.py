@@ -42,9 +42,10 @@ def _line(max_length: int) -> object:
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
-# A cell's id as the database stores it (a 32-bit integer): a larger one is refused (422), not
-# sent to the database to overflow there.
-RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+# Ids as the database stores them (32-bit integers): a larger one is refused (422), not sent to
+# the database to overflow there. Bodies use RowId; query parameters bound themselves with it.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 Name = Annotated[str, _line(100), AfterValidator(_clean_line)]
 Address = Annotated[str, _line(300), AfterValidator(_clean_line)]

@@ -19,6 +19,7 @@ from app.audit.trail import Action
 from app.auth import CurrentPrincipal
 from app.db import DbSession
 from app.errors import InvalidInput, responses
+from app.schemas import MAX_ROW_ID
 
 router = APIRouter(tags=["audit"])
 
@@ -46,7 +47,7 @@ def read_audit_events(
     principal: CurrentPrincipal,
     session: DbSession,
     case_id: uuid.UUID | None = None,
-    actor_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    actor_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     action: Action | None = None,
     outcome: Literal["allowed", "denied"] | None = None,
     severity: Literal["info", "high"] | None = None,

@@ -31,6 +31,7 @@ from app.crypto.dependency import CurrentVault
 from app.db import DbSession, utcnow
 from app.directory.principal import Principal
 from app.errors import InvalidInput, responses
+from app.schemas import MAX_ROW_ID
 from app.workflow.states import CaseState
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -75,7 +76,7 @@ def list_cases(
     principal: CurrentPrincipal,
     session: DbSession,
     vault: CurrentVault,
-    cell_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    cell_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     state: CaseState | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,

@@ -15,6 +15,7 @@ from app.db import DbSession
 from app.errors import responses
 from app.indicators import service
 from app.indicators.schemas import IndicatorsRead
+from app.schemas import MAX_ROW_ID
 
 router = APIRouter(tags=["indicators"])
 
@@ -39,7 +40,7 @@ def read_indicators(
     session: DbSession,
     on: Today,
     cell_id: Annotated[
-        int | None, Query(ge=1, le=2**31 - 1, description="Leave out for Paris-wide figures")
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="Leave out for Paris-wide figures")
     ] = None,
     from_: Annotated[
         date | None, Query(alias="from", description="First day, inclusive (a year ago)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -31,6 +32,8 @@ from app.directory import repository as directory
 from app.directory import service as directory_service
 from app.errors import AppError, NotFound
 from app.main import make_vault
+from app.operations.exposition import MULTIPROCESS_DIR_ENV
+from app.operations.logs import log_config
 from app.vocabulary import CellKind, Organisation, Role
 
 cli = typer.Typer(
@@ -213,14 +216,40 @@ def _issue_token(session: Session, settings: Settings, username: str, ttl: int |
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, envvar="CENOMED_WORKERS", help="Worker processes")
+    ] = 1,
 ) -> None:
-    """Run the API (OpenAPI docs at /docs)."""
+    """Run the API (OpenAPI docs at /docs); JSON log lines on stderr, metrics at /metrics."""
     import uvicorn
 
+    settings = get_settings()
+    if workers > 1 or os.environ.get(MULTIPROCESS_DIR_ENV):
+        prepare_metrics_directory()
     uvicorn.run(
-        "app.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=log_config(settings.log_format, settings.log_level),
+        access_log=False,
     )
+
+
+def prepare_metrics_directory() -> Path:
+    """An empty directory where the workers write their samples (set before they start, so
+    that each one counts in it; emptied, because the counters of a previous run are stale)."""
+    configured = os.environ.get(MULTIPROCESS_DIR_ENV)
+    if configured:
+        directory = Path(configured)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="cenomed-metrics-"))
+        os.environ[MULTIPROCESS_DIR_ENV] = str(directory)
+    return directory
 
 
 @keys_cli.command("rotate")

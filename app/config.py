@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, model_validator
+from pydantic import Field, IPvAnyNetwork, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Signature algorithms python-jose verifies with public keys; never "none", never HS*.
@@ -58,6 +59,15 @@ class Settings(BaseSettings):
     audit_signing_key_file: Path | None = None
     audit_origin: str = Field(default="cenomed.local/audit", pattern=r"^[^\s+]+$", max_length=200)
     audit_checkpoint_every: int = Field(default=1000, ge=1)
+
+    # Operations: who may scrape /metrics (addresses as seen by the service, after a trusted
+    # proxy's X-Forwarded-For), and the server's log lines (JSON for a collector, or text).
+    metrics_allowed_networks: list[IPvAnyNetwork] = [
+        IPv4Network("127.0.0.0/8"),
+        IPv6Network("::1/128"),
+    ]
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:

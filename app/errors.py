@@ -138,6 +138,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "The body is larger than the service accepts",
         422: "The body or parameters are invalid",
         429: "Too many failed authentications from this address; wait and retry",
+        503: "Not ready: a dependency of the service is missing (see the checks)",
     }
     return {code: {"description": descriptions[code], **PROBLEM_RESPONSE} for code in codes}
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import migrate
 from app.audit import checkpoint, trail
 from app.audit.context import RequestContextMiddleware
 from app.audit.router import router as audit_router
@@ -29,7 +30,14 @@ from app.crypto.keyring import key_provider
 from app.crypto.vault import Vault
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory.router import router as directory_router
-from app.errors import PROBLEM_JSON, AppError, TooManyRequests, declare_common_problems, problem
+from app.errors import (
+    PROBLEM_JSON,
+    PROBLEM_PREFIX,
+    AppError,
+    TooManyRequests,
+    declare_common_problems,
+    problem,
+)
 from app.http_hardening import (
     AuthFailureLimiter,
     BodySizeLimitMiddleware,
@@ -37,6 +45,10 @@ from app.http_hardening import (
 )
 from app.indicators.router import router as indicators_router
 from app.meetings.router import router as meetings_router
+from app.operations import metrics
+from app.operations.metrics import ObservedRequestsMiddleware
+from app.operations.router import metrics_router
+from app.operations.router import router as operations_router
 from app.policy.engine import get_engine
 
 log = logging.getLogger(__name__)
@@ -73,20 +85,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_verifier = verifier
     app.state.vault = vault
 
+    app.state.expected_revisions = migrate.head_revisions(settings.database_url)
+
     api = APIRouter(prefix=API_PREFIX)
-
-    @api.get("/health", tags=["operations"], summary="Liveness")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    api.include_router(operations_router)
     api.include_router(directory_router)
     api.include_router(cases_router)
     api.include_router(meetings_router)
     api.include_router(audit_router)
     api.include_router(indicators_router)
     app.include_router(api)
-    # Added inside out: the security headers wrap everything, even a refused body.
+    app.include_router(metrics_router)
+    # Added inside out: the security headers wrap everything, even a refused body; every
+    # request, refused bodies included, is counted and logged with its request id.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ObservedRequestsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     if settings.cors_allowed_origins:
         app.add_middleware(
@@ -113,6 +126,8 @@ def make_vault(settings: Settings) -> Vault:
 
 def _problem_response(request: Request, body: dict[str, Any], headers: Any = None) -> JSONResponse:
     body.setdefault("instance", request.url.path)
+    if 400 <= body["status"] < 500:
+        metrics.count_refusal(body["status"], body["type"].removeprefix(PROBLEM_PREFIX))
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 

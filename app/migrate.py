@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -31,3 +32,8 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
+
+
+def head_revisions(url: str) -> frozenset[str]:
+    """The revisions the code expects the database to be at (read from the scripts)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config(url)).get_heads())

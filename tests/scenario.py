@@ -90,3 +90,37 @@ def problem(response: Any, status: int) -> dict[str, Any]:
     assert LAST_NAME not in response.text
     assert FIRST_NAME not in response.text
     return body
+
+
+def through_the_six_steps(world: World) -> str:
+    """One case from the police's signalement to the CST's feedback, closed, then opened
+    again from the archive: every kind of step and read the procedure has."""
+    coordinator = world.as_("coordinator")
+    case_id = to_research(world)
+    note = {"content": f"{FIRST_NAME} est connue du collège."}
+    ok(world.as_("teacher").post(f"/cases/{case_id}/research-notes", note))
+    ok(coordinator.post(f"/meetings/{meeting(world)}/cases", {"case_id": case_id}))
+    oriented = coordinator.post(
+        f"/cases/{case_id}/review-decision",
+        {
+            "decision": "orient",
+            "orientations": [{"destination": "social_services"}, {"destination": "crip"}],
+        },
+    )
+    ids = {o["destination"]: o["id"] for o in ok(oriented)["orientations"]}
+    informed = {"informed_on": today().isoformat(), "means": "letter"}
+    ok(coordinator.post(f"/cases/{case_id}/family-information", informed))
+    for orientation_id in ids.values():
+        ok(coordinator.post(f"/cases/{case_id}/orientations/{orientation_id}/transmission"))
+    ok(
+        world.as_("cst").post(
+            f"/cases/{case_id}/orientations/{ids['social_services']}/feedback",
+            {"outcome": "support_in_place"},
+        )
+    )
+    ok(coordinator.get("/cases"))
+    ok(coordinator.post(f"/cases/{case_id}/closure"))
+    reason = {"reason": f"Relire le dossier {LAST_NAME} avant la cellule."}
+    ok(coordinator.post(f"/cases/{case_id}/archive-access", reason))
+    ok(coordinator.get(f"/cases/{case_id}"))
+    return case_id

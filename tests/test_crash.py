@@ -7,14 +7,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,50 +24,11 @@ from app.crypto.models import CaseKey, IdentityIndex
 from tests.audit.log import events
 from tests.conftest import World
 from tests.scenario import case_body
+from tests.server import free_port, running_server
 
 pytestmark = pytest.mark.slow
 CYCLES = 5
 CLIENTS = 4
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def _server(world: World, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = os.environ | {
-        "CENOMED_DATA_DIR": str(world.settings.data_dir),
-        "CENOMED_DATABASE_URL": world.settings.database_url,
-    }
-    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"]
-    process = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the kill takes every worker
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if (
-                    httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code
-                    == 200
-                ):
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("the server did not start")
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
 
 
 def _load(
@@ -95,9 +53,9 @@ def _load(
 
 
 def _kill_mid_flight(world: World, acknowledged: dict[str, str]) -> int:
-    port = _free_port()
+    port = free_port()
     stop = threading.Event()
-    with _server(world, port) as server:
+    with running_server(world, port) as server:
         before = len(acknowledged)
         clients = [
             threading.Thread(
@@ -143,7 +101,7 @@ def test_killed_servers_lose_no_acknowledged_write_and_leave_nothing_half_done(
     served = [_kill_mid_flight(world, acknowledged) for _ in range(CYCLES)]
     assert all(n > 0 for n in served)
 
-    with _server(world, _free_port()) as _restarted:
+    with running_server(world, free_port()) as _restarted:
         pass  # it starts again on the data the kills left
     for case_id, name in acknowledged.items():
         case = world.as_("coordinator").get(f"/cases/{case_id}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import getpass
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from app.audit.chain import Event, append_all
 from app.audit.context import current_request
 from app.directory.principal import Principal
+from app.operations import metrics
 
 ALLOWED = "allowed"
 DENIED = "denied"
@@ -210,6 +212,7 @@ def record_refusal(
 # --- events wait on the session until it commits -------------------------------------------------
 
 _PENDING = "audit.pending"
+_APPENDED = "audit.appended"  # counted for the operators once the commit succeeded
 
 
 def _queue(session: Session, *events: Event) -> None:
@@ -225,9 +228,18 @@ def _append_pending(session: Session) -> None:
         # Every other change first (its row locks too), then the head: always the last lock.
         session.flush()
         append_all(session, pending)
+        session.info[_APPENDED] = Counter(event.outcome for event in pending)
+
+
+@sqlalchemy_event.listens_for(Session, "after_commit")
+def _count_appended(session: Session) -> None:
+    appended: Counter[str] | None = session.info.pop(_APPENDED, None)
+    if appended:
+        metrics.count_audit_appends(appended)
 
 
 @sqlalchemy_event.listens_for(Session, "after_soft_rollback")
 def _forget_pending(session: Session, previous: SessionTransaction) -> None:
     if not previous.nested:
         session.info.pop(_PENDING, None)
+        session.info.pop(_APPENDED, None)

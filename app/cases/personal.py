@@ -14,6 +14,7 @@ from datetime import date
 from app.cases.models import ArchiveAccess, CasePersonal, Guardian, ResearchNote
 from app.crypto.envelope import FieldCipher, FieldIntegrityError
 from app.errors import IntegrityFailure
+from app.operations import metrics
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def _open(cipher: FieldCipher, table: str, column: str, row: uuid.UUID, blob: by
         return cipher.open_text(table, column, str(row), blob)
     except FieldIntegrityError as error:
         log.error("integrity failure on %s.%s row %s: %s", table, column, row, error)
+        metrics.count_decryption_failure("field")
         raise IntegrityFailure(
             "A stored value of this case failed its integrity check and cannot be shown; the "
             "incident is logged. Report it to the service's administrators.",

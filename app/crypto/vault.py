@@ -22,6 +22,7 @@ from app.crypto.envelope import FieldCipher, new_data_key
 from app.crypto.keyring import KeyProvider, KeyUnavailable, WrapIntegrityError
 from app.crypto.models import CaseKey, IdentityIndex
 from app.db import utcnow
+from app.operations import metrics
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Vault:
             data_key = self.provider.unwrap(key.kek_id, key.wrapped_key, context=_context(case_id))
         except (KeyUnavailable, WrapIntegrityError) as error:
             log.error("data key of case %s cannot be unwrapped: %s", case_id, type(error).__name__)
+            metrics.count_decryption_failure("data_key")
             raise KeyIntegrityError(str(case_id)) from error
         cipher = FieldCipher(data_key, key.key_version)
         with self._lock:

@@ -1,0 +1,1 @@
+"""What the operators run the service with: metrics, structured logs, health checks."""

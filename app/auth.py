@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -31,9 +31,8 @@ from jose.exceptions import ExpiredSignatureError, JOSEError
 from sqlalchemy.orm import Session
 
 from app.audit.trail import Actor
-from app.cases import repository as cases_repository
 from app.config import Settings
-from app.db import DbSession, utcnow
+from app.db import DbSession
 from app.directory import repository as directory_repository
 from app.directory.principal import Principal
 from app.directory.service import load_principal
@@ -363,8 +362,6 @@ def get_principal(
             "This account is unknown or deactivated; ask your administrator.",
             slug="account-inactive",
         )
-    grants = cases_repository.archive_grants(session, user_id=principal.user_id, now=utcnow())
-    principal = replace(principal, archive_case_ids=grants)
     request.state.audit_actor = Actor.of(principal)
     return principal
 

@@ -183,7 +183,7 @@ def _possible_duplicates(session: Session, principal: Principal, case: Case) -> 
     candidate_ids = repository.same_identity_case_ids(session, case_id=case.id)
     return [
         other.id
-        for other in repository.get_cases(session, candidate_ids)
+        for other in repository.get_cases_for_policy(session, candidate_ids)
         if Block.IDENTITY in case_view(principal, facts_of(other)).blocks
     ]
 

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
+from app.cases.models import ArchiveAccess
 from app.directory.models import Cell, CharterAcceptance, Membership, User
 from app.vocabulary import Role
 
@@ -19,6 +23,55 @@ def get_cell_by_name(session: Session, name: str) -> Cell | None:
 
 def get_user_by_username(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """What each request needs to know of its caller, read in one round trip."""
+
+    user_id: int
+    username: str
+    role: str
+    organisation: str
+    active: bool
+    cell_ids: frozenset[int]
+    charter_accepted: bool
+    archive_case_ids: frozenset[uuid.UUID]
+
+
+def get_account(
+    session: Session, username: str, charter_version: str, now: datetime
+) -> Account | None:
+    """The account, its cells, whether it accepted ``charter_version`` and the archive
+    accesses it holds at ``now`` (R17): one query, since every authenticated request asks it
+    (a row per membership and running access; those are few)."""
+    accepted = (
+        exists()
+        .where(CharterAcceptance.user_id == User.id, CharterAcceptance.version == charter_version)
+        .correlate(User)
+    )
+    columns = (User.id, User.role, User.organisation, User.active, accepted)
+    rows = session.execute(
+        select(*columns, Membership.cell_id, ArchiveAccess.case_id)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .outerjoin(
+            ArchiveAccess, and_(ArchiveAccess.user_id == User.id, ArchiveAccess.expires_at > now)
+        )
+        .where(User.username == username)
+    ).all()
+    if not rows:
+        return None
+    user_id, role, organisation, active, charter_accepted, _cell, _case = rows[0]
+    return Account(
+        user_id=user_id,
+        username=username,
+        role=role,
+        organisation=organisation,
+        active=active,
+        cell_ids=frozenset(row[5] for row in rows if row[5] is not None),
+        charter_accepted=bool(charter_accepted),
+        archive_case_ids=frozenset(row[6] for row in rows if row[6] is not None),
+    )
 
 
 def cell_ids_of(session: Session, user_id: int) -> frozenset[int]:

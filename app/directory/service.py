@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,20 +108,19 @@ def load_principal(
     username: str,
     *,
     charter_version: str,
-    archive_case_ids: frozenset[uuid.UUID] = frozenset(),
 ) -> Principal | None:
     """The caller as the directory knows them now, or None if unknown or deactivated (R3)."""
-    user = repository.get_user_by_username(session, username)
-    if user is None or not user.active:
+    account = repository.get_account(session, username, charter_version, utcnow())
+    if account is None or not account.active:
         return None
     return Principal(
-        user_id=user.id,
-        username=user.username,
-        role=Role(user.role),
-        organisation=Organisation(user.organisation),
-        cell_ids=repository.cell_ids_of(session, user.id),
-        charter_accepted=repository.has_accepted(session, user.id, charter_version),
-        archive_case_ids=archive_case_ids,
+        user_id=account.user_id,
+        username=account.username,
+        role=Role(account.role),
+        organisation=Organisation(account.organisation),
+        cell_ids=account.cell_ids,
+        charter_accepted=account.charter_accepted,
+        archive_case_ids=account.archive_case_ids,
     )
 
 

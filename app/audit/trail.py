@@ -69,6 +69,8 @@ class Action(StrEnum):
     DESTROY_KEY = "destroy_key"
     CHECKPOINT = "checkpoint"
     PURGE_CASE = "purge_case"
+    BACKUP = "backup"
+    RESTORE = "restore"
     # the auditors
     READ_AUDIT_EVENTS = "read_audit_events"
     VERIFY_AUDIT_LOG = "verify_audit_log"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -172,6 +173,30 @@ def user_add(
         user_id = directory_service.create_user(
             session, username=username, role=role, organisation=organisation, cell_ids=cell or []
         ).id
+    typer.echo(user_id)
+
+
+@user_cli.command("set-password")
+@_one_line_errors
+def user_set_password(
+    username: Annotated[str, typer.Argument(help="The account")],
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input (scripts)")
+    ] = False,
+) -> None:
+    """Set an account's password for the web sign-in of the embedded default (argon2id).
+
+    Asked twice, hidden, unless --password-stdin. Ends the account's open web sessions.
+    """
+    from app.web import passwords, signin
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    passwords.check_new_password(password)
+    with _session(get_settings()) as session:
+        user_id = signin.set_password(session, username=username, password=password)
     typer.echo(user_id)
 
 
@@ -458,7 +483,8 @@ DEMO_USERS: list[tuple[str, Role, Organisation | None, bool]] = [
 def demo(
     ttl: Annotated[int, typer.Option(min=60, help="Lifetime of the printed tokens")] = 8 * 3600,
 ) -> None:
-    """Init, a demo cell with example cases, one user per role; prints each username and token."""
+    """Init, a demo cell with example cases, one user per role; prints each username, an API
+    token and a web password."""
     from app.demo import seed_cases
 
     settings = get_settings()
@@ -484,13 +510,30 @@ def demo(
                 session, principal=demo_user, version=version, current_version=version
             )
         seed_cases(session, vault=make_vault(settings), cell_id=cell.id, charter_version=version)
-        tokens = [
-            (username, _issue_token(session, settings, username, ttl))
+        # A new random password per account and per run, for the web sign-in.
+        accounts = [
+            (
+                username,
+                _issue_token(session, settings, username, ttl),
+                _demo_password(session, username),
+            )
             for username, *_ in DEMO_USERS
         ]
-    typer.echo(f"# demo cell {cell.id}; tokens valid {timedelta(seconds=ttl)}", err=True)
-    for username, issued in tokens:
-        typer.echo(f"{username}\t{issued}")
+    typer.echo(
+        f"# demo cell {cell.id}; username, API token (valid {timedelta(seconds=ttl)}), "
+        "web password",
+        err=True,
+    )
+    for username, issued, password in accounts:
+        typer.echo(f"{username}\t{issued}\t{password}")
+
+
+def _demo_password(session: Session, username: str) -> str:
+    from app.web import signin
+
+    password = secrets.token_urlsafe(12)
+    signin.set_password(session, username=username, password=password)
+    return password
 
 
 def main() -> None:

@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     oidc_jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)
     oidc_require_access_token_type: bool = True
 
+    # The web front end's sessions (issue 9): closed after this long without a request, and
+    # in any case this long after signing in (R3: a session never outlives a working day).
+    web_idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    web_absolute_timeout_hours: int = Field(default=10, ge=1, le=24)
+    # The web sign-in through the OIDC provider (authorization code with PKCE): this
+    # service's client at the provider. Without it, with OIDC on, the web has no sign-in.
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    # The demo (make run): the sign-in page lists the demo accounts. Never in production.
+    web_demo_accounts: bool = False
+
     token_leeway_seconds: int = Field(default=5, ge=0, le=300)
 
     # R1: the version of the charter in force; a new one must be accepted again.

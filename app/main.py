@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
@@ -50,6 +50,10 @@ from app.operations.metrics import ObservedRequestsMiddleware
 from app.operations.router import metrics_router
 from app.operations.router import router as operations_router
 from app.policy.engine import get_engine
+from app.web.deps import CharterRequired, SignInRequired
+from app.web.errors import error_page, to_charter, to_sign_in
+from app.web.rendering import is_page_request, static_files
+from app.web.router import router as web_router
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -96,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(indicators_router)
     app.include_router(api)
     app.include_router(metrics_router)
+    app.include_router(web_router)
+    app.mount("/static", static_files(), name="static")
     # Added inside out: the security headers wrap everything, even a refused body; every
     # request, refused bodies included, is counted and logged with its request id.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -124,16 +130,28 @@ def make_vault(settings: Settings) -> Vault:
     return Vault(provider, cache_seconds=settings.data_key_cache_seconds)
 
 
-def _problem_response(request: Request, body: dict[str, Any], headers: Any = None) -> JSONResponse:
-    body.setdefault("instance", request.url.path)
+def _problem_response(request: Request, body: dict[str, Any], headers: Any = None) -> Response:
+    """The API's problem+json, or for a browser's page the same refusal as a French page."""
+    slug = body["type"].removeprefix(PROBLEM_PREFIX)
     if 400 <= body["status"] < 500:
-        metrics.count_refusal(body["status"], body["type"].removeprefix(PROBLEM_PREFIX))
+        metrics.count_refusal(body["status"], slug)
+    if is_page_request(request):
+        return error_page(request, body["status"], slug, headers)
+    body.setdefault("instance", request.url.path)
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SignInRequired)
+    async def sign_in_required(request: Request, _error: SignInRequired) -> Response:
+        return to_sign_in(request)
+
+    @app.exception_handler(CharterRequired)
+    async def charter_required(_request: Request, _error: CharterRequired) -> Response:
+        return to_charter()
+
     @app.exception_handler(AppError)
-    async def app_error(request: Request, error: AppError) -> JSONResponse:
+    async def app_error(request: Request, error: AppError) -> Response:
         await run_in_threadpool(_record_refusal, request, error.status, error.slug, error.case_id)
         headers = None
         if error.status == 401:
@@ -143,7 +161,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _problem_response(request, error.to_problem(), headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, error: RequestValidationError) -> Response:
         # Only where and why: the rejected value may be nominative, so it is never echoed; nor is
         # the name of an unknown field, which the client chose and could be anything.
         errors = [
@@ -161,7 +179,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _problem_response(request, body)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code == 400:
             # The framework's only 400 here (no route reads a form): a JSON body it cannot even
             # decode (not UTF-8). A malformed body, answered like every other one.
@@ -184,7 +202,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _problem_response(request, body, getattr(error, "headers", None))
 
     @app.exception_handler(StaleDataError)
-    async def stale(request: Request, _error: StaleDataError) -> JSONResponse:
+    async def stale(request: Request, _error: StaleDataError) -> Response:
         await run_in_threadpool(_record_refusal, request, 409, "concurrent-change", None)
         body = problem(
             409,
@@ -195,7 +213,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _problem_response(request, body)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    async def unexpected(request: Request, error: Exception) -> Response:
         # The type only: messages of database errors can carry values.
         log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url.path)
         body = problem(
@@ -219,11 +237,11 @@ def _record_refusal(request: Request, status: int, slug: str, case_id: uuid.UUID
     if status == 404 and case_id is None:
         return
     case_id = case_id or _uuid_or_none(request.path_params.get("case_id"))
+    # The API's route names are the actions; a page names its action (app.web.deps).
+    action = getattr(request.state, "audit_action", None) or Action(route.name)
     try:
         with unit_of_work(request.app.state.sessionmaker) as session:
-            trail.record_refusal(
-                session, actor, Action(route.name), status=status, slug=slug, case_id=case_id
-            )
+            trail.record_refusal(session, actor, action, status=status, slug=slug, case_id=case_id)
     except SQLAlchemyError as error:
         # The refusal stands; the missing event is an incident for the operators.
         log.error("could not record a refusal in the audit log: %s", type(error).__name__)

@@ -15,6 +15,7 @@ from app.crypto.models import CaseKey, IdentityIndex
 from app.db import Base
 from app.directory.models import Cell, CharterAcceptance, Membership, User
 from app.meetings.models import Meeting
+from app.web.models import WebSession
 
 __all__ = [
     "AuditCheckpoint",
@@ -36,4 +37,5 @@ __all__ = [
     "Orientation",
     "ResearchNote",
     "User",
+    "WebSession",
 ]

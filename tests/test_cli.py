@@ -171,7 +171,9 @@ def test_a_command_before_init_says_what_to_do(cli_env: dict[str, str]) -> None:
 def test_demo_prints_a_working_token_per_role_and_can_run_twice(cli_env: dict[str, str]) -> None:
     first = cenomed(cli_env, "demo")
     assert first.returncode == 0, first.stderr
-    lines = dict(line.split("\t") for line in first.stdout.strip().splitlines())
+    rows = [line.split("\t") for line in first.stdout.strip().splitlines()]
+    lines = {username: token for username, token, _password in rows}
+    assert all(len(password) >= 12 for *_, password in rows)
     assert set(lines) == {
         "demo-coordinator",
         "demo-parquet",

@@ -60,11 +60,15 @@ class Action(StrEnum):
     # the caller's account
     READ_ME = "read_me"
     ACCEPT_CHARTER = "accept_charter"
+    # the web front end's sessions
+    SIGN_IN = "sign_in"
+    SIGN_OUT = "sign_out"
     # administration (the CLI)
     ADD_CELL = "add_cell"
     ADD_USER = "add_user"
     DEACTIVATE_USER = "deactivate_user"
     ISSUE_TOKEN = "issue_token"  # noqa: S105 (an action's name, not a secret)
+    SET_PASSWORD = "set_password"  # noqa: S105 (an action's name, not a secret)
     ROTATE_KEYS = "rotate_keys"
     DESTROY_KEY = "destroy_key"
     CHECKPOINT = "checkpoint"

@@ -51,7 +51,14 @@ from app.meetings.models import Meeting
 from app.policy import decisions
 from app.policy.visibility import SEALED_BLOCKS, Block, CaseFacts, CaseView, case_view
 from app.retention.policy import birth_month
-from app.vocabulary import CellKind, Destination, FeedbackOutcome, ReviewDecision, Role
+from app.vocabulary import (
+    CellKind,
+    Destination,
+    FeedbackOutcome,
+    Organisation,
+    ReviewDecision,
+    Role,
+)
 from app.workflow import guards
 from app.workflow.guards import GuardFailed, InvalidStepInput, StepFacts
 from app.workflow.machine import IllegalStep, fire
@@ -262,6 +269,25 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
 # --- step 1 -----------------------------------------------------------------------------------
 
 
+def _prospective(principal: Principal, cell_id: int, origin: Organisation) -> CaseFacts:
+    """The facts of a case this principal would submit in this cell."""
+    return CaseFacts(
+        state=CaseState.SUBMITTED,
+        cell_id=cell_id,
+        submitted_by=principal.user_id,
+        origin=origin.value,
+    )
+
+
+def may_submit(principal: Principal) -> bool:
+    """Whether the charter lets the caller send a situation in one of their cells (R4)."""
+    own = principal.organisation
+    return any(
+        decisions.may_step(principal, Step.SUBMIT, _prospective(principal, cell_id, own))
+        for cell_id in principal.cell_ids
+    )
+
+
 def submit_case(
     session: Session, *, principal: Principal, vault: Vault, data: CaseCreate, today: date
 ) -> Case:
@@ -269,12 +295,7 @@ def submit_case(
     if cell is None or not principal.is_member_of(cell.id):
         raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
     origin = data.origin or principal.organisation
-    prospective = CaseFacts(
-        state=CaseState.SUBMITTED,
-        cell_id=cell.id,
-        submitted_by=principal.user_id,
-        origin=origin.value,
-    )
+    prospective = _prospective(principal, cell.id, origin)
     if not decisions.may_step(principal, Step.SUBMIT, prospective) and decisions.may_step(
         principal, Step.SUBMIT, replace(prospective, origin=principal.organisation.value)
     ):

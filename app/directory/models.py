@@ -36,6 +36,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The web sign-in of the embedded default (argon2id, 'cenomed user set-password'); with
+    # an OIDC provider, the provider checks passwords and this stays empty.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
 
 
 class Membership(Base):

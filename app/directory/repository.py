@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,6 +72,20 @@ def get_account(
         charter_accepted=bool(charter_accepted),
         archive_case_ids=frozenset(row[6] for row in rows if row[6] is not None),
     )
+
+
+def accounts_named_like(session: Session, prefix: str) -> Sequence[tuple[str, str]]:
+    """(username, role) of the active accounts with a web password whose name starts so."""
+    rows = session.execute(
+        select(User.username, User.role)
+        .where(
+            User.username.startswith(prefix, autoescape=True),
+            User.active.is_(True),
+            User.password_hash.is_not(None),
+        )
+        .order_by(User.username)
+    )
+    return [(username, role) for username, role in rows]
 
 
 def cell_ids_of(session: Session, user_id: int) -> frozenset[int]:

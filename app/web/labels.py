@@ -1,0 +1,270 @@
+"""The French words of the interface for the closed lists: translated once, here.
+
+A test checks every value of every list has its label, so a new value cannot reach a page
+untranslated.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from app.policy.visibility import Block
+from app.vocabulary import (
+    CellKind,
+    Destination,
+    FeedbackOutcome,
+    GuardianRelationship,
+    InformationMeans,
+    Motif,
+    Organisation,
+    ReorientedTo,
+    ReviewDecision,
+    Role,
+    Sex,
+)
+from app.workflow.states import CaseState, Step
+
+LABELS: dict[type[StrEnum], dict[str, str]] = {
+    Role: {
+        "coordinator": "Coordinateur ou coordinatrice de la cellule (DPP)",
+        "parquet": "Parquet",
+        "member": "Membre de la cellule",
+        "cst": "Coordination sociale territoriale (CST)",
+        "auditor": "Auditeur ou auditrice",
+        "steering": "Pilotage",
+        "admin": "Administration",
+    },
+    Organisation: {
+        "police": "Police",
+        "education": "Éducation nationale",
+        "mairie": "Mairie d'arrondissement",
+        "city_service": "Service de la Ville",
+        "social_landlord": "Bailleur social",
+        "pjj": "Protection judiciaire de la jeunesse",
+        "parquet": "Parquet",
+        "dpp": "Direction de la prévention et de la protection (DPP)",
+        "dases": "DASES",
+        "association": "Association de prévention",
+        "other": "Autre",
+    },
+    CellKind: {
+        "cenomed": "Cellule CENOMED",
+        "recidivism": "Groupe de lutte contre la récidive",
+    },
+    Motif: {
+        "public_order": "Troubles à l'ordre public",
+        "absenteeism": "Absentéisme scolaire",
+        "school_dropout": "Décrochage scolaire",
+        "wandering": "Errance",
+        "violent_behaviour": "Comportement violent",
+        "night_presence": "Présence nocturne sur la voie publique",
+        "endangerment": "Mise en danger",
+        "other": "Autre motif",
+    },
+    Destination: {
+        "social_services": "Services sociaux (via la CST)",
+        "crip": "Cellule de recueil des informations préoccupantes (CRIP)",
+        "prevention_association": "Association de prévention spécialisée",
+        "school_head": "Chef d'établissement",
+        "reussite_educative": "Programme de réussite éducative",
+        "other": "Autre dispositif",
+        "mission_locale": "Mission locale",
+        "insertion": "Dispositif d'insertion",
+        "pjj": "Protection judiciaire de la jeunesse",
+        "spip": "SPIP",
+        "health": "Soins",
+        "housing": "Logement",
+    },
+    FeedbackOutcome: {
+        "support_in_place": "Un accompagnement a pu être mis en place",
+        "support_not_possible": "Aucun accompagnement n'a pu être mis en place",
+        "reoriented": "La situation a été réorientée",
+    },
+    ReorientedTo: {
+        "social": "Vers un dispositif social",
+        "medico_social": "Vers un dispositif médico-social",
+    },
+    Sex: {"F": "Féminin", "M": "Masculin", "X": "Non précisé"},
+    GuardianRelationship: {
+        "parent": "Parent",
+        "guardian": "Tuteur ou tutrice",
+        "other": "Autre",
+    },
+    InformationMeans: {
+        "letter": "Courrier",
+        "meeting": "Entretien",
+        "phone": "Téléphone",
+        "email": "Courriel",
+    },
+    ReviewDecision: {
+        "orient": "Orienter",
+        "no_action": "Classer sans suite",
+    },
+    CaseState: {
+        "submitted": "Reçue par la coordination",
+        "parquet_review": "Transmise au parquet",
+        "not_retained": "Non retenue par le parquet",
+        "research": "Recherches des membres",
+        "cell_review": "À l'ordre du jour de la cellule",
+        "oriented": "Orientée",
+        "feedback": "Retour des services",
+        "closed": "Close",
+        "purged": "Détruite (durée de conservation échue)",
+    },
+    Step: {
+        "submit": "Signaler la situation",
+        "refer_to_parquet": "Transmettre au parquet",
+        "retain": "Retenir la situation",
+        "not_retain": "Ne pas retenir (suivi judiciaire en cours)",
+        "add_research_note": "Ajouter une note de recherche",
+        "examine_at_meeting": "Inscrire à l'ordre du jour",
+        "orient": "Orienter",
+        "close_without_action": "Classer sans suite",
+        "record_family_information": "Enregistrer l'information de la famille",
+        "transmit": "Transmettre au service",
+        "record_feedback": "Enregistrer le retour",
+        "close": "Clore la situation",
+        "request_archive_access": "Demander l'accès à l'archive",
+        "export_subject_access": "Exporter pour le droit d'accès",
+    },
+    Block: {
+        "workflow": "Suivi de la procédure",
+        "identity": "Identité du mineur",
+        "contact": "Coordonnées",
+        "facts": "Motifs et faits signalés",
+        "research": "Notes de recherche",
+        "orientation": "Orientation",
+        "feedback": "Retours des services",
+    },
+}
+
+# What each state waits for, in the list of cases.
+AWAITS: dict[str, str] = {
+    "submitted": "Transmission au parquet par la coordination",
+    "parquet_review": "Décision du parquet",
+    "not_retained": "Présentation en cellule de la situation non retenue",
+    "research": "Recherches des membres, puis inscription à l'ordre du jour",
+    "cell_review": "Examen en cellule",
+    "oriented": "Information de la famille et transmission aux services",
+    "feedback": "Retour des services",
+    "closed": "Rien : la situation est close",
+    "purged": "Rien : les données sont détruites",
+}
+
+
+def label(kind: type[StrEnum], value: str | StrEnum | None) -> str:
+    """The French label of a value of a closed list (the value itself if it is unknown, which
+    the completeness test forbids)."""
+    if value is None:
+        return ""
+    return LABELS[kind].get(str(value), str(value))
+
+
+def choices(kind: type[StrEnum], values: object = None) -> list[tuple[str, str]]:
+    """(value, label) pairs in the list's order, or of ``values`` only."""
+    allowed = list(kind) if values is None else [kind(v) for v in values]  # type: ignore[attr-defined]
+    return [(member.value, LABELS[kind][member.value]) for member in allowed]
+
+
+# What a refusal says on a page, by the problem's slug (the API's details are English).
+PROBLEMS: dict[str, str] = {
+    "not-a-cell-member": (
+        "Vous n'êtes membre d'aucune cellule : il n'y a aucune situation à afficher."
+    ),
+    "role-not-allowed": "La charte ne permet pas à votre rôle cette action à cette étape.",
+    "case-not-found": "Aucune situation de vos cellules ne correspond à cette adresse.",
+    "transmission-takes-no-content": "La transmission ne porte aucun contenu.",
+    "step-not-allowed-in-state": (
+        "Cette étape n'est pas possible dans l'état actuel de la situation."
+    ),
+    "origin-reserved": "Cette origine est réservée à l'institution concernée.",
+    "orientation-not-found": "Cette situation n'a pas cette orientation.",
+    "not-archived": "Cette situation n'est pas archivée : elle se consulte directement.",
+    "meeting-not-found": "Aucune réunion de vos cellules ne correspond à cette adresse.",
+    "invalid-feedback": "Le retour doit être choisi dans la liste proposée.",
+    "csrf-token-invalid": (
+        "Le formulaire n'a pas pu être vérifié (jeton anti-falsification absent ou périmé). "
+        "Rechargez la page et envoyez-le de nouveau."
+    ),
+    "concurrent-change": (
+        "Quelqu'un a modifié cette situation au même moment : rechargez la page et recommencez."
+    ),
+    "charter-withholds-case": (
+        "La charte ne vous permet de voir aucun élément de cette situation à cette étape."
+    ),
+    "charter-not-accepted": "Acceptez la charte en vigueur avant d'accéder aux situations.",
+    "charter-version-mismatch": (
+        "La version de la charte a changé : relisez-la avant de l'accepter."
+    ),
+    "archive-access-required": (
+        "Cette situation est close et archivée : demandez un accès motivé et limité dans le temps."
+    ),
+    "data-destroyed": (
+        "Les données nominatives de cette situation ont été détruites (durée de conservation "
+        "échue)."
+    ),
+    "integrity-failure": (
+        "Une donnée enregistrée n'a pas passé son contrôle d'intégrité : l'incident est "
+        "journalisé. "
+        "Signalez-le aux administrateurs du service."
+    ),
+    "too-many-authentication-failures": (
+        "Trop de tentatives de connexion échouées depuis votre adresse : patientez une minute."
+    ),
+    "invalid-input": "Les informations envoyées ne sont pas valides : vérifiez le formulaire.",
+    "validation-error": "Les informations envoyées ne sont pas valides : vérifiez le formulaire.",
+    "forbidden": "Cette action ne vous est pas permise.",
+    "not-found": "Cette page n'existe pas.",
+    "http-404": "Cette page n'existe pas.",
+    "http-405": "Cette adresse ne s'utilise pas ainsi.",
+    "conflict": "Cette action n'est pas possible dans l'état actuel : rechargez la page.",
+    "internal-error": (
+        "Le service a rencontré une erreur inattendue ; rien n'a été modifié. Réessayez."
+    ),
+}
+# The procedure's guards (app.workflow.guards), by their code.
+PROBLEMS.update(
+    {
+        "one-month-rule": (
+            "Une situation ne peut être examinée qu'à une réunion tenue au moins un mois "
+            "calendaire après sa réception (R7) : choisissez une réunion plus tardive."
+        ),
+        "meeting-not-held-yet": "Cette réunion n'a pas encore eu lieu.",
+        "meeting-of-another-cell": "Cette réunion est celle d'une autre cellule.",
+        "family-not-informed": (
+            "La famille doit être informée avant la transmission aux services sociaux."
+        ),
+        "family-already-informed": "L'information de la famille est déjà enregistrée.",
+        "already-transmitted": "Cette orientation a déjà été transmise.",
+        "not-transmitted": "Cette orientation n'a pas encore été transmise au service.",
+        "no-social-coordinator": (
+            "La cellule n'a pas de coordination sociale territoriale (CST) active pour recevoir "
+            "la transmission."
+        ),
+        "feedback-already-recorded": "Le retour de ce service est déjà enregistré.",
+    }
+)
+SUBMISSION_REFUSED = (
+    "La situation n'a pas pu être enregistrée : la date de réception ne peut être ni dans le "
+    "futur ni antérieure de plus d'un an, la naissance doit la précéder, et la personne doit "
+    "avoir l'âge du public de la cellule à cette date (moins de 18 ans en cellule CENOMED, "
+    "12 à 25 ans en groupe récidive)."
+)
+STATUS_TITLES: dict[int, str] = {
+    400: "Demande invalide",
+    403: "Action non permise",
+    404: "Page introuvable",
+    405: "Méthode non permise",
+    409: "Action impossible pour l'instant",
+    410: "Données détruites",
+    413: "Envoi trop volumineux",
+    422: "Informations invalides",
+    429: "Trop de tentatives",
+    500: "Erreur du service",
+}
+
+
+def problem_text(status: int, slug: str) -> tuple[str, str]:
+    """The title and sentence of a refusal's page."""
+    title = STATUS_TITLES.get(status, "Demande refusée")
+    return title, PROBLEMS.get(slug, "Cette demande n'a pas pu aboutir.")

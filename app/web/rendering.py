@@ -1,0 +1,119 @@
+"""Pages from templates: the Jinja2 environment, the page's headers, the error pages.
+
+Every page gets ``Cache-Control: no-store`` (they show nominative data, or could) and a
+Content-Security-Policy that allows scripts and styles from this site only: no inline
+script, no inline style, no third party, forms posting here only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+from starlette.types import Scope
+
+from app.directory.principal import Principal
+from app.policy import decisions
+from app.web import labels
+from app.web.deps import CSRF_FIELD
+
+HERE = Path(__file__).parent
+PARIS = ZoneInfo("Europe/Paris")
+WEB_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+STATIC_MAX_AGE = 3600
+
+_MONTHS = (
+    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
+).split()
+
+
+def french_date(value: date | datetime | None) -> str:
+    """'2 décembre 2026' (and the time, in Paris, for an instant)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        local = value.astimezone(PARIS)
+        return f"{local.day} {_MONTHS[local.month - 1]} {local.year} à {local:%H:%M}"
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["label"] = labels.label
+    env.globals["kinds"] = {kind.__name__: kind for kind in labels.LABELS}
+    env.globals["awaits"] = labels.AWAITS
+    env.globals["CSRF_FIELD"] = CSRF_FIELD
+    env.filters["french_date"] = french_date
+    env.filters["short_id"] = lambda value: str(value)[:8]
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def page(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    principal = (context or {}).get("principal")
+    values = {
+        "request": request,
+        "nav": navigation(principal),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "principal": None,
+        "active": "",
+        **(context or {}),
+    }
+    response = templates.TemplateResponse(request, template, values, status_code=status_code)
+    response.headers["content-security-policy"] = WEB_CSP
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def navigation(principal: Principal | None) -> dict[str, bool]:
+    """Which screens the menu offers: those the charter lets this user open."""
+    if principal is None:
+        return {"audit": False, "indicators": False}
+    return {
+        "audit": decisions.may_read_audit_log(principal),
+        "indicators": bool(principal.cell_ids) or decisions.may_read_all_indicators(principal),
+    }
+
+
+def is_page_request(request: Request) -> bool:
+    """Whether an error should be answered as a page (the browser's) or a problem (the API's)."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/metrics", "/docs", "/redoc", "/openapi.json"))
+
+
+class CachedStaticFiles(StaticFiles):
+    """The vendored scripts and the style sheet: cacheable (they hold nothing personal)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["cache-control"] = f"public, max-age={STATIC_MAX_AGE}"
+        return response
+
+
+def static_files() -> CachedStaticFiles:
+    return CachedStaticFiles(directory=HERE / "static")

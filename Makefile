@@ -10,6 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 OIDC_PROVIDER := tests/oidc_provider
+BROWSER_TESTS := tests/browser
 
 .PHONY: run test test-postgres lint install dev lock clean bench-crypto bench-policy bench-purge bench-audit bench-indicators
 
@@ -27,14 +28,20 @@ $(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package-lock.json
 	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --loglevel=error
 	touch $@
 
+# axe-core, which the browser tests inject into every screen (Chromium itself is Debian's).
+$(BROWSER_TESTS)/node_modules/.installed: $(BROWSER_TESTS)/package-lock.json
+	npm ci --prefix $(BROWSER_TESTS) --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(VENV)/.installed
 
-dev: $(VENV)/.dev-installed $(OIDC_PROVIDER)/node_modules/.installed
+dev: $(VENV)/.dev-installed $(OIDC_PROVIDER)/node_modules/.installed \
+	$(BROWSER_TESTS)/node_modules/.installed
 
 run: install
 	umask 077 && mkdir -p var && $(BIN)/cenomed demo | tee var/demo-tokens.tsv
-	@echo "Demo tokens saved in var/demo-tokens.tsv; API docs: http://$(HOST):$(PORT)/docs"
-	$(BIN)/cenomed serve --host $(HOST) --port $(PORT)
+	@echo "Web: http://$(HOST):$(PORT)/ (web passwords: third column of var/demo-tokens.tsv); API docs: http://$(HOST):$(PORT)/docs"
+	CENOMED_WEB_DEMO_ACCOUNTS=true $(BIN)/cenomed serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check app tests bench migrations/env.py
@@ -67,4 +74,4 @@ lock: $(VENV)/.dev-installed
 	mv constraints.new constraints.txt
 
 clean:
-	rm -rf $(VENV) $(OIDC_PROVIDER)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OIDC_PROVIDER)/node_modules $(BROWSER_TESTS)/node_modules .pytest_cache .mypy_cache .ruff_cache

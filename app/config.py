@@ -44,7 +44,14 @@ class Settings(BaseSettings):
     # The web sign-in through the OIDC provider (authorization code with PKCE): this
     # service's client at the provider. Without it, with OIDC on, the web has no sign-in.
     oidc_client_id: str | None = None
-    oidc_client_secret: str | None = None
+    oidc_client_secret: str | None = Field(default=None, repr=False)
+    # The address the provider sends the browser back to, exactly as registered there
+    # (https://host/connexion/retour). Unset, it is derived from the request, which is wrong
+    # behind a proxy that does not forward the scheme and host: set it in production.
+    oidc_web_redirect_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # The scopes the web sign-in asks for: openid, plus whatever the provider needs to put
+    # oidc_username_claim in the ID token (say "openid profile" for preferred_username).
+    oidc_web_scope: str = Field(default="openid", pattern=r"^(\S+ )*openid( \S+)*$")
     # The demo (make run): the sign-in page lists the demo accounts. Never in production.
     web_demo_accounts: bool = False
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.audit.models import AuditEvent
 from app.config import Settings
 from app.db import make_engine
+from app.directory.models import User
 from app.main import create_app
 
 
@@ -195,3 +196,49 @@ def test_demo_prints_a_working_token_per_role_and_can_run_twice(cli_env: dict[st
         for username, token in lines.items():
             me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
             assert me.json()["username"] == username
+
+
+def test_set_password_stores_an_argon2_hash_and_refuses_a_short_one(
+    cli_env: dict[str, str],
+) -> None:
+    assert cenomed(cli_env, "init").returncode == 0
+    assert (
+        cenomed(
+            cli_env, "cell", "add", "--name", "C", "--kind", "cenomed", "--arrondissement", "18"
+        ).returncode
+        == 0
+    )
+    added = cenomed(
+        cli_env, "user", "add", "--username", "someone", "--role", "coordinator", "--cell", "1"
+    )
+    assert added.returncode == 0, added.stderr
+    passphrase = "une phrase de passe assez longue"  # noqa: S105 (invented for the test)
+
+    def set_password(username: str, password: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", "user", "set-password", username, "--password-stdin"],
+            env=cli_env,
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    short = set_password("someone", "court")
+    assert short.returncode == 1
+    assert "between 12 and 256 characters" in short.stderr
+    unknown = set_password("nobody", passphrase)
+    assert unknown.returncode == 1
+    done = set_password("someone", passphrase)
+    assert done.returncode == 0, done.stderr
+    assert passphrase not in done.stdout + done.stderr
+    engine = make_engine(cli_env["CENOMED_DATABASE_URL"])
+    with engine.connect() as connection:
+        stored = connection.scalar(select(User.password_hash).where(User.username == "someone"))
+        actions = list(connection.scalars(select(AuditEvent.action)))
+    engine.dispose()
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
+    assert passphrase not in stored
+    assert actions.count("set_password") == 1

@@ -44,6 +44,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.cases.models import Case, CaseMotif, Orientation
+from app.directory.models import Cell
 from app.meetings.models import Meeting
 
 # --- the two expressions that differ between SQLite and PostgreSQL ----------------------------
@@ -320,3 +321,10 @@ def median(session: Session, delays: Select[Any]) -> Median:
     if total is None or low is None or high is None:
         return Median(None, 0)
     return Median((float(low) + float(high)) / 2, int(total))
+
+
+def cells(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of every cell, by name: the choices of whoever reads any cell's figures."""
+    return [
+        (int(i), str(n)) for i, n in session.execute(select(Cell.id, Cell.name).order_by(Cell.name))
+    ]

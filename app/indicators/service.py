@@ -66,6 +66,22 @@ def read_indicators(
     return shape(counts, cell_id=cell_id, first=first, last=last, mask_under=mask_under)
 
 
+def readable_scopes(
+    session: Session, *, principal: Principal
+) -> tuple[bool, list[tuple[int, str]]]:
+    """What the caller may ask for: Paris as a whole or not, and which cells (id, name), as the
+    policies decide (the same decisions as :func:`_authorise`)."""
+    if decisions.may_read_all_indicators(principal):
+        return True, repository.cells(session)
+    own = [
+        (cell_id, cell.name)
+        for cell_id in sorted(principal.cell_ids)
+        if decisions.may_in_cell(principal, CELL_ACTION, cell_id)
+        and (cell := directory.get_cell(session, cell_id)) is not None
+    ]
+    return False, sorted(own, key=lambda c: c[1])
+
+
 def _authorise(session: Session, principal: Principal, cell_id: int | None) -> None:
     if decisions.may_read_all_indicators(principal):
         if cell_id is not None and directory.get_cell(session, cell_id) is None:

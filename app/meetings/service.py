@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
@@ -18,6 +20,7 @@ from app.db import utcnow
 from app.directory import repository as directory
 from app.directory.principal import Principal
 from app.errors import Forbidden, Gone, IntegrityFailure, InvalidInput, NotFound
+from app.meetings import repository
 from app.meetings.models import Meeting
 from app.meetings.schemas import (
     AgendaItem,
@@ -28,8 +31,13 @@ from app.meetings.schemas import (
 )
 from app.policy import decisions
 from app.policy.visibility import Block, case_view
+from app.workflow.guards import GuardFailed, StepFacts
+from app.workflow.machine import ALLOWED_FROM, IllegalStep, fire
+from app.workflow.states import CaseState, Step
 
 MEETING_WINDOW = timedelta(days=366)
+MEETINGS_LISTED = 100
+CANDIDATES_LISTED = 200
 
 
 def create_meeting(
@@ -135,3 +143,81 @@ def _person(vault: Vault, case: Case) -> PersonShown | None:
         first_name=identity.first_name,
         birth_date=identity.birth_date,
     )
+
+
+# --- the meeting screen (app.web.meetings_pages) ----------------------------------------------
+
+
+def list_meetings(session: Session, *, principal: Principal) -> Sequence[Meeting]:
+    """The meetings (latest first) of the caller's cells whose agendas the charter lets them
+    read: ids, cells and dates only, nothing nominative."""
+    if not principal.charter_accepted:
+        raise decisions.charter_refusal()
+    if not principal.cell_ids:
+        raise Forbidden(
+            "You belong to no cell, so there is no meeting for you to list (R1, R2).",
+            slug="not-a-cell-member",
+        )
+    cells = [c for c in principal.cell_ids if decisions.may_in_cell(principal, "read_meeting", c)]
+    if not cells:
+        raise Forbidden(
+            "The charter does not let your role read meetings.", slug="role-not-allowed"
+        )
+    return repository.meetings_of_cells(session, cell_ids=cells, limit=MEETINGS_LISTED)
+
+
+def agenda_sizes(session: Session, *, meetings: Sequence[Meeting]) -> dict[uuid.UUID, int]:
+    """How many cases each meeting has on its agenda (a count, nothing nominative)."""
+    return repository.agenda_sizes(session, meeting_ids=[m.id for m in meetings])
+
+
+def may_schedule(principal: Principal, cell_id: int) -> bool:
+    """Whether the charter lets the caller schedule a meeting of this cell (R7)."""
+    return decisions.may_in_cell(principal, "schedule_meeting", cell_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The cases the caller may put on a meeting's agenda: ``ready`` ones this meeting may
+    examine now, and how many more only a later meeting may (R7's month)."""
+
+    ready: list[AgendaItem]
+    later: int
+
+
+def agenda_candidates(
+    session: Session, *, principal: Principal, vault: Vault, meeting: Meeting, today: date
+) -> Candidates:
+    """The cases of the meeting's cell whose examination at this meeting the procedure (its
+    state machine and guards) and the charter (``examine_at_meeting``) both allow, with the
+    identity the caller may see; every identity shown is an audited read."""
+    states = [state.value for state in ALLOWED_FROM[Step.EXAMINE_AT_MEETING]]
+    found = repository.awaiting_examination(
+        session, cell_id=meeting.cell_id, states=states, limit=CANDIDATES_LISTED
+    )
+    ready: list[AgendaItem] = []
+    later = 0
+    for case in found:
+        if not decisions.may_step(principal, Step.EXAMINE_AT_MEETING, case_service.facts_of(case)):
+            continue
+        facts = StepFacts(
+            today=today,
+            received_on=case.received_on,
+            meeting_held_on=meeting.held_on,
+            meeting_cell_matches=meeting.cell_id == case.cell_id,
+        )
+        try:
+            fire(Step.EXAMINE_AT_MEETING, CaseState(case.state), facts)  # pure: no row changes
+        except (GuardFailed, IllegalStep):
+            later += 1
+            continue
+        ready.append(
+            AgendaItem(case_id=case.id, state=case.state, minor=_person_if(principal, vault, case))
+        )
+    trail.record_reads(
+        session,
+        principal,
+        Action.READ_MEETING,
+        [Read(item.case_id, frozenset({Block.IDENTITY.value})) for item in ready if item.minor],
+    )
+    return Candidates(ready, later)

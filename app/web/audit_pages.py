@@ -1,7 +1,252 @@
-"""The auditor's screen: the events with filters, the verification verdict, who looked at a file."""
+"""The auditor's screen: the events with filters, the verification verdict, who looked at a file.
+
+The same service functions as the API's ``/api/v1/audit/*`` and ``/cases/{id}/access-log``,
+so each read of the log is itself an audit event, exactly as through the API, and the charter
+decides who may read (``decisions.may_read_audit_log``; a case's coordinator may read its
+access log). Events hold ids and codes only: nothing nominative reaches these pages.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from dataclasses import asdict
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRouter
+
+from app.audit import service
+from app.audit.repository import EventFilter
+from app.audit.service import EventPage
+from app.audit.trail import OPERATOR_ROLE, Action
+from app.db import DbSession
+from app.directory.principal import Principal
+from app.errors import InvalidInput
+from app.policy import decisions
+from app.policy.visibility import Block
+from app.schemas import MAX_ROW_ID
+from app.vocabulary import Organisation, Role
+from app.web import labels
+from app.web.deps import WebPrincipal, audited_as
+from app.web.labels import choices, label
+from app.web.rendering import PARIS, page
 
 router = APIRouter(include_in_schema=False)
+AUDIT = "/audit"
+PAGE_SIZE = 50
+Cursor = Annotated[str | None, Query(max_length=200)]
+Text = Annotated[str, Query(max_length=100)]
+
+_MESSAGES = {
+    "action": "Choisissez une action de la liste.",
+    "resultat": "Choisissez un résultat de la liste.",
+    "gravite": "Choisissez une gravité de la liste.",
+    "acteur": "Saisissez le numéro d'un compte (un nombre entier positif).",
+    "dossier": "Saisissez le numéro complet d'une situation (36 caractères, tirets compris).",
+    "du": "Saisissez une date valide.",
+    "au": "Saisissez une date valide, postérieure ou égale à la date de début.",
+}
+
+
+def _day_start(day: date) -> datetime:
+    """Midnight in Paris: the days of the filters are the cells' calendar days."""
+    return datetime.combine(day, time(), PARIS)
+
+
+def _filters(values: dict[str, str]) -> tuple[EventFilter, dict[str, str]]:
+    """The filter the form asks for, and the fields it got wrong (by their name)."""
+    errors: dict[str, str] = {}
+
+    def parse(name: str, convert: Any) -> Any:
+        raw = values[name]
+        if not raw:
+            return None
+        try:
+            return convert(raw)
+        except ValueError:
+            errors[name] = _MESSAGES[name]
+            return None
+
+    def actor(raw: str) -> int:
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_ROW_ID:
+            raise ValueError(raw)
+        return int(raw)
+
+    def one_of(options: set[str]) -> Any:
+        def check(raw: str) -> str:
+            if raw not in options:
+                raise ValueError(raw)
+            return raw
+
+        return check
+
+    action = parse("action", one_of({a.value for a in Action}))
+    outcome = parse("resultat", one_of(set(labels.AUDIT_OUTCOMES)))
+    severity = parse("gravite", one_of(set(labels.AUDIT_SEVERITIES)))
+    actor_id = parse("acteur", actor)
+    case_id = parse("dossier", uuid.UUID)
+    first = parse("du", date.fromisoformat)
+    last = parse("au", date.fromisoformat)
+    if first and last and last < first:
+        errors["au"] = _MESSAGES["au"]
+    where = EventFilter(
+        case_id=case_id,
+        actor_id=actor_id,
+        action=action,
+        outcome=outcome,
+        severity=severity,
+        since=_day_start(first) if first else None,
+        until=_day_start(last + timedelta(days=1)) if last else None,  # the last day included
+    )
+    return where, errors
+
+
+def _row(item: dict[str, Any]) -> dict[str, Any]:
+    """An event as the page shows it: its codes with their French words beside them."""
+    role = item["actor_role"]
+    organisation = item["actor_organisation"]
+    return {
+        **item,
+        "at": datetime.fromisoformat(item["at"]) if isinstance(item["at"], str) else item["at"],
+        "role_text": (
+            labels.OPERATOR_ROLE if role == OPERATOR_ROLE else label(Role, role) if role else ""
+        ),
+        "organisation_text": label(Organisation, organisation) if organisation else "",
+        "action_text": label(Action, item["action"]),
+        "blocks_text": [label(Block, block) for block in item["blocks"]],
+        "outcome_text": labels.AUDIT_OUTCOMES.get(item["outcome"], item["outcome"]),
+        "severity_text": labels.AUDIT_SEVERITIES.get(item["severity"], item["severity"]),
+    }
+
+
+def _next_url(path: str, query: dict[str, str], found: EventPage) -> str | None:
+    if not found.next_cursor:
+        return None
+    kept = {name: value for name, value in query.items() if value}
+    return path + "?" + urlencode({**kept, "suite": found.next_cursor})
+
+
+def _audit_page(
+    request: Request,
+    principal: Principal,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    found: EventPage | None,
+    next_url: str | None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return page(
+        request,
+        "audit.html",
+        {
+            "principal": principal,
+            "values": values,
+            "errors": errors,
+            "actions": choices(Action),
+            "outcomes": list(labels.AUDIT_OUTCOMES.items()),
+            "severities": list(labels.AUDIT_SEVERITIES.items()),
+            "rows": [_row(item) for item in found.items] if found else [],
+            "searched": found is not None,
+            "next_url": next_url,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get(AUDIT, dependencies=[audited_as(Action.READ_AUDIT_EVENTS)])
+def audit_events(
+    request: Request,
+    principal: WebPrincipal,
+    session: DbSession,
+    action: Text = "",
+    resultat: Text = "",
+    gravite: Text = "",
+    acteur: Text = "",
+    dossier: Text = "",
+    du: Text = "",
+    au: Text = "",
+    suite: Cursor = None,
+) -> HTMLResponse:
+    # The charter's decision first (the service asks it again): a refused user learns nothing,
+    # not even which filters are well formed.
+    decisions.require_audit_log(principal)
+    values = {
+        "action": action,
+        "resultat": resultat,
+        "gravite": gravite,
+        "acteur": acteur.strip(),
+        "dossier": dossier.strip(),
+        "du": du,
+        "au": au,
+    }
+    where, errors = _filters(values)
+    if errors:
+        return _audit_page(
+            request,
+            principal,
+            values=values,
+            errors=errors,
+            found=None,
+            next_url=None,
+            status_code=422,
+        )
+    found = service.list_events(
+        session, principal=principal, where=where, limit=PAGE_SIZE, cursor=suite
+    )
+    return _audit_page(
+        request,
+        principal,
+        values=values,
+        errors={},
+        found=found,
+        next_url=_next_url(AUDIT, values, found),
+    )
+
+
+@router.get(AUDIT + "/verification", dependencies=[audited_as(Action.VERIFY_AUDIT_LOG)])
+def verification(request: Request, principal: WebPrincipal, session: DbSession) -> HTMLResponse:
+    verdict = service.verification(
+        session, principal=principal, signer=request.app.state.audit_signer
+    )
+    return page(
+        request, "audit_verification.html", {"principal": principal, "verdict": asdict(verdict)}
+    )
+
+
+@router.get(AUDIT + "/dossiers", dependencies=[audited_as(Action.READ_ACCESS_LOG)])
+def access_log_form(_principal: WebPrincipal, dossier: Text = "") -> RedirectResponse:
+    """The case-id form's target: on to that case's access log (an id in the path, never a
+    name)."""
+    try:
+        case_id = uuid.UUID(dossier.strip())
+    except ValueError:
+        raise InvalidInput("Give a case's full id (36 characters).") from None
+    return RedirectResponse(f"{AUDIT}/dossiers/{case_id}", status_code=303)
+
+
+@router.get(AUDIT + "/dossiers/{case_id}", dependencies=[audited_as(Action.READ_ACCESS_LOG)])
+def access_log(
+    request: Request,
+    case_id: uuid.UUID,
+    principal: WebPrincipal,
+    session: DbSession,
+    suite: Cursor = None,
+) -> HTMLResponse:
+    found = service.access_log(
+        session, principal=principal, case_id=case_id, limit=PAGE_SIZE, cursor=suite
+    )
+    return page(
+        request,
+        "audit_access_log.html",
+        {
+            "principal": principal,
+            "case_id": case_id,
+            "rows": [_row(item) for item in found.items],
+            "next_url": _next_url(f"{AUDIT}/dossiers/{case_id}", {}, found),
+            "auditor": decisions.may_read_audit_log(principal),
+        },
+    )

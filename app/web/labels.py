@@ -268,3 +268,94 @@ def problem_text(status: int, slug: str) -> tuple[str, str]:
     """The title and sentence of a refusal's page."""
     title = STATUS_TITLES.get(status, "Demande refusée")
     return title, PROBLEMS.get(slug, "Cette demande n'a pas pu aboutir.")
+
+
+# --- the meeting, audit and indicators screens ----------------------------------------------
+
+# The audit log's actions (app.audit.trail.Action): the auditor filters on them.
+from app.audit.trail import Action  # noqa: E402 (appended with the screens that use it)
+
+LABELS[Action] = {
+    "read_case": "Consultation d'une situation",
+    "list_cases": "Consultation de la liste des situations",
+    "read_meeting": "Consultation d'une réunion",
+    "submit_case": "Signalement d'une situation",
+    "refer_to_parquet": "Transmission au parquet",
+    "decide_parquet": "Décision du parquet",
+    "add_research_note": "Ajout d'une note de recherche",
+    "create_meeting": "Convocation d'une réunion",
+    "put_on_agenda": "Inscription à l'ordre du jour",
+    "review_decision": "Décision de la cellule",
+    "record_family_information": "Information de la famille",
+    "transmit": "Transmission à un service",
+    "record_feedback": "Retour d'un service",
+    "close": "Clôture d'une situation",
+    "request_archive_access": "Accès à l'archive",
+    "export_subject_access": "Export du droit d'accès",
+    "read_indicators": "Consultation des indicateurs",
+    "read_me": "Consultation de son compte",
+    "accept_charter": "Acceptation de la charte",
+    "sign_in": "Connexion",
+    "sign_out": "Déconnexion",
+    "add_cell": "Création d'une cellule",
+    "add_user": "Création d'un compte",
+    "deactivate_user": "Désactivation d'un compte",
+    "issue_token": "Émission d'un jeton",
+    "set_password": "Définition d'un mot de passe",
+    "rotate_keys": "Rotation des clés",
+    "destroy_key": "Destruction d'une clé",
+    "checkpoint": "Point de contrôle signé du journal",
+    "purge_case": "Destruction des données d'une situation",
+    "backup": "Sauvegarde",
+    "restore": "Restauration",
+    "read_audit_events": "Consultation du journal d'audit",
+    "verify_audit_log": "Vérification du journal d'audit",
+    "read_access_log": "Consultation des accès à une situation",
+}
+AUDIT_OUTCOMES: dict[str, str] = {"allowed": "Autorisée", "denied": "Refusée"}
+AUDIT_SEVERITIES: dict[str, str] = {"info": "Normale", "high": "Élevée"}
+# The server's operator acting through the command line (app.audit.trail.OPERATOR_ROLE).
+OPERATOR_ROLE = "Opérateur du serveur (ligne de commande)"
+
+# The fiche 1.3 indicators (app.indicators.schemas.IndicatorsRead).
+INDICATOR_COUNTS: dict[str, str] = {
+    "meetings": "Réunions tenues",
+    "signalements": "Situations signalées",
+    "retained": "Situations retenues par le parquet",
+    "not_retained": "Situations non retenues par le parquet",
+    "examined": "Situations examinées en cellule",
+    "orientations": "Orientations décidées",
+    "transmitted": "Orientations transmises aux services",
+}
+INDICATOR_BREAKDOWNS: dict[str, str] = {
+    "by_origin": "Situations signalées, par origine",
+    "by_motif": "Situations signalées, par motif (une situation compte pour chacun de ses motifs)",
+    "by_sex": "Situations signalées, par sexe",
+    "by_age_bracket": "Situations signalées, par âge à la réception",
+    "by_destination": "Orientations décidées, par destination",
+    "feedback": "Retours des services, par issue",
+}
+INDICATOR_MEDIANS: dict[str, str] = {
+    "received_to_parquet_decision": "De la réception à la décision du parquet",
+    "received_to_examination": "De la réception à l'examen en cellule",
+    "examination_to_orientation": "De l'examen en cellule à l'orientation",
+    "transmission_to_feedback": "De la transmission au retour du service",
+}
+SEX_NOT_GIVEN = "Non renseigné"
+
+
+def age_bracket_label(bracket: str) -> str:
+    """'13-15' as '13 à 15 ans', '26+' as '26 ans et plus'."""
+    if bracket.endswith("+"):
+        return f"{bracket[:-1]} ans et plus"
+    low, _, high = bracket.partition("-")
+    return f"{low} à {high} ans" if high else bracket
+
+
+PROBLEMS.update(
+    {
+        "invalid-cursor": (
+            "Le lien de la page suivante n'est plus valide : reprenez la recherche depuis le début."
+        ),
+    }
+)

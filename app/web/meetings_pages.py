@@ -1,8 +1,191 @@
-"""The meeting screen: the agenda, the not-retained situations the parquet presents, the
-decisions (step 4)."""
+"""The meeting screen: the meetings of my cells, scheduling one, a meeting's agenda, the
+not-retained situations the parquet presents, and putting a case on the agenda (step 4).
+
+The same service functions as the API's ``/api/v1/meetings`` routes, with the web session's
+principal: who may schedule, what each agenda item shows and which cases may be put on the
+agenda are the charter's and the procedure's decisions. The decisions on a case examined are
+taken on its own page (``/dossiers/{id}``), which has the review-decision form.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRouter
+from pydantic import ValidationError
+
+from app.audit.trail import Action
+from app.clock import Today
+from app.crypto.dependency import CurrentVault
+from app.db import DbSession
+from app.directory import repository as directory
+from app.directory.principal import Principal
+from app.errors import InvalidInput
+from app.meetings import service
+from app.meetings.schemas import MeetingCreate
+from app.policy import decisions
+from app.web.deps import CheckedForm, WebPrincipal, audited_as
+from app.web.rendering import page
 
 router = APIRouter(include_in_schema=False)
+MEETINGS = "/reunions"
+
+_FORM_MESSAGES = {
+    "cell_id": "Choisissez une cellule de la liste.",
+    "held_on": "Saisissez une date valide.",
+}
+WINDOW_REFUSED = "La date de la réunion doit être à moins d'un an d'aujourd'hui."
+
+
+def _cell_names(session: DbSession, cell_ids: set[int]) -> dict[int, str]:
+    found = [directory.get_cell(session, cell_id) for cell_id in sorted(cell_ids)]
+    return {cell.id: cell.name for cell in found if cell is not None}
+
+
+def _meetings_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    on: date,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    meetings = service.list_meetings(session, principal=principal)
+    sizes = service.agenda_sizes(session, meetings=meetings)
+    names = _cell_names(session, {m.cell_id for m in meetings} | set(principal.cell_ids))
+    schedulable = sorted(
+        (
+            (cell_id, name)
+            for cell_id, name in names.items()
+            if service.may_schedule(principal, cell_id)
+        ),
+        key=lambda cell: cell[1],
+    )
+    rows = [
+        {
+            "id": m.id,
+            "cell": names.get(m.cell_id, ""),
+            "held_on": m.held_on,
+            "agenda": sizes.get(m.id, 0),
+            "upcoming": m.held_on >= on,
+        }
+        for m in meetings
+    ]
+    return page(
+        request,
+        "meetings.html",
+        {
+            "principal": principal,
+            "upcoming": [r for r in rows if r["upcoming"]][::-1],  # the nearest first
+            "past": [r for r in rows if not r["upcoming"]],
+            "listed": service.MEETINGS_LISTED,
+            "schedulable": schedulable,
+            "values": values or {"held_on": on.isoformat()},
+            "errors": errors or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get(MEETINGS, dependencies=[audited_as(Action.READ_MEETING)])
+def meetings_page(
+    request: Request, principal: WebPrincipal, session: DbSession, on: Today
+) -> HTMLResponse:
+    return _meetings_page(request, session, principal, on)
+
+
+@router.post(MEETINGS, dependencies=[audited_as(Action.CREATE_MEETING)])
+def schedule_meeting(
+    request: Request, form: CheckedForm, principal: WebPrincipal, session: DbSession, on: Today
+) -> Any:
+    values = {"cell_id": _text(form, "cell_id"), "held_on": _text(form, "held_on")}
+    try:
+        data = MeetingCreate.model_validate(
+            {"cell_id": values["cell_id"] or None, "held_on": values["held_on"] or None}
+        )
+    except ValidationError as error:
+        errors = {
+            str(item["loc"][0]): _FORM_MESSAGES.get(str(item["loc"][0]), "Valeur invalide.")
+            for item in error.errors()
+        }
+        return _meetings_page(
+            request, session, principal, on, values=values, errors=errors, status_code=422
+        )
+    try:
+        meeting = service.create_meeting(session, principal=principal, data=data, today=on)
+    except InvalidInput:
+        # The window around today (the service refuses before it adds anything).
+        return _meetings_page(
+            request,
+            session,
+            principal,
+            on,
+            values=values,
+            errors={"held_on": WINDOW_REFUSED},
+            status_code=422,
+        )
+    return RedirectResponse(f"{MEETINGS}/{meeting.id}", status_code=303)
+
+
+@router.get(MEETINGS + "/{meeting_id}", dependencies=[audited_as(Action.READ_MEETING)])
+def meeting_page(
+    request: Request,
+    meeting_id: uuid.UUID,
+    principal: WebPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    on: Today,
+) -> HTMLResponse:
+    meeting = service.get_meeting(session, principal=principal, meeting_id=meeting_id)
+    shown = service.meeting_read(
+        session, principal=principal, vault=vault, meeting=meeting, today=on
+    )
+    candidates = service.agenda_candidates(
+        session, principal=principal, vault=vault, meeting=meeting, today=on
+    )
+    return page(
+        request,
+        "meeting.html",
+        {
+            "principal": principal,
+            "meeting": shown,
+            "cell_name": _cell_names(session, {meeting.cell_id}).get(meeting.cell_id, ""),
+            "held": meeting.held_on <= on,
+            "today": meeting.held_on == on,
+            "candidates": candidates.ready,
+            "later": candidates.later,
+            "may_schedule": service.may_schedule(principal, meeting.cell_id),
+            # R7: those who attend see the presented identities on the meeting's day only.
+            "shown_on_the_day": meeting.held_on != on
+            and decisions.may_in_cell(principal, "see_presented_identities", meeting.cell_id),
+        },
+    )
+
+
+@router.post(MEETINGS + "/{meeting_id}/situations", dependencies=[audited_as(Action.PUT_ON_AGENDA)])
+def put_on_agenda(
+    meeting_id: uuid.UUID,
+    form: CheckedForm,
+    principal: WebPrincipal,
+    session: DbSession,
+    on: Today,
+) -> RedirectResponse:
+    try:
+        case_id = uuid.UUID(_text(form, "case_id"))
+    except ValueError:
+        raise InvalidInput("Choose one of the offered cases.") from None
+    service.put_on_agenda(
+        session, principal=principal, meeting_id=meeting_id, case_id=case_id, today=on
+    )
+    return RedirectResponse(f"{MEETINGS}/{meeting_id}", status_code=303)
+
+
+def _text(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""

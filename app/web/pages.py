@@ -9,12 +9,12 @@ bodies and page bodies only.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 from starlette.datastructures import FormData
 
 from app.audit import trail
@@ -234,6 +234,10 @@ def accept_charter(
 
 # --- my cases -------------------------------------------------------------------------------
 
+# A browser sends the filter form's "all" options as empty values (etat=&cellule=): no filter.
+BLANK_IS_NONE = BeforeValidator(lambda value: value or None)
+CellId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
 
 def _cells(session: DbSession, principal: Principal) -> list[tuple[int, str, str]]:
     """(id, name, kind) of the caller's cells, by name."""
@@ -247,8 +251,8 @@ def my_cases(
     principal: WebPrincipal,
     session: DbSession,
     vault: CurrentVault,
-    etat: CaseState | None = None,
-    cellule: int | None = Query(default=None, ge=1, le=2**31 - 1),
+    etat: Annotated[CaseState | None, BLANK_IS_NONE] = None,
+    cellule: Annotated[CellId | None, BLANK_IS_NONE] = None,
     suite: str | None = Query(default=None, max_length=200),
 ) -> HTMLResponse:
     items, next_cursor = service.list_cases(
@@ -442,6 +446,8 @@ def _actions(
     facts = service.facts_of(visible.case)
     steps = possible_steps(CaseState(visible.case.state))
     actions = {step.value for step in steps if decisions.may_step(principal, step, facts)}
+    if visible.case.family_informed_on is not None:
+        actions.discard(Step.RECORD_FAMILY_INFORMATION.value)  # recorded once (R8)
     feedback: list[tuple[uuid.UUID, str]] = []
     if Step.RECORD_FEEDBACK in steps:
         feedback = [

@@ -21,6 +21,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
 from app.directory.principal import Principal
+from app.indicators.service import CELL_ACTION
 from app.policy import decisions
 from app.web import labels
 from app.web.deps import CSRF_FIELD
@@ -87,6 +88,10 @@ def page(
     response = templates.TemplateResponse(request, template, values, status_code=status_code)
     response.headers["content-security-policy"] = WEB_CSP
     response.headers["cache-control"] = "no-store"
+    # Not the API's "no-referrer": under it a browser sends "Origin: null" with the page's own
+    # form posts, which the CSRF check must refuse. "same-origin" keeps the page's origin on
+    # its own posts and still sends nothing to another site.
+    response.headers["referrer-policy"] = "same-origin"
     return response
 
 
@@ -96,7 +101,8 @@ def navigation(principal: Principal | None) -> dict[str, bool]:
         return {"audit": False, "indicators": False}
     return {
         "audit": decisions.may_read_audit_log(principal),
-        "indicators": bool(principal.cell_ids) or decisions.may_read_all_indicators(principal),
+        "indicators": (bool(principal.cell_ids) and decisions.may_as_member(principal, CELL_ACTION))
+        or decisions.may_read_all_indicators(principal),
     }
 
 

@@ -12,7 +12,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 OIDC_PROVIDER := tests/oidc_provider
 BROWSER_TESTS := tests/browser
 
-.PHONY: run test test-postgres lint install dev lock clean bench-crypto bench-policy bench-purge bench-audit bench-indicators
+.PHONY: run test test-postgres lint install dev lock clean bench bench-crypto bench-policy bench-purge bench-audit bench-indicators
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ test: dev lint
 
 test-postgres: dev
 	CENOMED_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
+
+# The service under load on PostgreSQL (issue 8): 100,000 and 1,000 cases, two workers, 32
+# clients; writes bench/RESULTS.md and bench/results/load.json (about ten minutes here).
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.load_bench
 
 bench-crypto: $(VENV)/.installed
 	$(BIN)/python -m bench.crypto_bench

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from app.cases.models import ArchiveAccess
@@ -39,25 +39,35 @@ class Account:
     archive_case_ids: frozenset[uuid.UUID]
 
 
+_ACCEPTED = (
+    exists()
+    .where(
+        CharterAcceptance.user_id == User.id,
+        CharterAcceptance.version == bindparam("charter_version"),
+    )
+    .correlate(User)
+)
+# Built once (every authenticated request runs it; building it cost more than running it).
+_ACCOUNT = (
+    select(User.id, User.role, User.organisation, User.active, _ACCEPTED)
+    .add_columns(Membership.cell_id, ArchiveAccess.case_id)
+    .outerjoin(Membership, Membership.user_id == User.id)
+    .outerjoin(
+        ArchiveAccess,
+        and_(ArchiveAccess.user_id == User.id, ArchiveAccess.expires_at > bindparam("now")),
+    )
+    .where(User.username == bindparam("username"))
+)
+
+
 def get_account(
     session: Session, username: str, charter_version: str, now: datetime
 ) -> Account | None:
     """The account, its cells, whether it accepted ``charter_version`` and the archive
     accesses it holds at ``now`` (R17): one query, since every authenticated request asks it
     (a row per membership and running access; those are few)."""
-    accepted = (
-        exists()
-        .where(CharterAcceptance.user_id == User.id, CharterAcceptance.version == charter_version)
-        .correlate(User)
-    )
-    columns = (User.id, User.role, User.organisation, User.active, accepted)
     rows = session.execute(
-        select(*columns, Membership.cell_id, ArchiveAccess.case_id)
-        .outerjoin(Membership, Membership.user_id == User.id)
-        .outerjoin(
-            ArchiveAccess, and_(ArchiveAccess.user_id == User.id, ArchiveAccess.expires_at > now)
-        )
-        .where(User.username == username)
+        _ACCOUNT, {"username": username, "charter_version": charter_version, "now": now}
     ).all()
     if not rows:
         return None

@@ -766,10 +766,11 @@ class WorkflowMachine(RuleBasedStateMachine):
         with self.world.db() as session:
             ids = set(session.scalars(select(Case.id)))
             assert ids == set(self.cases), "cases appeared or vanished" + self._context()
-            rows = {c.id: c for c in case_repository.get_cases(session, list(ids))}
+            rows = {i: case_repository.get_case(session, i) for i in ids}
             archive = Counter(session.scalars(select(ArchiveAccess.case_id)))
         for case in self.cases.values():
             row = rows[case.id]
+            assert row is not None
             context = f" ({case.alias})" + self._context()
             assert row.state == case.state, "state differs from the model" + context
             history = [(s.step, s.from_state, s.to_state) for s in row.steps]

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+API_CLIENTS = [{"client_id": c, "client_secret": s} for c, s in CLIENTS.items()]
+
+
 @dataclass
 class Provider:
+    """The real OpenID Provider on ``port``, with ``clients`` registered (server.mjs)."""
+
     port: int
+    clients: list[dict[str, Any]] = field(default_factory=lambda: list(API_CLIENTS))
     process: subprocess.Popen[str] | None = None
 
     @property
@@ -53,9 +59,8 @@ class Provider:
         node = shutil.which("node")
         if node is None or not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
             pytest.fail("Node.js and 'npm ci --prefix tests/oidc_provider' are needed (make test)")
-        clients = [{"client_id": c, "client_secret": s} for c, s in CLIENTS.items()]
         self.process = subprocess.Popen(
-            [node, str(PROVIDER_DIR / "server.mjs"), str(self.port), json.dumps(clients)],
+            [node, str(PROVIDER_DIR / "server.mjs"), str(self.port), json.dumps(self.clients)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -13,8 +13,6 @@ import hashlib
 import html
 import json
 import re
-import shutil
-import subprocess
 import time
 from base64 import urlsafe_b64encode
 from collections.abc import Callable, Iterator
@@ -36,7 +34,7 @@ from app.web import oidc
 from app.web.models import WebSession
 from tests.audit.log import events, head
 from tests.conftest import World, make_world
-from tests.test_oidc import PROVIDER_DIR, RESOURCE, _free_port
+from tests.test_oidc import RESOURCE, Provider, _free_port
 
 CLIENT_ID = "cenomed-web"
 CLIENT_SECRET = "web-client-secret-0123456789abcdef0123456789"  # noqa: S105 (the tests' own)
@@ -47,56 +45,21 @@ _PROMPT = re.compile(r'name="prompt" value="(\w+)"')
 _REFRESH = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]+)">')
 
 
-@dataclass
-class WebProvider:
-    """The OpenID Provider with this service's web client registered."""
-
-    port: int
-    process: subprocess.Popen[str] | None = None
-
-    @property
-    def issuer(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        node = shutil.which("node")
-        if node is None or not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
-            pytest.fail("Node.js and 'npm ci --prefix tests/oidc_provider' are needed (make test)")
-        clients = [
-            {
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "redirect_uris": [REDIRECT_URI],
-            }
-        ]
-        self.process = subprocess.Popen(
-            [node, str(PROVIDER_DIR / "server.mjs"), str(self.port), json.dumps(clients)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        assert self.process.stdout.readline().strip() == "ready", "the provider did not start"
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            if self.process.stdout is not None:
-                self.process.stdout.close()
-            self.process = None
-
-
 @pytest.fixture(scope="module")
-def web_provider() -> Iterator[WebProvider]:
-    running = WebProvider(_free_port())
+def web_provider() -> Iterator[Provider]:
+    web_client = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uris": [REDIRECT_URI],
+    }
+    running = Provider(_free_port(), clients=[web_client])
     running.start()
     yield running
     running.stop()
 
 
 @pytest.fixture
-def oidc_world(web_provider: WebProvider, settings: Any, db: Any) -> Iterator[World]:
+def oidc_world(web_provider: Provider, settings: Any, db: Any) -> Iterator[World]:
     oidc_settings = settings.model_copy(
         update={
             "oidc_issuer": web_provider.issuer,
@@ -222,7 +185,7 @@ def _refused_with_nothing_written(world: World, response: Any, status: int, befo
 
 
 def test_signing_in_through_the_provider_lands_on_my_cases_as_the_directory_user(
-    oidc_world: World, browser: Callable[[], Visitor], web_provider: WebProvider
+    oidc_world: World, browser: Callable[[], Visitor], web_provider: Provider
 ) -> None:
     visitor = browser()
     sign_in_page = visitor.service.get("/connexion")
@@ -328,7 +291,7 @@ def test_a_mismatched_pkce_verifier_is_refused_by_the_provider(
 
 
 def test_the_provider_requires_the_pkce_challenge_and_verifier(
-    oidc_world: World, browser: Callable[[], Visitor], web_provider: WebProvider
+    oidc_world: World, browser: Callable[[], Visitor], web_provider: Provider
 ) -> None:
     visitor = browser()
     url = visitor.start()
@@ -442,7 +405,7 @@ def test_without_a_client_the_provider_sign_in_is_not_offered(oidc_world: World)
 
 
 def test_new_provider_keys_are_fetched_when_an_id_token_names_them(
-    oidc_world: World, browser: Callable[[], Visitor], web_provider: WebProvider
+    oidc_world: World, browser: Callable[[], Visitor], web_provider: Provider
 ) -> None:
     assert browser().sign_in("police").status_code == 200  # the keys are now cached
     web_provider.stop()

@@ -34,6 +34,21 @@ def case_body(cell_id: int, *, received_days_ago: int = 40, **overrides: Any) ->
     return body
 
 
+def nominative_values(body: dict[str, Any]) -> list[str]:
+    """Every nominative value of a case body: what no log, error or audit event may hold."""
+    minor, guardian = body["minor"], body["guardians"][0]
+    return [
+        minor["last_name"],
+        minor["first_name"],
+        body["facts"],
+        minor["address"],
+        minor["school"],
+        minor["birth_date"],
+        guardian["name"],
+        guardian["phone"],
+    ]
+
+
 def submit(world: World, *, by: str = "police", **overrides: Any) -> str:
     response = world.as_(by).post("/cases", case_body(world.cell.id, **overrides))
     assert response.status_code == 201, response.text

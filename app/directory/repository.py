@@ -17,6 +17,13 @@ def get_cell(session: Session, cell_id: int) -> Cell | None:
     return session.get(Cell, cell_id)
 
 
+def get_cells(session: Session, cell_ids: Iterable[int]) -> Sequence[Cell]:
+    """The cells with these ids, by name, in one query."""
+    return session.scalars(
+        select(Cell).where(Cell.id.in_(list(cell_ids))).order_by(Cell.name)
+    ).all()
+
+
 def get_cell_by_name(session: Session, name: str) -> Cell | None:
     return session.scalar(select(Cell).where(Cell.name == name))
 

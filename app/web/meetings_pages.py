@@ -42,8 +42,7 @@ WINDOW_REFUSED = "La date de la réunion doit être à moins d'un an d'aujourd'h
 
 
 def _cell_names(session: DbSession, cell_ids: set[int]) -> dict[int, str]:
-    found = [directory.get_cell(session, cell_id) for cell_id in sorted(cell_ids)]
-    return {cell.id: cell.name for cell in found if cell is not None}
+    return {cell.id: cell.name for cell in directory.get_cells(session, cell_ids)}
 
 
 def _meetings_page(

@@ -241,8 +241,7 @@ CellId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 def _cells(session: DbSession, principal: Principal) -> list[tuple[int, str, str]]:
     """(id, name, kind) of the caller's cells, by name."""
-    found = [directory.get_cell(session, cell_id) for cell_id in principal.cell_ids]
-    return sorted(((c.id, c.name, c.kind) for c in found if c is not None), key=lambda c: c[1])
+    return [(c.id, c.name, c.kind) for c in directory.get_cells(session, principal.cell_ids)]
 
 
 @router.get(HOME, dependencies=[audited_as(Action.LIST_CASES)])

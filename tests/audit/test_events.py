@@ -21,9 +21,8 @@ from app.policy.visibility import Block
 from tests.audit.log import events, head
 from tests.conftest import World
 from tests.scenario import (
-    FIRST_NAME,
-    LAST_NAME,
     case_body,
+    nominative_values,
     ok,
     problem,
     submit,
@@ -304,17 +303,7 @@ def test_no_event_holds_a_nominative_value(world: World, caplog: pytest.LogCaptu
     problem(world.as_("cst").post("/cases", body), 403)
     with world.db() as session:
         stored = b"".join(bytes(row) for row in session.scalars(select(AuditEvent.body)))
-    secrets = [
-        LAST_NAME,
-        FIRST_NAME,
-        body["facts"],
-        body["minor"]["address"],
-        body["minor"]["school"],
-        body["minor"]["birth_date"],
-        body["guardians"][0]["name"],
-        body["guardians"][0]["phone"],
-        REASON["reason"],
-    ]
+    secrets = [*nominative_values(body), REASON["reason"]]
     assert stored
     for secret in secrets:
         # As stored: canonical JSON escapes every non-ASCII character (\u00e9).

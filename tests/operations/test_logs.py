@@ -18,7 +18,14 @@ from sqlalchemy import update
 from app.cases.models import CasePersonal
 from app.operations.logs import RequestIdFilter, json_formatter
 from tests.conftest import World
-from tests.scenario import FIRST_NAME, LAST_NAME, case_body, problem, submit, through_the_six_steps
+from tests.scenario import (
+    LAST_NAME,
+    case_body,
+    nominative_values,
+    problem,
+    submit,
+    through_the_six_steps,
+)
 
 
 @pytest.fixture
@@ -65,16 +72,7 @@ def test_a_whole_procedure_logs_json_lines_with_request_ids_and_no_nominative_va
     records = lines(json_log)
     text = json_log.getvalue()
     body = case_body(world.cell.id)
-    secrets = [
-        LAST_NAME,
-        FIRST_NAME,
-        body["facts"],
-        body["minor"]["address"],
-        body["minor"]["school"],
-        body["minor"]["birth_date"],
-        body["guardians"][0]["name"],
-        body["guardians"][0]["phone"],
-    ]
+    secrets = nominative_values(body)
     for secret in secrets:
         assert secret not in text
         assert json.dumps(secret)[1:-1] not in text  # as JSON escapes non-ASCII characters

@@ -147,8 +147,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         return to_sign_in(request)
 
     @app.exception_handler(CharterRequired)
-    async def charter_required(_request: Request, _error: CharterRequired) -> Response:
-        return to_charter()
+    async def charter_required(request: Request, _error: CharterRequired) -> Response:
+        return to_charter(request)
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, error: AppError) -> Response:

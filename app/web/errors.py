@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.web import labels
 from app.web.rendering import page
+from app.web.returns import CHARTER, HOME, SIGN_IN, safe_return
 
 ARCHIVE_ACCESS_REQUIRED = "archive-access-required"
 
@@ -36,14 +37,22 @@ def error_page(request: Request, status: int, slug: str, headers: Any = None) ->
     return response
 
 
+def _come_back(request: Request, page_path: str) -> RedirectResponse:
+    """To ``page_path``, then back to this page (a GET's path and query; a form's post is not
+    replayed, so it comes back to the home page)."""
+    target = HOME
+    if request.method == "GET":
+        target = safe_return(
+            request.url.path + ("?" + request.url.query if request.url.query else "")
+        )
+    query = "" if target == HOME else "?" + urlencode({"suite": target})
+    return RedirectResponse(page_path + query, status_code=303)
+
+
 def to_sign_in(request: Request) -> RedirectResponse:
-    """Back to this page after signing in (a GET's path; a form's post is not replayed)."""
-    target = request.url.path if request.method == "GET" else "/dossiers"
-    if request.method == "GET" and request.url.query:
-        target += "?" + request.url.query
-    query = "" if target in ("/", "/dossiers") else "?" + urlencode({"suite": target})
-    return RedirectResponse("/connexion" + query, status_code=303)
+    return _come_back(request, SIGN_IN)
 
 
-def to_charter() -> RedirectResponse:
-    return RedirectResponse("/charte", status_code=303)
+def to_charter(request: Request) -> RedirectResponse:
+    """R1: the charter first; once accepted, the page the visitor was going to."""
+    return _come_back(request, CHARTER)

@@ -61,8 +61,9 @@ from app.errors import TooManyRequests
 from app.http_hardening import AuthFailureLimiter
 from app.web import sessions
 from app.web.deps import CurrentVisit, audited_as, cookie_name, set_session_cookie, timeouts
-from app.web.pages import HOME, SIGN_IN, _safe_next, _sign_in_page
+from app.web.pages import _sign_in_page
 from app.web.rendering import page
+from app.web.returns import HOME, SIGN_IN, safe_return
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -276,7 +277,7 @@ def start(
         row, token = opened.row, opened.token
     else:
         row, token = visit.row, request.cookies.get(cookie_name(request), "")
-    attempt = Attempt.new(_safe_next(suite), now)
+    attempt = Attempt.new(safe_return(suite), now)
     # A new attempt replaces an unfinished one: only the latest tab's return will succeed.
     row.sign_in = attempt.to_json()
     url = prepare_grant_uri(
@@ -335,7 +336,7 @@ def finish(request: Request, session: DbSession, settings: CurrentSettings) -> R
     # redirect's target as part of that same cross-site navigation, so it would not send the
     # SameSite=Strict cookie just set, and /dossiers would ask to sign in again. The page's
     # own navigation (meta refresh, or the link) starts on this site: the cookie goes with it.
-    response = page(request, "oidc_continue.html", {"next": attempt.next_page})
+    response = page(request, "oidc_continue.html", {"next": safe_return(attempt.next_page)})
     set_session_cookie(request, response, opened.token)
     _clear_attempt_cookie(request, response)
     return response

@@ -63,25 +63,17 @@ from app.web.deps import (
 )
 from app.web.labels import SUBMISSION_REFUSED, choices
 from app.web.rendering import page
+from app.web.returns import CHARTER, HOME, SIGN_IN, safe_return
 from app.workflow.machine import possible_steps
 from app.workflow.states import CaseState, Step
 
 router = APIRouter(include_in_schema=False)
-HOME = "/dossiers"
-SIGN_IN = "/connexion"
 GUARDIAN_SLOTS = 2
 DEMO = "demo-"  # the demo accounts' prefix (cenomed demo)
 
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path of this site (never //host or a scheme): no open redirect."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return HOME
 
 
 @router.get("/")
@@ -111,7 +103,7 @@ def _sign_in_page(
             "local": not settings.oidc_enabled,
             "oidc": settings.oidc_enabled and settings.oidc_client_id is not None,
             "demo_accounts": demo,
-            "next": _safe_next(request.query_params.get("suite")),
+            "next": safe_return(request.query_params.get("suite")),
         },
         status_code=status_code,
     )
@@ -167,7 +159,7 @@ def sign_in(
             error="Identifiant ou mot de passe incorrect.",
             status_code=401,
         )
-    response = _see_other(_safe_next(_text(form, "next")))
+    response = _see_other(safe_return(_text(form, "next")))
     set_session_cookie(request, response, opened.token)
     return response
 
@@ -205,18 +197,22 @@ def sign_out_everywhere(
 # --- the charter (R1) -----------------------------------------------------------------------
 
 
-@router.get("/charte")
+@router.get(CHARTER)
 def charter_page(
     request: Request, principal: WebPrincipalBeforeCharter, settings: CurrentSettings
 ) -> HTMLResponse:
     return page(
         request,
         "charter.html",
-        {"principal": principal, "version": settings.charter_version},
+        {
+            "principal": principal,
+            "version": settings.charter_version,
+            "next": safe_return(request.query_params.get("suite")),
+        },
     )
 
 
-@router.post("/charte", dependencies=[audited_as(Action.ACCEPT_CHARTER)])
+@router.post(CHARTER, dependencies=[audited_as(Action.ACCEPT_CHARTER)])
 def accept_charter(
     form: CheckedForm,
     principal: WebPrincipalBeforeCharter,
@@ -229,7 +225,7 @@ def accept_charter(
         version=_text(form, "version"),
         current_version=settings.charter_version,
     )
-    return _see_other(HOME)
+    return _see_other(safe_return(_text(form, "next")))
 
 
 # --- my cases -------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ REDIRECT_URI = f"{SERVICE}/connexion/retour"
 _FORM = re.compile(r'<form[^>]*action="([^"]+)"')
 _PROMPT = re.compile(r'name="prompt" value="(\w+)"')
 _REFRESH = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]+)">')
+_LINK = re.compile(r'<a href="([^"]+)">Continuer vers CENOMED</a>')
 
 
 @pytest.fixture(scope="module")
@@ -249,8 +250,14 @@ def test_signing_in_through_the_provider_lands_on_my_cases_as_the_directory_user
     ("suite", "landing"),
     [
         ("/charte", "/charte"),
+        ("/reunions?x=1", "/reunions?x=1"),
         ("//elsewhere.example/x", "/dossiers"),
         ("https://x.example", "/dossiers"),
+        # Browsers drop tabs and line breaks and read a backslash as a slash: each of these
+        # went to another origin from the meta refresh.
+        ("/\t/elsewhere.example", "/dossiers"),
+        ("/\n/elsewhere.example", "/dossiers"),
+        ("/\\elsewhere.example", "/dossiers"),
     ],
 )
 def test_the_next_page_is_kept_and_is_always_a_path_of_this_site(
@@ -258,7 +265,19 @@ def test_the_next_page_is_kept_and_is_always_a_path_of_this_site(
 ) -> None:
     response = browser().sign_in("police", suite)
     assert response.status_code == 200, response.text
-    assert _REFRESH.findall(response.text) == [landing]
+    assert [html.unescape(url) for url in _REFRESH.findall(response.text)] == [landing]
+    assert [html.unescape(url) for url in _LINK.findall(response.text)] == [landing]
+
+
+def test_a_return_address_altered_in_the_stored_attempt_stays_on_this_site(
+    oidc_world: World, browser: Callable[[], Visitor]
+) -> None:
+    visitor = browser()
+    url = visitor.authenticate(visitor.start("/reunions"), "police")
+    visitor.change_attempt(oidc_world, next_page="/\t/elsewhere.example")
+    response = visitor.come_back(url)
+    assert response.status_code == 200, response.text
+    assert _REFRESH.findall(response.text) == ["/dossiers"]
 
 
 def test_a_tampered_state_is_refused_and_the_attempt_is_used_up(

@@ -35,14 +35,17 @@ class AppError(Exception):
         *,
         slug: str | None = None,
         case_id: uuid.UUID | None = None,
+        meeting_id: uuid.UUID | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.slug = slug or self.default_slug
         self.extra = extra
-        # For the audit log only, never shown: the existing case the refusal concerns.
+        # For the audit log only, never shown: the case and the meeting the refused request
+        # named (whether or not they exist: a refused probe is logged the same either way).
         self.case_id = case_id
+        self.meeting_id = meeting_id
 
     @property
     def type(self) -> str:

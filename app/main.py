@@ -152,7 +152,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, error: AppError) -> Response:
-        await run_in_threadpool(_record_refusal, request, error.status, error.slug, error.case_id)
+        await run_in_threadpool(
+            _record_refusal, request, error.status, error.slug, error.case_id, error.meeting_id
+        )
         headers = None
         if error.status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
@@ -169,6 +171,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             for item in error.errors()
         ]
         fields = ", ".join(".".join(str(part) for part in e["loc"][1:]) or "body" for e in errors)
+        await run_in_threadpool(_record_refusal, request, 422, "validation-error", None)
         body = problem(
             422,
             "validation-error",
@@ -226,25 +229,49 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _problem_response(request, body)
 
 
-def _record_refusal(request: Request, status: int, slug: str, case_id: uuid.UUID | None) -> None:
+def _record_refusal(
+    request: Request,
+    status: int,
+    slug: str,
+    case_id: uuid.UUID | None,
+    meeting_id: uuid.UUID | None = None,
+) -> None:
     """A refused request by a known caller, in a transaction of its own (the request's own
-    was rolled back). A 404 is logged only when the case exists (in another cell): a guessed
-    id that matches nothing concerns no one."""
+    was rolled back), with the case and the meeting it named: a 404 is logged whether the
+    case exists in another cell or nowhere, so that both answers do the same work (R23; no
+    existence oracle in the timing)."""
     actor: Actor | None = getattr(request.state, "audit_actor", None)
     route = request.scope.get("route")
     if actor is None or route is None:
         return
-    if status == 404 and case_id is None:
-        return
     case_id = case_id or _uuid_or_none(request.path_params.get("case_id"))
+    meeting_id = meeting_id or _uuid_or_none(request.path_params.get("meeting_id"))
     # The API's route names are the actions; a page names its action (app.web.deps).
-    action = getattr(request.state, "audit_action", None) or Action(route.name)
+    action = getattr(request.state, "audit_action", None) or _action_of(route.name)
+    if action is None:
+        log.warning("a refusal on %s has no audit action", route.name)
+        return
     try:
         with unit_of_work(request.app.state.sessionmaker) as session:
-            trail.record_refusal(session, actor, action, status=status, slug=slug, case_id=case_id)
+            trail.record_refusal(
+                session,
+                actor,
+                action,
+                status=status,
+                slug=slug,
+                case_id=case_id,
+                meeting_id=meeting_id,
+            )
     except SQLAlchemyError as error:
         # The refusal stands; the missing event is an incident for the operators.
         log.error("could not record a refusal in the audit log: %s", type(error).__name__)
+
+
+def _action_of(route_name: str) -> Action | None:
+    try:
+        return Action(route_name)
+    except ValueError:
+        return None
 
 
 def _uuid_or_none(value: Any) -> uuid.UUID | None:

@@ -6,6 +6,7 @@ import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 _ALLOWED_IN_TEXT = {"\n", "\t"}
 
@@ -28,13 +29,18 @@ def _clean_text(value: str) -> str:
 
 def _clean(value: str, *, allowed: set[str]) -> str:
     if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
-        raise ValueError("control characters are not allowed")
+        # A type of its own, so that a form can say what is wrong in its own words.
+        raise PydanticCustomError("control_characters", "control characters are not allowed")
     return unicodedata.normalize("NFC", value)
 
 
 def _at_least_words(value: str, words: int) -> str:
     if len(value.split()) < words:
-        raise ValueError(f"give the reason in a sentence (at least {words} words)")
+        raise PydanticCustomError(
+            "too_few_words",
+            "give the reason in a sentence (at least {words} words)",
+            {"words": words},
+        )
     return value
 
 

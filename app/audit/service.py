@@ -56,9 +56,7 @@ def access_log(
         cell_id = cases.cell_of_case(session, case_id)
         if cell_id is None or not principal.is_member_of(cell_id):
             raise NotFound(
-                "No case with this id in your cells.",
-                slug="case-not-found",
-                case_id=case_id if cell_id is not None else None,
+                "No case with this id in your cells.", slug="case-not-found", case_id=case_id
             )
         decisions.require_in_cell(principal, "read_access_log", cell_id, "read a case's access log")
     page = _page(session, EventFilter(case_id=case_id), limit, cursor)

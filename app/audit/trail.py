@@ -197,10 +197,12 @@ def record_refusal(
     status: int,
     slug: str,
     case_id: uuid.UUID | None,
+    meeting_id: uuid.UUID | None = None,
 ) -> None:
     """A refused request, in a transaction of its own. Refusals by the charter or the
     authentication (401, 403, 404) and integrity failures (500) are high; those of the
-    procedure (409, 410, 422) are info."""
+    procedure (409, 410, 422) are info. ``detail`` is the problem type, and the meeting the
+    request named, if any (``case-not-found meeting:<id>``)."""
     _queue(
         session,
         _event(
@@ -210,7 +212,7 @@ def record_refusal(
             case_id=case_id,
             blocks=(),
             severity=HIGH if status in (401, 403, 404) or status >= 500 else INFO,
-            detail=slug,
+            detail=slug if meeting_id is None else f"{slug} meeting:{meeting_id}",
         ),
     )
 

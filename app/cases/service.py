@@ -459,7 +459,11 @@ def review_decision(
                 StepFacts(today=today, cell_kind=CellKind(cell.kind), destinations=destinations)
             )
         elif destinations:
-            raise InvalidStepInput("A 'no_action' decision takes no orientations.")
+            raise InvalidStepInput(
+                "A 'no_action' decision takes no orientations.",
+                code="orientations_with_no_action",
+                field=("orientations",),
+            )
     meeting = session.get(Meeting, case.meeting_id) if case.meeting_id else None
     facts = StepFacts(today=today, meeting_held_on=meeting.held_on if meeting else today)
     _advance(session, case, step, facts, principal)
@@ -573,10 +577,11 @@ def close(session: Session, *, principal: Principal, case_id: uuid.UUID, today: 
 
 
 def _case_in_cells(session: Session, principal: Principal, case_id: uuid.UUID) -> Case:
-    case = repository.get_case(session, case_id)
-    if case is None or not principal.is_member_of(case.cell_id):
-        # The audit log learns that the case exists elsewhere; the caller does not.
-        raise NotFound(CASE_NOT_FOUND, slug="case-not-found", case_id=case.id if case else None)
+    case = repository.get_case_in_cells(session, case_id, principal.cell_ids)
+    if case is None:
+        # Another cell's case or no case at all: the same answer after the same work, and
+        # the probe logged with the id asked either way.
+        raise NotFound(CASE_NOT_FOUND, slug="case-not-found", case_id=case_id)
     return case
 
 
@@ -670,7 +675,10 @@ def _as_invalid_input() -> Iterator[None]:
     try:
         yield
     except InvalidStepInput as error:
-        raise InvalidInput(error.detail) from error
+        where = ["body", *error.field]
+        raise InvalidInput(
+            error.detail, errors=[{"loc": where, "msg": error.detail, "type": error.code}]
+        ) from error
 
 
 # --- archive (R17) ----------------------------------------------------------------------------

@@ -47,7 +47,16 @@ def create_meeting(
         raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
     decisions.require_in_cell(principal, "schedule_meeting", data.cell_id, "schedule a meeting")
     if abs((data.held_on - today).days) > MEETING_WINDOW.days:
-        raise InvalidInput("held_on must be within a year of today.")
+        raise InvalidInput(
+            "held_on must be within a year of today.",
+            errors=[
+                {
+                    "loc": ["body", "held_on"],
+                    "msg": "held_on must be within a year of today",
+                    "type": "date_out_of_window",
+                }
+            ],
+        )
     meeting = Meeting(
         id=uuid.uuid4(),
         cell_id=data.cell_id,
@@ -65,7 +74,12 @@ def create_meeting(
 def get_meeting(session: Session, *, principal: Principal, meeting_id: uuid.UUID) -> Meeting:
     meeting = session.get(Meeting, meeting_id)
     if meeting is None or not principal.is_member_of(meeting.cell_id):
-        raise NotFound("No meeting with this id in your cells.", slug="meeting-not-found")
+        # Another cell's meeting or none: one statement either way, the probe logged.
+        raise NotFound(
+            "No meeting with this id in your cells.",
+            slug="meeting-not-found",
+            meeting_id=meeting_id,
+        )
     decisions.require_in_cell(principal, "read_meeting", meeting.cell_id, "read a meeting")
     return meeting
 

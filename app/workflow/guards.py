@@ -24,11 +24,16 @@ class GuardFailed(Exception):
 
 
 class InvalidStepInput(Exception):
-    """The step's values are refused whatever the case's state (answered as 422)."""
+    """The step's values are refused whatever the case's state (answered as 422).
 
-    def __init__(self, detail: str) -> None:
+    ``code`` names the rule and ``field`` the value it refuses (its path in the step's body),
+    so that a client, or a form, can show the refusal on that field in its own words."""
+
+    def __init__(self, detail: str, *, code: str, field: tuple[str, ...] = ()) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.code = code
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +73,15 @@ MAX_RECEIPT_AGE_DAYS = 366
 
 def check_received_on(received_on: date, today: date) -> None:
     if received_on > today:
-        raise InvalidStepInput("received_on cannot be in the future.")
+        raise InvalidStepInput(
+            "received_on cannot be in the future.", code="date_in_future", field=("received_on",)
+        )
     if (today - received_on).days > MAX_RECEIPT_AGE_DAYS:
-        raise InvalidStepInput("received_on cannot be more than one year ago.")
+        raise InvalidStepInput(
+            "received_on cannot be more than one year ago.",
+            code="date_too_old",
+            field=("received_on",),
+        )
 
 
 AGE_LIMITS: dict[CellKind, tuple[int, int]] = {
@@ -82,17 +93,25 @@ AGE_LIMITS: dict[CellKind, tuple[int, int]] = {
 
 def check_public(kind: CellKind, birth_date: date, received_on: date) -> None:
     if birth_date > received_on:
-        raise InvalidStepInput("The birth date must be before the date received.")
+        raise InvalidStepInput(
+            "The birth date must be before the date received.",
+            code="born_after_receipt",
+            field=("minor", "birth_date"),
+        )
     low, high = AGE_LIMITS[kind]
     age = age_on(birth_date, received_on)
     if not low <= age <= high:
         if kind is CellKind.CENOMED:
             raise InvalidStepInput(
                 "A CENOMED cell handles minors only: the person must be under 18 on received_on "
-                "(R21)."
+                "(R21).",
+                code="not_a_minor",
+                field=("minor", "birth_date"),
             )
         raise InvalidStepInput(
-            "A recidivism group handles young people aged 12 to 25 on received_on (R21)."
+            "A recidivism group handles young people aged 12 to 25 on received_on (R21).",
+            code="outside_recidivism_ages",
+            field=("minor", "birth_date"),
         )
 
 
@@ -133,14 +152,24 @@ def meeting_has_taken_place(facts: StepFacts) -> None:
 
 def destinations_allowed(facts: StepFacts) -> None:
     if not facts.destinations:
-        raise InvalidStepInput("An 'orient' decision needs at least one orientation.")
+        raise InvalidStepInput(
+            "An 'orient' decision needs at least one orientation.",
+            code="no_destination",
+            field=("orientations",),
+        )
     if len(set(facts.destinations)) != len(facts.destinations):
-        raise InvalidStepInput("Each destination may appear only once in a decision.")
+        raise InvalidStepInput(
+            "Each destination may appear only once in a decision.",
+            code="repeated_destination",
+            field=("orientations",),
+        )
     allowed = DESTINATIONS_BY_KIND[facts.cell_kind]
     refused = sorted(d.value for d in facts.destinations if d not in allowed)
     if refused:
         raise InvalidStepInput(
-            f"Destinations not open to a {facts.cell_kind.value} cell: {', '.join(refused)}."
+            f"Destinations not open to a {facts.cell_kind.value} cell: {', '.join(refused)}.",
+            code="destination_not_open",
+            field=("orientations",),
         )
 
 
@@ -149,9 +178,15 @@ def destinations_allowed(facts: StepFacts) -> None:
 
 def check_informed_on(informed_on: date, received_on: date, today: date) -> None:
     if informed_on > today:
-        raise InvalidStepInput("informed_on cannot be in the future.")
+        raise InvalidStepInput(
+            "informed_on cannot be in the future.", code="date_in_future", field=("informed_on",)
+        )
     if informed_on < received_on:
-        raise InvalidStepInput("informed_on cannot be before the situation was received.")
+        raise InvalidStepInput(
+            "informed_on cannot be before the situation was received.",
+            code="before_receipt",
+            field=("informed_on",),
+        )
 
 
 def family_not_yet_informed(facts: StepFacts) -> None:

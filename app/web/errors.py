@@ -27,6 +27,7 @@ def error_page(request: Request, status: int, slug: str, headers: Any = None) ->
             "message": message,
             "back": "/dossiers",
             "archive_case_id": case_id,
+            "sent": None,
             "principal": getattr(request.state, "web_principal", None),
         },
         status_code=status,

@@ -7,6 +7,7 @@ untranslated.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from app.policy.visibility import Block
 from app.vocabulary import (
@@ -244,12 +245,6 @@ PROBLEMS.update(
         "feedback-already-recorded": "Le retour de ce service est déjà enregistré.",
     }
 )
-SUBMISSION_REFUSED = (
-    "La situation n'a pas pu être enregistrée : la date de réception ne peut être ni dans le "
-    "futur ni antérieure de plus d'un an, la naissance doit la précéder, et la personne doit "
-    "avoir l'âge du public de la cellule à cette date (moins de 18 ans en cellule CENOMED, "
-    "12 à 25 ans en groupe récidive)."
-)
 STATUS_TITLES: dict[int, str] = {
     400: "Demande invalide",
     403: "Action non permise",
@@ -359,3 +354,59 @@ PROBLEMS.update(
         ),
     }
 )
+
+
+# --- a refused value, on its field -------------------------------------------------------------
+
+# By the error's type: pydantic's (the API's schemas) and the procedure's own
+# (app.workflow.guards.InvalidStepInput codes), so that a form shows every refusal of the
+# same validation as the API in French, on the field it concerns.
+FIELD_ERRORS: dict[str, str] = {
+    "missing": "Ce champ est obligatoire.",
+    "too_short": "Choisissez au moins une valeur.",
+    "string_too_short": "Ce champ est obligatoire.",
+    "string_too_long": "Ce texte est trop long : {max_length} caractères au plus.",
+    "text_too_short": "Ce texte est trop court : {min_length} caractères au moins.",
+    "control_characters": (
+        "Ce texte contient des caractères de contrôle (invisibles), qui ne sont pas acceptés : "
+        "retirez-les."
+    ),
+    "too_few_words": "Rédigez une phrase d'au moins {words} mots.",
+    "date_from_datetime_parsing": "Saisissez une date valide.",
+    "date_parsing": "Saisissez une date valide.",
+    "date_type": "Saisissez une date valide.",
+    "enum": "Choisissez une valeur de la liste.",
+    "literal_error": "Choisissez une valeur de la liste.",
+    "bool_parsing": "Choisissez une des réponses proposées.",
+    "uuid_parsing": "Choisissez une des situations proposées.",
+    "int_parsing": "Choisissez une valeur de la liste.",
+    "string_pattern_mismatch": "Ce numéro n'a pas un format valide.",
+    "date_in_future": "Cette date ne peut pas être dans le futur.",
+    "date_too_old": "Cette date ne peut pas être antérieure de plus d'un an.",
+    "date_out_of_window": "La date de la réunion doit être à moins d'un an d'aujourd'hui.",
+    "before_receipt": "Cette date ne peut pas précéder la réception de la situation.",
+    "born_after_receipt": "La date de naissance doit précéder la date de réception.",
+    "not_a_minor": (
+        "Une cellule CENOMED ne suit que des mineurs : la personne doit avoir moins de 18 ans "
+        "à la date de réception."
+    ),
+    "outside_recidivism_ages": (
+        "Un groupe récidive suit des jeunes de 12 à 25 ans à la date de réception."
+    ),
+    "no_destination": "Choisissez au moins une destination.",
+    "repeated_destination": "Choisissez chaque destination une seule fois.",
+    "destination_not_open": "Une de ces destinations n'est pas ouverte à cette cellule.",
+    "orientations_with_no_action": "Un classement sans suite ne prend pas de destination.",
+}
+INVALID_VALUE = "Cette valeur n'est pas valide."
+
+
+def field_error(kind: str, context: dict[str, Any] | None = None) -> str:
+    """What a refused value's error says to the person who typed it."""
+    context = context or {}
+    if kind == "string_too_short" and int(context.get("min_length", 1)) > 1:
+        kind = "text_too_short"
+    try:
+        return FIELD_ERRORS.get(kind, INVALID_VALUE).format(**context)
+    except (KeyError, IndexError, ValueError):
+        return INVALID_VALUE

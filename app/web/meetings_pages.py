@@ -14,31 +14,30 @@ from datetime import date
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRouter
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
-from app.audit.trail import Action
+from app.audit import trail
+from app.audit.trail import Action, Actor
 from app.clock import Today
 from app.crypto.dependency import CurrentVault
+from app.crypto.vault import Vault
 from app.db import DbSession
 from app.directory import repository as directory
 from app.directory.principal import Principal
-from app.errors import InvalidInput
+from app.errors import Conflict, InvalidInput
 from app.meetings import service
-from app.meetings.schemas import MeetingCreate
+from app.meetings.schemas import AgendaCaseIn, MeetingCreate
+from app.operations import metrics
 from app.policy import decisions
 from app.web.deps import CheckedForm, WebPrincipal, audited_as
+from app.web.forms import SentBack, field_errors, refusal_errors, text
 from app.web.rendering import page
 
 router = APIRouter(include_in_schema=False)
 MEETINGS = "/reunions"
-
-_FORM_MESSAGES = {
-    "cell_id": "Choisissez une cellule de la liste.",
-    "held_on": "Saisissez une date valide.",
-}
-WINDOW_REFUSED = "La date de la réunion doit être à moins d'un an d'aujourd'hui."
 
 
 def _cell_names(session: DbSession, cell_ids: set[int]) -> dict[int, str]:
@@ -103,43 +102,34 @@ def meetings_page(
 def schedule_meeting(
     request: Request, form: CheckedForm, principal: WebPrincipal, session: DbSession, on: Today
 ) -> Any:
-    values = {"cell_id": _text(form, "cell_id"), "held_on": _text(form, "held_on")}
+    values = {"cell_id": text(form, "cell_id"), "held_on": text(form, "held_on")}
     try:
         data = MeetingCreate.model_validate(
             {"cell_id": values["cell_id"] or None, "held_on": values["held_on"] or None}
         )
-    except ValidationError as error:
-        errors = {
-            str(item["loc"][0]): _FORM_MESSAGES.get(str(item["loc"][0]), "Valeur invalide.")
-            for item in error.errors()
-        }
-        return _meetings_page(
-            request, session, principal, on, values=values, errors=errors, status_code=422
-        )
-    try:
         meeting = service.create_meeting(session, principal=principal, data=data, today=on)
-    except InvalidInput:
+    except ValidationError as error:
+        errors = field_errors(error.errors(include_input=False))
+    except InvalidInput as error:
         # The window around today (the service refuses before it adds anything).
-        return _meetings_page(
-            request,
-            session,
-            principal,
-            on,
-            values=values,
-            errors={"held_on": WINDOW_REFUSED},
-            status_code=422,
-        )
-    return RedirectResponse(f"{MEETINGS}/{meeting.id}", status_code=303)
+        errors = refusal_errors(error)
+    else:
+        return RedirectResponse(f"{MEETINGS}/{meeting.id}", status_code=303)
+    return _meetings_page(
+        request, session, principal, on, values=values, errors=errors, status_code=422
+    )
 
 
-@router.get(MEETINGS + "/{meeting_id}", dependencies=[audited_as(Action.READ_MEETING)])
-def meeting_page(
+def _meeting_page(
     request: Request,
+    session: Session,
+    principal: Principal,
+    vault: Vault,
+    on: date,
     meeting_id: uuid.UUID,
-    principal: WebPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
+    *,
+    sent: SentBack | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     meeting = service.get_meeting(session, principal=principal, meeting_id=meeting_id)
     shown = service.meeting_read(
@@ -163,28 +153,60 @@ def meeting_page(
             # R7: those who attend see the presented identities on the meeting's day only.
             "shown_on_the_day": meeting.held_on != on
             and decisions.may_in_cell(principal, "see_presented_identities", meeting.cell_id),
+            "sent": sent,
         },
+        status_code=status_code,
     )
+
+
+@router.get(MEETINGS + "/{meeting_id}", dependencies=[audited_as(Action.READ_MEETING)])
+def meeting_page(
+    request: Request,
+    meeting_id: uuid.UUID,
+    principal: WebPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    on: Today,
+) -> HTMLResponse:
+    return _meeting_page(request, session, principal, vault, on, meeting_id)
 
 
 @router.post(MEETINGS + "/{meeting_id}/situations", dependencies=[audited_as(Action.PUT_ON_AGENDA)])
 def put_on_agenda(
+    request: Request,
     meeting_id: uuid.UUID,
     form: CheckedForm,
     principal: WebPrincipal,
     session: DbSession,
+    vault: CurrentVault,
     on: Today,
-) -> RedirectResponse:
+) -> Response:
+    typed = {"case_id": text(form, "case_id")}
     try:
-        case_id = uuid.UUID(_text(form, "case_id"))
-    except ValueError:
-        raise InvalidInput("Choose one of the offered cases.") from None
-    service.put_on_agenda(
-        session, principal=principal, meeting_id=meeting_id, case_id=case_id, today=on
+        data = AgendaCaseIn.model_validate(typed)
+        service.put_on_agenda(
+            session, principal=principal, meeting_id=meeting_id, case_id=data.case_id, today=on
+        )
+    except ValidationError as error:
+        sent = SentBack("agenda", typed, field_errors(error.errors(include_input=False)))
+        slug, status, case_id = "validation-error", 422, None
+    except (InvalidInput, Conflict) as error:
+        sent = SentBack("agenda", typed, refusal_errors(error))
+        slug, status, case_id = error.slug, error.status, error.case_id
+    else:
+        return RedirectResponse(f"{MEETINGS}/{meeting_id}", status_code=303)
+    # Back to the meeting, saying why; nothing of the step stays, its refusal is logged.
+    session.rollback()
+    trail.record_refusal(
+        session,
+        Actor.of(principal),
+        Action.PUT_ON_AGENDA,
+        status=status,
+        slug=slug,
+        case_id=case_id,
+        meeting_id=meeting_id,
     )
-    return RedirectResponse(f"{MEETINGS}/{meeting_id}", status_code=303)
-
-
-def _text(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    metrics.count_refusal(status, slug)
+    return _meeting_page(
+        request, session, principal, vault, on, meeting_id, sent=sent, status_code=status
+    )

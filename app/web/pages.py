@@ -9,34 +9,42 @@ bodies and page bodies only.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BeforeValidator, Field, ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from app.audit import trail
-from app.audit.trail import Action
+from app.audit.trail import Action, Actor
 from app.cases import service
 from app.cases.schemas import (
     ArchiveAccessIn,
     CaseCreate,
     FamilyInformationIn,
     FeedbackIn,
+    ParquetDecisionIn,
+    ResearchNoteIn,
     ReviewDecisionIn,
 )
 from app.cases.serialise import case_read
 from app.clock import Today
 from app.config import CurrentSettings, Settings
 from app.crypto.dependency import CurrentVault
+from app.crypto.vault import Vault
 from app.db import DbSession, utcnow
 from app.directory import repository as directory
 from app.directory import service as directory_service
 from app.directory.principal import Principal
-from app.errors import InvalidInput, TooManyRequests
+from app.errors import Conflict, InvalidInput, TooManyRequests
 from app.http_hardening import AuthFailureLimiter
+from app.operations import metrics
 from app.policy import decisions
 from app.vocabulary import (
     DESTINATIONS_BY_KIND,
@@ -50,7 +58,7 @@ from app.vocabulary import (
     Role,
     Sex,
 )
-from app.web import sessions, signin
+from app.web import labels, sessions, signin
 from app.web.deps import (
     CheckedForm,
     CurrentVisit,
@@ -61,7 +69,17 @@ from app.web.deps import (
     set_session_cookie,
     timeouts,
 )
-from app.web.labels import SUBMISSION_REFUSED, choices
+from app.web.errors import ARCHIVE_ACCESS_REQUIRED
+from app.web.forms import (
+    FORM,
+    SentBack,
+    field_errors,
+    first_part,
+    refusal_errors,
+    text,
+    texts,
+)
+from app.web.labels import choices
 from app.web.rendering import page
 from app.web.returns import CHARTER, HOME, SIGN_IN, safe_return
 from app.workflow.machine import possible_steps
@@ -144,8 +162,8 @@ def sign_in(
         raise refusal
     opened = signin.sign_in_locally(
         session,
-        username=_text(form, "username"),
-        password=_text(form, "password"),
+        username=text(form, "username"),
+        password=text(form, "password"),
         previous=visit.row,
         timeouts=timeouts(settings),
         now=utcnow(),
@@ -159,7 +177,7 @@ def sign_in(
             error="Identifiant ou mot de passe incorrect.",
             status_code=401,
         )
-    response = _see_other(safe_return(_text(form, "next")))
+    response = _see_other(safe_return(text(form, "next")))
     set_session_cookie(request, response, opened.token)
     return response
 
@@ -222,10 +240,10 @@ def accept_charter(
     directory_service.accept_charter(
         session,
         principal=principal,
-        version=_text(form, "version"),
+        version=text(form, "version"),
         current_version=settings.charter_version,
     )
-    return _see_other(safe_return(_text(form, "next")))
+    return _see_other(safe_return(text(form, "next")))
 
 
 # --- my cases -------------------------------------------------------------------------------
@@ -319,7 +337,7 @@ def new_case_page(request: Request, principal: WebPrincipal, session: DbSession)
     return _new_case_page(request, session, principal)
 
 
-# The form's field for each place pydantic reports an error at.
+# The form's field for each place pydantic (or the procedure) reports an error at.
 _FIELD_OF = {
     ("cell_id",): "cell_id",
     ("received_on",): "received_on",
@@ -332,60 +350,41 @@ _FIELD_OF = {
     ("minor", "address"): "address",
     ("minor", "school"): "school",
 }
-_FIELD_MESSAGES = {
-    "missing": "Ce champ est obligatoire.",
-    "too_short": "Ce champ est obligatoire.",
-    "string_too_long": "Ce texte est trop long.",
-    "date_from_datetime_parsing": "Saisissez une date valide.",
-    "date_parsing": "Saisissez une date valide.",
-    "date_type": "Saisissez une date valide.",
-    "enum": "Choisissez une valeur de la liste.",
-    "string_pattern_mismatch": "Ce numéro n'a pas un format valide.",
-    "int_parsing": "Choisissez une valeur de la liste.",
-}
+
+
+def _new_case_field(loc: tuple[str, ...]) -> str:
+    if loc[:1] == ("guardians",) and len(loc) > 1:
+        return f"guardian_{loc[2] if len(loc) > 2 else 'name'}_{int(loc[1]) + 1}"
+    return _FIELD_OF.get(loc[:2]) or _FIELD_OF.get(loc[:1]) or FORM
 
 
 def _case_body(form: FormData) -> dict[str, Any]:
     guardians = []
     for slot in range(1, GUARDIAN_SLOTS + 1):
-        name = _text(form, f"guardian_name_{slot}")
+        name = text(form, f"guardian_name_{slot}")
         if name:
             guardians.append(
                 {
                     "name": name,
-                    "relationship": _text(form, f"guardian_relationship_{slot}") or None,
-                    "phone": _text(form, f"guardian_phone_{slot}") or None,
+                    "relationship": text(form, f"guardian_relationship_{slot}") or None,
+                    "phone": text(form, f"guardian_phone_{slot}") or None,
                 }
             )
     return {
-        "cell_id": _text(form, "cell_id") or None,
-        "received_on": _text(form, "received_on") or None,
-        "motifs": [m for m in form.getlist("motifs") if isinstance(m, str)],
-        "facts": _text(form, "facts") or None,
+        "cell_id": text(form, "cell_id") or None,
+        "received_on": text(form, "received_on") or None,
+        "motifs": texts(form, "motifs"),
+        "facts": text(form, "facts") or None,
         "minor": {
-            "last_name": _text(form, "last_name") or None,
-            "first_name": _text(form, "first_name") or None,
-            "birth_date": _text(form, "birth_date") or None,
-            "sex": _text(form, "sex") or None,
-            "address": _text(form, "address") or None,
-            "school": _text(form, "school") or None,
+            "last_name": text(form, "last_name") or None,
+            "first_name": text(form, "first_name") or None,
+            "birth_date": text(form, "birth_date") or None,
+            "sex": text(form, "sex") or None,
+            "address": text(form, "address") or None,
+            "school": text(form, "school") or None,
         },
         "guardians": guardians,
     }
-
-
-def _field_errors(error: ValidationError) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for item in error.errors():
-        loc = tuple(str(part) for part in item["loc"])
-        if loc[:1] == ("guardians",):
-            field = f"guardian_{loc[2] if len(loc) > 2 else 'name'}_{int(loc[1]) + 1}"
-        else:
-            field = _FIELD_OF.get(loc[:2]) or _FIELD_OF.get(loc[:1]) or "form"
-        errors.setdefault(
-            field, _FIELD_MESSAGES.get(item["type"], "Cette valeur n'est pas valide.")
-        )
-    return errors
 
 
 @router.post(HOME + "/nouveau", dependencies=[audited_as(Action.SUBMIT_CASE)])
@@ -400,31 +399,18 @@ def submit_case(
     body = _case_body(form)
     try:
         data = CaseCreate.model_validate(body)
-    except ValidationError as error:
-        values = {key: _text(form, key) for key in form if key != "motifs"}
-        values["motifs"] = body["motifs"]
-        return _new_case_page(
-            request,
-            session,
-            principal,
-            values=values,
-            errors=_field_errors(error),
-            status_code=422,
-        )
-    try:
         case = service.submit_case(session, principal=principal, vault=vault, data=data, today=on)
-    except InvalidInput:
-        # The procedure's rules on dates and age (nothing was written: the service checks
-        # before it adds anything).
-        values = {key: _text(form, key) for key in form if key != "motifs"}
+    except (ValidationError, InvalidInput) as error:
+        # Nothing was written: the service checks the procedure's rules on dates and age
+        # before it adds anything.
+        if isinstance(error, ValidationError):
+            errors = field_errors(error.errors(include_input=False), _new_case_field)
+        else:
+            errors = refusal_errors(error, _new_case_field)
+        values: dict[str, Any] = {key: text(form, key) for key in form if key != "motifs"}
         values["motifs"] = body["motifs"]
         return _new_case_page(
-            request,
-            session,
-            principal,
-            values=values,
-            errors={"form": SUBMISSION_REFUSED},
-            status_code=422,
+            request, session, principal, values=values, errors=errors, status_code=422
         )
     return _see_other(f"{HOME}/{case.id}")
 
@@ -457,15 +443,19 @@ def _actions(
     return actions, feedback
 
 
-@router.get(HOME + "/{case_id}", dependencies=[audited_as(Action.READ_CASE)])
-def case_page(
+def _case_page(
     request: Request,
+    session: Session,
+    principal: Principal,
+    vault: Vault,
+    on: date,
     case_id: uuid.UUID,
-    principal: WebPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
+    *,
+    sent: SentBack | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
+    """The case as the charter shows it to this user, with the actions open to them (and a
+    form sent back, if one was refused). An audited read."""
     visible = service.read_case(session, principal=principal, vault=vault, case_id=case_id)
     case = case_read(visible, principal)
     cell = directory.get_cell(session, visible.case.cell_id)
@@ -487,186 +477,295 @@ def case_page(
             "reoriented": choices(ReorientedTo),
             "today": on.isoformat(),
             "archived": visible.case.state == CaseState.CLOSED,
+            "sent": sent,
         },
+        status_code=status_code,
     )
 
 
-def _back_to(case_id: uuid.UUID) -> RedirectResponse:
-    return _see_other(f"{HOME}/{case_id}")
+@router.get(HOME + "/{case_id}", dependencies=[audited_as(Action.READ_CASE)])
+def case_page(
+    request: Request,
+    case_id: uuid.UUID,
+    principal: WebPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    on: Today,
+) -> HTMLResponse:
+    return _case_page(request, session, principal, vault, on, case_id)
 
 
-@router.post(
-    HOME + "/{case_id}/transmission-parquet", dependencies=[audited_as(Action.REFER_TO_PARQUET)]
-)
-def refer_to_parquet(
-    case_id: uuid.UUID, _form: CheckedForm, principal: WebPrincipal, session: DbSession, on: Today
-) -> RedirectResponse:
-    service.refer_to_parquet(session, principal=principal, case_id=case_id, today=on)
-    return _back_to(case_id)
-
-
-@router.post(HOME + "/{case_id}/decision-parquet", dependencies=[audited_as(Action.DECIDE_PARQUET)])
-def decide_parquet(
-    case_id: uuid.UUID, form: CheckedForm, principal: WebPrincipal, session: DbSession, on: Today
-) -> RedirectResponse:
-    retained = _choice(form, "retained", {"oui": True, "non": False})
-    service.decide_parquet(
-        session, principal=principal, case_id=case_id, retained=retained, today=on
+def _archive_access_page(post: CasePost, sent: SentBack, status_code: int) -> HTMLResponse:
+    """Where the archive access is asked for: the page of the closed case's refusal."""
+    title, message = labels.problem_text(403, ARCHIVE_ACCESS_REQUIRED)
+    return page(
+        post.request,
+        "error.html",
+        {
+            "title": title,
+            "message": message,
+            "back": HOME,
+            "archive_case_id": post.case_id,
+            "principal": post.principal,
+            "sent": sent,
+        },
+        status_code=status_code,
     )
-    return _back_to(case_id)
 
 
-@router.post(
-    HOME + "/{case_id}/note-recherche", dependencies=[audited_as(Action.ADD_RESEARCH_NOTE)]
-)
-def add_research_note(
+@dataclass
+class CasePost:
+    """A form posted from a case's page: who, on which case, and the checked form."""
+
+    request: Request
+    case_id: uuid.UUID
+    form: FormData
+    principal: Principal
+    session: Session
+    vault: Vault
+    on: date
+    settings: Settings
+
+    def text(self, name: str) -> str:
+        return text(self.form, name)
+
+    def step(
+        self,
+        name: str,
+        typed: dict[str, Any],
+        act: Callable[[], object],
+        *,
+        place: Callable[[tuple[str, ...]], str] = first_part,
+        back: Callable[[CasePost, SentBack, int], HTMLResponse] | None = None,
+    ) -> Response:
+        """Runs the step (its body validated by the API's schema inside ``act``), then back
+        to the case. A value refused by the schema or by the procedure sends the page back
+        where it was, the form named ``name`` showing ``typed`` and each error on its field:
+        nothing is changed, and the refusal is an audit event (R23)."""
+        try:
+            act()
+        except ValidationError as error:
+            errors = field_errors(error.errors(include_url=False, include_input=False), place)
+            return self._send_back(name, typed, errors, 422, "validation-error", back)
+        except (InvalidInput, Conflict) as error:
+            errors = refusal_errors(error, place)
+            return self._send_back(name, typed, errors, error.status, error.slug, back)
+        return _see_other(f"{HOME}/{self.case_id}")
+
+    def _send_back(
+        self,
+        name: str,
+        typed: dict[str, Any],
+        errors: dict[str, str],
+        status: int,
+        slug: str,
+        back: Callable[[CasePost, SentBack, int], HTMLResponse] | None,
+    ) -> HTMLResponse:
+        self.session.rollback()  # whatever the step began, nothing of it stays
+        trail.record_refusal(
+            self.session,
+            Actor.of(self.principal),
+            self.request.state.audit_action,
+            status=status,
+            slug=slug,
+            case_id=self.case_id,
+        )
+        metrics.count_refusal(status, slug)
+        sent = SentBack(name, typed, errors)
+        if back is not None:
+            return back(self, sent, status)
+        return _case_page(
+            self.request,
+            self.session,
+            self.principal,
+            self.vault,
+            self.on,
+            self.case_id,
+            sent=sent,
+            status_code=status,
+        )
+
+
+def case_post(
+    request: Request,
     case_id: uuid.UUID,
     form: CheckedForm,
     principal: WebPrincipal,
     session: DbSession,
     vault: CurrentVault,
     on: Today,
-) -> RedirectResponse:
-    content = _text(form, "content").strip()
-    if not content:
-        raise InvalidInput("A research note cannot be empty.")
-    service.add_research_note(
-        session, principal=principal, vault=vault, case_id=case_id, content=content, today=on
+    settings: CurrentSettings,
+) -> CasePost:
+    return CasePost(request, case_id, form, principal, session, vault, on, settings)
+
+
+CurrentCasePost = Annotated[CasePost, Depends(case_post)]
+
+
+@router.post(
+    HOME + "/{case_id}/transmission-parquet", dependencies=[audited_as(Action.REFER_TO_PARQUET)]
+)
+def refer_to_parquet(post: CurrentCasePost) -> Response:
+    return post.step(
+        "referral",
+        {},
+        lambda: service.refer_to_parquet(
+            post.session, principal=post.principal, case_id=post.case_id, today=post.on
+        ),
     )
-    return _back_to(case_id)
+
+
+_RETAINED = {"oui": True, "non": False}
+
+
+@router.post(HOME + "/{case_id}/decision-parquet", dependencies=[audited_as(Action.DECIDE_PARQUET)])
+def decide_parquet(post: CurrentCasePost) -> Response:
+    typed = {"retained": post.text("retained")}
+
+    def act() -> None:
+        answer = _RETAINED.get(typed["retained"], typed["retained"])
+        data = ParquetDecisionIn.model_validate({"retained": answer})
+        service.decide_parquet(
+            post.session,
+            principal=post.principal,
+            case_id=post.case_id,
+            retained=data.retained,
+            today=post.on,
+        )
+
+    return post.step("parquet", typed, act)
+
+
+@router.post(
+    HOME + "/{case_id}/note-recherche", dependencies=[audited_as(Action.ADD_RESEARCH_NOTE)]
+)
+def add_research_note(post: CurrentCasePost) -> Response:
+    typed = {"content": post.text("content")}
+
+    def act() -> None:
+        data = ResearchNoteIn.model_validate(typed)
+        service.add_research_note(
+            post.session,
+            principal=post.principal,
+            vault=post.vault,
+            case_id=post.case_id,
+            content=data.content,
+            today=post.on,
+        )
+
+    return post.step("note", typed, act)
+
+
+def _destinations_field(loc: tuple[str, ...]) -> str:
+    return "destinations" if loc[:1] == ("orientations",) else first_part(loc)
 
 
 @router.post(
     HOME + "/{case_id}/decision-cellule", dependencies=[audited_as(Action.REVIEW_DECISION)]
 )
-def review_decision(
-    case_id: uuid.UUID, form: CheckedForm, principal: WebPrincipal, session: DbSession, on: Today
-) -> RedirectResponse:
-    data = _validated(
-        ReviewDecisionIn,
-        {
-            "decision": _text(form, "decision"),
-            "orientations": [
-                {"destination": d} for d in form.getlist("destinations") if isinstance(d, str)
-            ],
-        },
-    )
-    service.review_decision(session, principal=principal, case_id=case_id, data=data, today=on)
-    return _back_to(case_id)
+def review_decision(post: CurrentCasePost) -> Response:
+    typed: dict[str, Any] = {
+        "decision": post.text("decision"),
+        "destinations": texts(post.form, "destinations"),
+    }
+
+    def act() -> None:
+        data = ReviewDecisionIn.model_validate(
+            {
+                "decision": typed["decision"],
+                "orientations": [{"destination": d} for d in typed["destinations"]],
+            }
+        )
+        service.review_decision(
+            post.session, principal=post.principal, case_id=post.case_id, data=data, today=post.on
+        )
+
+    return post.step("decision", typed, act, place=_destinations_field)
 
 
 @router.post(
     HOME + "/{case_id}/information-famille",
     dependencies=[audited_as(Action.RECORD_FAMILY_INFORMATION)],
 )
-def record_family_information(
-    case_id: uuid.UUID, form: CheckedForm, principal: WebPrincipal, session: DbSession, on: Today
-) -> RedirectResponse:
-    data = _validated(
-        FamilyInformationIn,
-        {"informed_on": _text(form, "informed_on"), "means": _text(form, "means")},
-    )
-    service.record_family_information(
-        session, principal=principal, case_id=case_id, data=data, today=on
-    )
-    return _back_to(case_id)
+def record_family_information(post: CurrentCasePost) -> Response:
+    typed = {"informed_on": post.text("informed_on"), "means": post.text("means")}
+
+    def act() -> None:
+        data = FamilyInformationIn.model_validate(typed)
+        service.record_family_information(
+            post.session, principal=post.principal, case_id=post.case_id, data=data, today=post.on
+        )
+
+    return post.step("family", typed, act)
 
 
 @router.post(
     HOME + "/{case_id}/orientations/{orientation_id}/transmission",
     dependencies=[audited_as(Action.TRANSMIT)],
 )
-def transmit(
-    case_id: uuid.UUID,
-    orientation_id: uuid.UUID,
-    _form: CheckedForm,
-    principal: WebPrincipal,
-    session: DbSession,
-    on: Today,
-) -> RedirectResponse:
-    service.transmit(
-        session, principal=principal, case_id=case_id, orientation_id=orientation_id, today=on
+def transmit(orientation_id: uuid.UUID, post: CurrentCasePost) -> Response:
+    return post.step(
+        f"transmission-{orientation_id}",
+        {},
+        lambda: service.transmit(
+            post.session,
+            principal=post.principal,
+            case_id=post.case_id,
+            orientation_id=orientation_id,
+            today=post.on,
+        ),
     )
-    return _back_to(case_id)
 
 
 @router.post(
     HOME + "/{case_id}/orientations/{orientation_id}/retour",
     dependencies=[audited_as(Action.RECORD_FEEDBACK)],
 )
-def record_feedback(
-    case_id: uuid.UUID,
-    orientation_id: uuid.UUID,
-    form: CheckedForm,
-    principal: WebPrincipal,
-    session: DbSession,
-    on: Today,
-) -> RedirectResponse:
-    data = _validated(
-        FeedbackIn,
-        {"outcome": _text(form, "outcome"), "reoriented_to": _text(form, "reoriented_to") or None},
-    )
-    service.record_feedback(
-        session,
-        principal=principal,
-        case_id=case_id,
-        orientation_id=orientation_id,
-        data=data,
-        today=on,
-    )
-    return _back_to(case_id)
+def record_feedback(orientation_id: uuid.UUID, post: CurrentCasePost) -> Response:
+    typed = {"outcome": post.text("outcome"), "reoriented_to": post.text("reoriented_to")}
+
+    def act() -> None:
+        data = FeedbackIn.model_validate(
+            {"outcome": typed["outcome"], "reoriented_to": typed["reoriented_to"] or None}
+        )
+        service.record_feedback(
+            post.session,
+            principal=post.principal,
+            case_id=post.case_id,
+            orientation_id=orientation_id,
+            data=data,
+            today=post.on,
+        )
+
+    return post.step(f"feedback-{orientation_id}", typed, act)
 
 
 @router.post(HOME + "/{case_id}/cloture", dependencies=[audited_as(Action.CLOSE)])
-def close(
-    case_id: uuid.UUID, _form: CheckedForm, principal: WebPrincipal, session: DbSession, on: Today
-) -> RedirectResponse:
-    service.close(session, principal=principal, case_id=case_id, today=on)
-    return _back_to(case_id)
+def close(post: CurrentCasePost) -> Response:
+    return post.step(
+        "closure",
+        {},
+        lambda: service.close(
+            post.session, principal=post.principal, case_id=post.case_id, today=post.on
+        ),
+    )
 
 
 @router.post(
     HOME + "/{case_id}/acces-archive", dependencies=[audited_as(Action.REQUEST_ARCHIVE_ACCESS)]
 )
-def request_archive_access(
-    case_id: uuid.UUID,
-    form: CheckedForm,
-    principal: WebPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    settings: CurrentSettings,
-) -> RedirectResponse:
-    service.grant_archive_access(
-        session,
-        principal=principal,
-        vault=vault,
-        case_id=case_id,
-        reason=_validated(ArchiveAccessIn, {"reason": _text(form, "reason")}).reason,
-        hours=settings.archive_access_hours,
-    )
-    return _back_to(case_id)
+def request_archive_access(post: CurrentCasePost) -> Response:
+    typed = {"reason": post.text("reason")}
 
+    def act() -> None:
+        data = ArchiveAccessIn.model_validate(typed)
+        service.grant_archive_access(
+            post.session,
+            principal=post.principal,
+            vault=post.vault,
+            case_id=post.case_id,
+            reason=data.reason,
+            hours=post.settings.archive_access_hours,
+        )
 
-# --- form values ----------------------------------------------------------------------------
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _choice(form: FormData, name: str, options: dict[str, Any]) -> Any:
-    value = _text(form, name)
-    if value not in options:
-        raise InvalidInput(f"Choose one of the offered values for {name}.")
-    return options[value]
-
-
-def _validated(model: Any, body: dict[str, Any]) -> Any:
-    """A step's body, validated as the API validates it (the same schema); a refusal is a
-    422 page that changes nothing."""
-    try:
-        return model.model_validate(body)
-    except ValidationError as error:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
-        raise InvalidInput(f"Correct these fields: {fields}.") from None
+    return post.step("archive", typed, act, back=_archive_access_page)

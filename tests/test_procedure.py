@@ -122,9 +122,8 @@ def test_a_not_retained_case_is_presented_at_the_meeting_and_records_nothing_mor
         "first_name": FIRST_NAME,
         "birth_date": presented["minor"]["birth_date"],
     }
-    # The CST is the expert of social services, not of the situations (R13).
-    [for_cst] = ok(world.as_("cst").get(f"/meetings/{meeting_id}"))["not_retained"]
-    assert for_cst["minor"] is None
+    # The CST is the expert of social services, not of the situations (R13): nothing of it.
+    assert ok(world.as_("cst").get(f"/meetings/{meeting_id}"))["not_retained"] == []
 
 
 def test_a_meeting_planned_later_does_not_show_not_retained_identities_yet(world: World) -> None:
@@ -132,8 +131,11 @@ def test_a_meeting_planned_later_does_not_show_not_retained_identities_yet(world
     ok(world.as_("coordinator").post(f"/cases/{case_id}/parquet-referral"))
     ok(world.as_("parquet").post(f"/cases/{case_id}/parquet-decision", {"retained": False}))
     later = meeting(world, held_on=today() + timedelta(days=10))
-    [item] = ok(world.as_("teacher").get(f"/meetings/{later}"))["not_retained"]
-    assert item["minor"] is None
+    # Before the day, a member sees nothing of it (as a direct read); its submitter sees
+    # the mark of a case of theirs, not the identity.
+    assert ok(world.as_("teacher").get(f"/meetings/{later}"))["not_retained"] == []
+    [item] = ok(world.as_("police").get(f"/meetings/{later}"))["not_retained"]
+    assert (item["case_id"], item["minor"], item["withheld"]) == (case_id, None, ["identity"])
 
 
 def test_no_action_decision_closes_the_case(world: World) -> None:

@@ -5,6 +5,7 @@ from datetime import date
 
 from pydantic import BaseModel
 
+from app.policy.visibility import Block
 from app.schemas import RowId, StrictInput
 from app.workflow.states import CaseState
 
@@ -27,17 +28,24 @@ class PersonShown(BaseModel):
 
 
 class AgendaItem(BaseModel):
+    """A case of the agenda, listed only if the charter shows the reader something of it now,
+    and then as a direct read shows it: its state, and the identity where the charter allows
+    it (``withheld`` names what is not shown, R16)."""
+
     case_id: uuid.UUID
     state: CaseState
     minor: PersonShown | None
+    withheld: list[Block]
 
 
 class NotRetainedItem(BaseModel):
-    """R7: the parquet presents the situations it did not retain: identity and the mark only."""
+    """R7: the parquet presents the situations it did not retain: identity and the mark only,
+    to those attending on the meeting's day; on another day, what the charter shows."""
 
     case_id: uuid.UUID
     minor: PersonShown | None
     not_retained: bool = True
+    withheld: list[Block]
 
 
 class MeetingRead(BaseModel):

@@ -102,33 +102,28 @@ def put_on_agenda(
 def meeting_read(
     session: Session, *, principal: Principal, vault: Vault, meeting: Meeting, today: date
 ) -> MeetingRead:
+    """The meeting as this reader may see it: each case of its agenda shown as a direct read
+    of that case would show it (the charter's decision, case by case), those it shows nothing
+    of left out; every case shown is an audited read of the blocks shown (R23)."""
     agenda = [
-        AgendaItem(case_id=case.id, state=case.state, minor=_person_if(principal, vault, case))
+        item
         for case in cases.on_agenda(session, meeting_id=meeting.id)
+        if (item := agenda_item(principal, vault, case)) is not None
     ]
-    # R7/R12: the parquet presents its not-retained situations at the meeting: identities are
-    # shown on the meeting's day to those attending (the coordinator sees every block anyway).
+    # R7/R12: the parquet presents its not-retained situations at the meeting: identities
+    # and the mark are shown on the meeting's day to those attending; on another day, each
+    # reader sees what the charter shows them of the case.
     presenting = meeting.held_on == today and decisions.may_in_cell(
         principal, "see_presented_identities", meeting.cell_id
     )
     not_retained = [
-        NotRetainedItem(
-            case_id=case.id,
-            minor=_person(vault, case) if presenting else _person_if(principal, vault, case),
-        )
+        presented
         for case in cases.presented_at(session, meeting_id=meeting.id)
+        if (presented := _presented_item(principal, vault, case, presenting)) is not None
     ]
-    # R23: every identity the page shows is a read of that case's identity block.
+    lines: list[AgendaItem | NotRetainedItem] = [*agenda, *not_retained]
     trail.record_reads(
-        session,
-        principal,
-        Action.READ_MEETING,
-        [
-            Read(case_id, frozenset({Block.IDENTITY.value}))
-            for case_id, minor in [(a.case_id, a.minor) for a in agenda]
-            + [(n.case_id, n.minor) for n in not_retained]
-            if minor is not None
-        ],
+        session, principal, Action.READ_MEETING, [Read(i.case_id, _shown(i)) for i in lines]
     )
     return MeetingRead(
         id=meeting.id,
@@ -139,9 +134,45 @@ def meeting_read(
     )
 
 
-def _person_if(principal: Principal, vault: Vault, case: Case) -> PersonShown | None:
+def agenda_item(principal: Principal, vault: Vault, case: Case) -> AgendaItem | None:
+    """A case of an agenda as this reader may see it; None if the charter shows them nothing
+    of it now (a direct read would refuse it). Like a direct read, a line shows the state of
+    any case it lists."""
     view = case_view(principal, case_service.facts_of(case))
-    return _person(vault, case) if Block.IDENTITY in view.blocks else None
+    if not view.blocks:
+        return None
+    minor = _person(vault, case) if Block.IDENTITY in view.blocks else None
+    return AgendaItem(
+        case_id=case.id, state=CaseState(case.state), minor=minor, withheld=_withheld(minor)
+    )
+
+
+def _presented_item(
+    principal: Principal, vault: Vault, case: Case, presenting: bool
+) -> NotRetainedItem | None:
+    """A not-retained situation the parquet presents: identity and mark to those attending on
+    the meeting's day (R7), otherwise what the charter shows this reader of the case."""
+    if not presenting:
+        view = case_view(principal, case_service.facts_of(case))
+        if not view.blocks:
+            return None
+        if Block.IDENTITY not in view.blocks:
+            return NotRetainedItem(case_id=case.id, minor=None, withheld=_withheld(None))
+    minor = _person(vault, case)
+    return NotRetainedItem(case_id=case.id, minor=minor, withheld=_withheld(minor))
+
+
+# What a line of a meeting shows of a case: its state or "not retained" mark (workflow), and
+# the minor's identity; it says which of the two it withholds (R16).
+_LINE_BLOCKS = (Block.WORKFLOW, Block.IDENTITY)
+
+
+def _withheld(minor: PersonShown | None) -> list[Block]:
+    return [] if minor is not None else [Block.IDENTITY]
+
+
+def _shown(item: AgendaItem | NotRetainedItem) -> frozenset[str]:
+    return frozenset(b.value for b in _LINE_BLOCKS if b not in item.withheld)
 
 
 def _person(vault: Vault, case: Case) -> PersonShown | None:
@@ -225,13 +256,10 @@ def agenda_candidates(
         except (GuardFailed, IllegalStep):
             later += 1
             continue
-        ready.append(
-            AgendaItem(case_id=case.id, state=case.state, minor=_person_if(principal, vault, case))
-        )
+        item = agenda_item(principal, vault, case)
+        if item is not None:
+            ready.append(item)
     trail.record_reads(
-        session,
-        principal,
-        Action.READ_MEETING,
-        [Read(item.case_id, frozenset({Block.IDENTITY.value})) for item in ready if item.minor],
+        session, principal, Action.READ_MEETING, [Read(i.case_id, _shown(i)) for i in ready]
     )
     return Candidates(ready, later)

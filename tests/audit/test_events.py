@@ -88,7 +88,7 @@ def test_each_step_of_the_procedure_and_each_read_is_an_event(world: World) -> N
     assert reads[0]["actor_id"] == users["police"]
     # Putting the case on the agenda answers with the meeting, showing the minor's identity.
     agenda = [e for e in logged if e["action"] == "read_meeting" and e["case_id"] == case_id]
-    assert [e["blocks"] for e in agenda] == [["identity"]]
+    assert [e["blocks"] for e in agenda] == [["identity", "workflow"]]
     meeting_event = next(e for e in logged if e["action"] == "create_meeting")
     assert meeting_event["detail"].startswith("meeting:")
 
@@ -130,7 +130,7 @@ def test_a_list_and_a_meeting_record_each_case_they_show(world: World) -> None:
     ok(world.as_("teacher").get(f"/meetings/{uuid.UUID(str(meeting_id))}"))
     shown_at_meeting = events(world, start)
     assert {(e["action"], e["case_id"], tuple(e["blocks"])) for e in shown_at_meeting} == {
-        ("read_meeting", first, ("identity",))
+        ("read_meeting", first, ("identity", "workflow"))
     }
 
 

@@ -67,7 +67,7 @@ def test_a_coordinator_schedules_a_meeting_and_puts_a_case_on_its_agenda(world: 
     assert (read["action"], read["case_id"], read["blocks"]) == (
         "read_meeting",
         case_id,
-        ["identity"],
+        ["identity", "workflow"],
     )
     assert LAST_NAME not in title_of(page)
     assert _agenda_links(page.text) == []
@@ -173,7 +173,7 @@ def test_the_parquet_presents_its_not_retained_situations_to_the_cell(world: Wor
     ok(world.as_("coordinator").post(f"/cases/{case_id}/parquet-referral"))
     ok(world.as_("parquet").post(f"/cases/{case_id}/parquet-decision", {"retained": False}))
     meeting_id = meeting(world)
-    for username in ("teacher", "parquet", "cst"):
+    for username in ("teacher", "parquet"):
         [item] = ok(world.as_(username).get(f"/meetings/{meeting_id}"))["not_retained"]
         page = signed_in(world, username).get(f"/reunions/{meeting_id}")
         section = re.search(r'<h2 id="non-retenues">.*?</section>', page.text, re.S)
@@ -181,8 +181,10 @@ def test_the_parquet_presents_its_not_retained_situations_to_the_cell(world: Wor
         assert f"n° {case_id[:8]}" in section.group(0)
         assert "Non retenue" in section.group(0)
         assert (FIRST_NAME in section.group(0)) == (item["minor"] is not None), username
-    # The CST is the expert of social services, not of the situations (R13).
-    assert item["minor"] is None
+    # The CST is the expert of social services, not of the situations (R13): nothing of it.
+    assert ok(world.as_("cst").get(f"/meetings/{meeting_id}"))["not_retained"] == []
+    page = signed_in(world, "cst").get(f"/reunions/{meeting_id}")
+    assert f"n° {case_id[:8]}" not in page.text
 
 
 def test_a_wrong_schedule_form_says_which_field_and_creates_nothing(world: World) -> None:
@@ -212,11 +214,15 @@ def test_presented_identities_wait_for_the_meetings_day(world: World) -> None:
     case_id = submit(world)
     ok(world.as_("coordinator").post(f"/cases/{case_id}/parquet-referral"))
     ok(world.as_("parquet").post(f"/cases/{case_id}/parquet-decision", {"retained": False}))
-    [item] = ok(world.as_("teacher").get(f"/meetings/{later}"))["not_retained"]
-    assert item["minor"] is None
+    assert ok(world.as_("teacher").get(f"/meetings/{later}"))["not_retained"] == []
     page = signed_in(world, "teacher").get(f"/reunions/{later}")
     assert FIRST_NAME not in page.text
-    assert "identité montrée le jour de la réunion" in html.unescape(page.text)
+    assert f"Situation n° {case_id[:8]}" not in page.text
+    # Its submitter sees the mark of their own case, the identity on the day.
+    [item] = ok(world.as_("police").get(f"/meetings/{later}"))["not_retained"]
+    assert item["minor"] is None
+    police = signed_in(world, "police").get(f"/reunions/{later}")
+    assert FIRST_NAME not in police.text
+    assert "identité montrée le jour de la réunion" in html.unescape(police.text)
     cst = signed_in(world, "cst").get(f"/reunions/{later}")
-    assert "masqué par la charte" in cst.text
-    assert "identité montrée le jour de la réunion" not in html.unescape(cst.text)
+    assert f"Situation n° {case_id[:8]}" not in cst.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -68,3 +69,23 @@ ReasonText = Annotated[
     AfterValidator(_clean_text),
     AfterValidator(lambda v: _at_least_words(v, 4)),
 ]
+
+
+def utc_instant(value: datetime) -> datetime:
+    """An instant given with its time zone, in UTC. Refused (a ValueError, so a 422): one
+    without a time zone (which instant would it be?), and one whose UTC form falls outside
+    the calendar (0001-01-01T00:00+01:00), which would overflow further on."""
+    if value.utcoffset() is None:
+        raise PydanticCustomError(
+            "timezone_required", "give the time zone (for instance 2026-11-26T09:00:00Z)"
+        )
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_out_of_range", "this instant is outside the calendar in UTC"
+        ) from None
+
+
+# A query's instant (the audit log's since and until).
+Instant = Annotated[datetime, AfterValidator(utc_instant)]

@@ -51,6 +51,7 @@ from app.meetings.models import Meeting
 from app.policy import decisions
 from app.policy.visibility import SEALED_BLOCKS, Block, CaseFacts, CaseView, case_view
 from app.retention.policy import birth_month
+from app.schemas import utc_instant
 from app.vocabulary import (
     CellKind,
     Destination,
@@ -258,12 +259,10 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, case_id = raw.split("|")
-        position = datetime.fromisoformat(stamp), uuid.UUID(case_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError) as error:
+        # A forged position must still be an instant of the calendar in UTC.
+        return utc_instant(datetime.fromisoformat(stamp)), uuid.UUID(case_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise refused from error
-    if position[0].tzinfo is None:
-        raise refused
-    return position
 
 
 # --- step 1 -----------------------------------------------------------------------------------

@@ -115,6 +115,9 @@ class Period:
         """``column`` (an instant) falls on a UTC day of the period: a half-open range of
         instants, which an index on the column serves."""
         start = datetime.combine(self.first, time(), UTC)
+        if self.last == date.max:  # the calendar's last day: no midnight ends it
+            starts: ColumnElement[bool] = column >= start
+            return starts
         end = datetime.combine(self.last + timedelta(days=1), time(), UTC)
         return and_(column >= start, column < end)
 

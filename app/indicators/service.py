@@ -38,7 +38,11 @@ def default_period(today: date, first: date | None, last: date | None) -> tuple[
     first = first or add_calendar_months(today, -12)
     if first > last:
         raise InvalidInput("'from' must be on or before 'to'.")
-    if last > add_calendar_months(first, 12 * MAX_YEARS):
+    try:
+        furthest = add_calendar_months(first, 12 * MAX_YEARS)
+    except ValueError:  # beyond the calendar's last year: any 'to' is within reach
+        furthest = date.max
+    if last > furthest:
         raise InvalidInput(f"Ask for {MAX_YEARS} years at most between 'from' and 'to'.")
     return first, last
 

@@ -27,7 +27,7 @@ from app.directory.principal import Principal
 from app.errors import InvalidInput
 from app.policy import decisions
 from app.policy.visibility import Block
-from app.schemas import MAX_ROW_ID
+from app.schemas import MAX_ROW_ID, utc_instant
 from app.vocabulary import Organisation, Role
 from app.web import labels
 from app.web.deps import WebPrincipal, audited_as
@@ -52,8 +52,16 @@ _MESSAGES = {
 
 
 def _day_start(day: date) -> datetime:
-    """Midnight in Paris: the days of the filters are the cells' calendar days."""
-    return datetime.combine(day, time(), PARIS)
+    """Midnight in Paris: the days of the filters are the cells' calendar days (a ValueError
+    for a day whose midnight the calendar cannot hold in UTC, as the API refuses it)."""
+    return utc_instant(datetime.combine(day, time(), PARIS))
+
+
+def _after(day: date) -> datetime:
+    """The midnight that ends ``day`` (the filter's last day is included)."""
+    if day == date.max:
+        raise ValueError("no day after the calendar's last")
+    return _day_start(day + timedelta(days=1))
 
 
 def _filters(values: dict[str, str]) -> tuple[EventFilter, dict[str, str]]:
@@ -92,14 +100,16 @@ def _filters(values: dict[str, str]) -> tuple[EventFilter, dict[str, str]]:
     last = parse("au", date.fromisoformat)
     if first and last and last < first:
         errors["au"] = _MESSAGES["au"]
+    since = parse("du", lambda _raw: _day_start(first)) if first else None
+    until = parse("au", lambda _raw: _after(last)) if last else None
     where = EventFilter(
         case_id=case_id,
         actor_id=actor_id,
         action=action,
         outcome=outcome,
         severity=severity,
-        since=_day_start(first) if first else None,
-        until=_day_start(last + timedelta(days=1)) if last else None,  # the last day included
+        since=since,
+        until=until,
     )
     return where, errors
 

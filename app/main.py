@@ -50,6 +50,7 @@ from app.operations.metrics import ObservedRequestsMiddleware
 from app.operations.router import metrics_router
 from app.operations.router import router as operations_router
 from app.policy.engine import get_engine
+from app.web.api_docs import router as api_docs_router
 from app.web.deps import CharterRequired, SignInRequired
 from app.web.errors import error_page, to_charter, to_sign_in
 from app.web.rendering import is_page_request, static_files
@@ -78,6 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Nominative information exchange of the Paris CENOMED cells (CPPS fiche 1.3)",
         lifespan=lifespan,
+        # FastAPI's pages load Swagger UI and ReDoc from a CDN with an inline script: /docs is
+        # ours (app.web.api_docs), offline and under the pages' CSP; ReDoc is not served.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -101,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(metrics_router)
     app.include_router(web_router)
+    app.include_router(api_docs_router)
     app.mount("/static", static_files(), name="static")
     # Added inside out: the security headers wrap everything, even a refused body; every
     # request, refused bodies included, is counted and logged with its request id.

@@ -4,7 +4,9 @@ default, failed authentications limited per client address."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
@@ -44,11 +46,91 @@ def test_every_response_carries_the_security_headers(
     assert len(response.headers["x-request-id"]) == 32
 
 
-def test_the_documentation_keeps_its_scripts(world: World) -> None:
+class _Page(HTMLParser):
+    """The addresses a page loads (every src and href), its inline scripts and styles."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.addresses: list[str] = []
+        self.inline: list[str] = []
+        self._script: bool = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.addresses += [v for k, v in attrs if k in ("src", "href") and v]
+        if "style" in values or tag == "style" or any(k.startswith("on") for k in values):
+            self.inline.append(tag)
+        self._script = tag == "script" and not values.get("src")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._script and data.strip():
+            self.inline.append("script")
+
+
+def _directives(csp: str) -> dict[str, list[str]]:
+    return {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
+
+
+def test_the_documentation_is_served_offline_under_the_csp(world: World) -> None:
+    """/docs (where tokens are pasted) loads nothing from another origin, runs no inline
+    script, and has the pages' Content-Security-Policy (it had none, and a CDN's script)."""
     response = world.client.get("/docs")
     assert response.status_code == 200
-    assert "content-security-policy" not in response.headers
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-frame-options"] == "DENY"
+    csp = _directives(response.headers["content-security-policy"])
+    assert csp["default-src"] == ["'none'"]
+    assert csp["script-src"] == ["'self'"]  # no 'unsafe-inline', no 'unsafe-eval', no host
+    assert csp["connect-src"] == ["'self'"]
+    assert csp["frame-ancestors"] == ["'none'"]
+    assert "unsafe-eval" not in response.headers["content-security-policy"]
+    for directive, sources in csp.items():
+        for source in sources:
+            assert source in ("'self'", "'none'", "data:"), (directive, source)
+    page = _Page()
+    page.feed(response.text)
+    assert page.inline == []
+    assert page.addresses
+    for address in page.addresses:
+        # This origin's paths only: no http(s):// address, no //host/ either.
+        assert re.fullmatch(r"/[^/].*", address), address
+        assert world.client.get(address).status_code == 200, address
+
+
+def test_the_documentation_assets_load_nothing_from_elsewhere(world: World) -> None:
+    """The style sheet served with /docs imports no font or sheet and its images are data:
+    URLs; the scripts name no CDN to load from."""
+    page = _Page()
+    page.feed(world.client.get("/docs").text)
+    sheets = [a for a in page.addresses if a.endswith(".css")]
+    scripts = [a for a in page.addresses if a.endswith(".js")]
+    assert sheets
+    assert scripts
+    for sheet in sheets:
+        served = world.client.get(sheet)
+        assert served.status_code == 200, sheet
+        text = served.text
+        assert "@import" not in text
+        assert "@font-face" not in text
+        assert {u.strip("'\"")[:5] for u in re.findall(r"url\(([^)]*)\)", text)} <= {"data:"}
+    for script in scripts:
+        served = world.client.get(script)
+        assert served.status_code == 200, script
+        text = served.text
+        assert not re.search(r"(cdn|unpkg|jsdelivr|fonts\.g)[a-z.]*\.(com|net|io)", text), script
+
+
+def test_redoc_is_gone_and_the_openapi_document_stays(world: World) -> None:
+    """ReDoc needs inline styles and a blob: worker: it is not served under this CSP."""
+    assert world.client.get("/redoc").status_code == 404
+    document = world.client.get("/openapi.json")
+    assert document.status_code == 200
+    assert "/api/v1/me" in document.json()["paths"]
+    assert "default-src 'none'" in document.headers["content-security-policy"]
 
 
 def test_cors_is_closed_unless_origins_are_configured(world: World, settings: Settings) -> None:

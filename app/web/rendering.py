@@ -109,7 +109,7 @@ def navigation(principal: Principal | None) -> dict[str, bool]:
 def is_page_request(request: Request) -> bool:
     """Whether an error should be answered as a page (the browser's) or a problem (the API's)."""
     path = request.url.path
-    return not path.startswith(("/api/", "/metrics", "/docs", "/redoc", "/openapi.json"))
+    return not path.startswith(("/api/", "/metrics", "/docs", "/openapi.json"))
 
 
 class CachedStaticFiles(StaticFiles):

@@ -236,9 +236,16 @@ def test_every_value_of_every_closed_list_has_its_french_label() -> None:
 
 
 def test_the_vendored_scripts_are_the_pinned_ones() -> None:
-    table = (STATIC / "vendor" / "README.md").read_text()
-    for name, digest in re.findall(r"\| `([^`]+\.js)` \|.*\| `([0-9a-f]{64})` \|", table):
-        actual = hashlib.sha256((STATIC / "vendor" / name).read_bytes()).hexdigest()
+    vendor = STATIC / "vendor"
+    table = (vendor / "README.md").read_text()
+    pinned = dict(re.findall(r"\| `([^`]+\.(?:js|css))` \|.*\| `([0-9a-f]{64})` \|", table))
+    # Every script and style sheet shipped there is in the table: none is served unpinned.
+    shipped = {
+        p.relative_to(vendor).as_posix() for p in vendor.rglob("*") if p.suffix in (".js", ".css")
+    }
+    assert shipped == set(pinned)
+    for name, digest in pinned.items():
+        actual = hashlib.sha256((vendor / name).read_bytes()).hexdigest()
         assert actual == digest, name
     base = (STATIC.parent / "templates" / "base.html").read_text()
     assert re.findall(r"vendor/([^\"]+\.js)", base)

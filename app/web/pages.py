@@ -345,6 +345,7 @@ _FIELD_MESSAGES = {
     "date_type": "Saisissez une date valide.",
     "enum": "Choisissez une valeur de la liste.",
     "string_pattern_mismatch": "Ce numéro n'a pas un format valide.",
+    "name_without_letter": "Un nom contient au moins une lettre.",
     "int_parsing": "Choisissez une valeur de la liste.",
 }
 

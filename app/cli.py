@@ -26,7 +26,7 @@ from app.audit import checkpoint, trail
 from app.audit.trail import Action
 from app.auth import ensure_local_keys, issue_local_token
 from app.config import Settings, get_settings
-from app.crypto.keyring import LocalKeyringProvider
+from app.crypto.keyring import LocalKeyringProvider, configured_provider
 from app.crypto.rotation import rotate
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory import repository as directory
@@ -129,7 +129,8 @@ def _initialise(settings: Settings) -> None:
     checkpoint.ensure_signing_key(settings.audit_signing_key_path)
     if not (settings.keyring or settings.keyring_file):
         LocalKeyringProvider.create(settings.local_keyring_path)
-    migrate.upgrade(settings.database_url)
+    # A data migration that opens cases uses this deployment's keyring, as the service does.
+    migrate.upgrade(settings.database_url, keys=lambda: configured_provider(settings))
 
 
 @cli.command()

@@ -26,7 +26,7 @@ from app.audit.trail import Action, Actor
 from app.auth import make_verifier
 from app.cases.router import router as cases_router
 from app.config import Settings, get_settings
-from app.crypto.keyring import key_provider
+from app.crypto.keyring import configured_provider
 from app.crypto.vault import Vault
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory.router import router as directory_router
@@ -128,12 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def make_vault(settings: Settings) -> Vault:
-    provider = key_provider(
-        inline=settings.keyring,
-        secret_file=settings.keyring_file,
-        local_path=settings.local_keyring_path,
-    )
-    return Vault(provider, cache_seconds=settings.data_key_cache_seconds)
+    return Vault(configured_provider(settings), cache_seconds=settings.data_key_cache_seconds)
 
 
 def _problem_response(request: Request, body: dict[str, Any], headers: Any = None) -> Response:

@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from app.text import has_letter, normalise_line
+
 _ALLOWED_IN_TEXT = {"\n", "\t"}
 
 
@@ -19,8 +21,26 @@ class StrictInput(BaseModel):
 
 
 def _clean_line(value: str) -> str:
-    """NFC, and no control character at all (names, addresses: one line)."""
-    return _clean(value, allowed=set())
+    """One line: no control character at all; invisible characters (zero-width, bidi
+    controls) removed, spaces collapsed, NFC (``app.text.normalise_line``); not empty then."""
+    _refuse_controls(value, allowed=set())
+    line = normalise_line(value)
+    if not line:
+        raise PydanticCustomError(
+            "string_too_short", "give a visible value: invisible characters do not count"
+        )
+    return line
+
+
+def _clean_name(value: str) -> str:
+    """A person's name: a line cleaned as above, holding at least one letter (any script)."""
+    _refuse_controls(value, allowed=set())
+    name = normalise_line(value)
+    if not has_letter(name):
+        raise PydanticCustomError(
+            "name_without_letter", "a name must hold at least one letter (of any script)"
+        )
+    return name
 
 
 def _clean_text(value: str) -> str:
@@ -29,10 +49,14 @@ def _clean_text(value: str) -> str:
 
 
 def _clean(value: str, *, allowed: set[str]) -> str:
+    _refuse_controls(value, allowed=allowed)
+    return unicodedata.normalize("NFC", value)
+
+
+def _refuse_controls(value: str, *, allowed: set[str]) -> None:
     if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
         # A type of its own, so that a form can say what is wrong in its own words.
         raise PydanticCustomError("control_characters", "control characters are not allowed")
-    return unicodedata.normalize("NFC", value)
 
 
 def _at_least_words(value: str, words: int) -> str:
@@ -54,7 +78,8 @@ def _line(max_length: int) -> object:
 MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
-Name = Annotated[str, _line(100), AfterValidator(_clean_line)]
+# People's names: the blind index folds them further (app.crypto.blind_index).
+Name = Annotated[str, _line(100), AfterValidator(_clean_name)]
 Address = Annotated[str, _line(300), AfterValidator(_clean_line)]
 School = Annotated[str, _line(200), AfterValidator(_clean_line)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,25}$")]

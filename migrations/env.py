@@ -52,9 +52,11 @@ def run_migrations_online() -> None:
         return
     url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
     engine = make_engine(url)
-    with engine.connect() as connection:
-        _configure(connection)
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            _configure(connection)
+    finally:
+        engine.dispose()  # a failed migration too: no connection left to the pool's finaliser
 
 
 if context.is_offline_mode():

@@ -198,6 +198,25 @@ def test_possible_duplicates_link_cases_of_the_same_person(world: World) -> None
     assert ok(world.as_("coordinator").get(f"/cases/{second}"))["possible_duplicates"] == [first]
 
 
+def test_invisible_characters_do_not_hide_a_duplicate(world: World) -> None:
+    """A zero-width space or a right-to-left override inside "ZYXWAVEL" hides nothing: the
+    same person, linked both ways. A space still makes another name ("Zyx Wavel")."""
+    first = submit(world, by="police")
+    later = []
+    for last_name in ("ZYX\u200bWAVEL", "Zyx\u202ewavel", "ZYXWAVEL\u2060"):
+        body = _body(world)
+        body["minor"]["last_name"] = last_name
+        later.append(ok(world.as_("teacher").post("/cases", body))["id"])
+    body = _body(world)
+    body["minor"]["last_name"] = "Zyx Wavel"
+    apart = ok(world.as_("teacher").post("/cases", body))["id"]
+    coordinator = world.as_("coordinator")
+    for case_id in [first, *later]:
+        others = {first, *later} - {case_id}
+        assert set(coordinator.get(f"/cases/{case_id}").json()["possible_duplicates"]) == others
+    assert coordinator.get(f"/cases/{apart}").json()["possible_duplicates"] == []
+
+
 def test_the_list_is_paginated_and_filtered_by_cell_and_state(world: World) -> None:
     created = [submit(world, by="police") for _ in range(5)]
     coordinator = world.as_("coordinator")

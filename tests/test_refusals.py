@@ -328,6 +328,68 @@ def test_control_characters_are_refused(world: World, where: str, value: str) ->
     assert where in detail
 
 
+# Zero-width space, right-to-left override, a word joiner and a BOM, a left-to-right isolate.
+INVISIBLE_ONLY = ["\u200b\u200b", "\u202e", "\u2060 \ufeff", "\u2066\u00a0\u2069"]
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        *[("minor.last_name", v) for v in INVISIBLE_ONLY],
+        ("minor.first_name", "\u202e"),
+        ("minor.first_name", "1234"),
+        ("minor.last_name", "-- ' ."),
+        ("minor.first_name", "\u0301"),  # a combining accent, on no letter
+        ("guardians.0.name", "\u200d"),
+        ("guardians.0.name", "06 00"),
+        ("minor.address", "\u200b\u202e"),
+        ("minor.school", "\ufeff"),
+    ],
+)
+def test_a_name_without_a_letter_or_a_line_without_a_visible_character_is_refused(
+    world: World, where: str, value: str
+) -> None:
+    """Invisible characters do not count; a name needs a letter (of any script). The schema
+    refuses it, like any malformed body (validation errors are not audit events)."""
+    body = case_body(world.cell.id)
+    block, field = where.split(".", 1)
+    if block == "guardians":
+        body["guardians"][0]["name"] = value
+    else:
+        body["minor"][field] = value
+    refused = problem(world.as_("police").post("/cases", body), 422)
+    assert refused["type"] == "urn:cenomed:problem:validation-error"
+    assert where in refused["detail"]
+    assert [".".join(str(part) for part in e["loc"][1:]) for e in refused["errors"]] == [where]
+    assert value not in refused["detail"]
+    assert ok(world.as_("coordinator").get("/cases"))["items"] == []
+
+
+def test_invisible_characters_are_removed_from_what_is_stored(world: World) -> None:
+    body = case_body(world.cell.id)
+    body["minor"].update(
+        last_name="Zyx\u200bwavel\u200d",
+        first_name="\u202eQuentinette\u202c",
+        address="12\u00a0\u00a0rue\u2066 Imaginaire,\u2003 75018\u2069 Paris",
+        school="Collège\ufeff Fictif\u00ad",
+    )
+    body["guardians"][0]["name"] = "Parent\u2060 \u200fZyxwavel"
+    case_id = ok(world.as_("police").post("/cases", body))["id"]
+    case = ok(world.as_("coordinator").get(f"/cases/{case_id}"))
+    assert (case["minor"]["last_name"], case["minor"]["first_name"]) == ("Zyxwavel", "Quentinette")
+    assert case["minor"]["school"] == "Collège Fictif"
+    assert case["contact"]["address"] == "12 rue Imaginaire, 75018 Paris"
+    assert case["contact"]["guardians"][0]["name"] == "Parent Zyxwavel"
+
+
+def test_names_in_other_scripts_and_with_digits_are_accepted(world: World) -> None:
+    body = case_body(world.cell.id)
+    body["minor"].update(last_name="Зыхвавел 2", first_name="ژیلا")
+    case_id = ok(world.as_("police").post("/cases", body))["id"]
+    minor = ok(world.as_("coordinator").get(f"/cases/{case_id}"))["minor"]
+    assert (minor["last_name"], minor["first_name"]) == ("Зыхвавел 2", "ژیلا")
+
+
 def test_line_breaks_are_kept_in_the_account(world: World) -> None:
     case_id = submit(world, facts="Première ligne.\nSeconde ligne.")
     assert ok(world.as_("coordinator").get(f"/cases/{case_id}"))["facts"] == (

@@ -41,6 +41,7 @@ from app.crypto.keyring import (
     KeyUnavailable,
     LocalKeyringProvider,
     WrapIntegrityError,
+    configured_provider,
     key_provider,
 )
 from app.crypto.models import CaseKey
@@ -246,9 +247,11 @@ def _check_restored(settings: Settings, manifest: Manifest, report: RestoreRepor
     head = _migrations(url).get_current_head()
     if head is not None and manifest.alembic_revision != head:
         try:
-            migrate.upgrade(url)
+            migrate.upgrade(url, keys=lambda: configured_provider(settings))
         except (SQLAlchemyError, CommandError) as error:
             raise failed(f"its migration to {head} failed ({type(error).__name__})") from None
+        except RuntimeError as error:  # a data migration that cannot open the cases says why
+            raise failed(f"its migration to {head} failed: {error}") from None
         report.migrated_from, report.alembic_revision = manifest.alembic_revision, head
     engine = make_engine(url)
     try:

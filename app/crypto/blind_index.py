@@ -13,16 +13,21 @@ import re
 import unicodedata
 from datetime import date
 
+from app.text import strip_invisible
+
 # Anything but letters and digits, in any script, separates words.
 _SEPARATORS = re.compile(r"[\W_]+")
 
 
 def normalise_name(name: str) -> str:
-    """NFKC, case-folded, accents removed, hyphens and spacing folded: "Zoé-Lou" = "zoe lou".
+    """Invisible characters removed, NFKC, case-folded, accents removed, hyphens and spacing
+    folded: "Zoé-Lou" = "zoe lou", "ZYX\u200bWAVEL" = "zyxwavel" (the characters
+    ``app.text.strip_invisible`` removes, which names are also stored without, vanish: they
+    separate nothing), but "Zyx Wavel" = "zyx wavel", two words.
 
     Letters of every script are kept ("Иванов" stays "иванов"); no transliteration is tried.
     """
-    composed = unicodedata.normalize("NFKC", name).casefold()
+    composed = unicodedata.normalize("NFKC", strip_invisible(name)).casefold()
     decomposed = unicodedata.normalize("NFKD", composed)
     without_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _SEPARATORS.sub(" ", without_marks).strip()

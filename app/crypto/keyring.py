@@ -31,12 +31,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.keyfiles import check_private_file, write_private_file
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 KEY_BYTES = 32
 KEYRING_FORMAT = 1
@@ -316,3 +319,13 @@ def key_provider(*, inline: str | None, secret_file: Path | None, local_path: Pa
     if secret_file is not None:
         return SecretKeyringProvider(path=secret_file)
     return LocalKeyringProvider(local_path)
+
+
+def configured_provider(settings: Settings) -> KeyProvider:
+    """The provider the settings name: CENOMED_KEYRING, CENOMED_KEYRING_FILE, or the keyring
+    file of CENOMED_DATA_DIR."""
+    return key_provider(
+        inline=settings.keyring,
+        secret_file=settings.keyring_file,
+        local_path=settings.local_keyring_path,
+    )

@@ -381,6 +381,7 @@ FIELD_ERRORS: dict[str, str] = {
     "uuid_parsing": "Choisissez une des situations proposées.",
     "int_parsing": "Choisissez une valeur de la liste.",
     "string_pattern_mismatch": "Ce numéro n'a pas un format valide.",
+    "name_without_letter": "Un nom contient au moins une lettre.",
     "date_in_future": "Cette date ne peut pas être dans le futur.",
     "date_too_old": "Cette date ne peut pas être antérieure de plus d'un an.",
     "date_out_of_window": "La date de la réunion doit être à moins d'un an d'aujourd'hui.",

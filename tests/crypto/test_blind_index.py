@@ -56,3 +56,41 @@ def test_names_in_other_scripts_are_kept_apart() -> None:
 def test_a_name_without_any_letter_is_not_indexed() -> None:
     assert identity_digest(KEY, "--", "Zoé", BORN) is None
     assert identity_digest(KEY, "Zyx", "  ", BORN) is None
+
+
+INVISIBLE = [
+    "\u200b",  # zero-width space
+    "\u200c",  # zero-width non-joiner
+    "\u200d",  # zero-width joiner
+    "\u2060",  # word joiner
+    "\ufeff",  # zero-width no-break space (BOM)
+    "\u00ad",  # soft hyphen
+    "\u200e",  # left-to-right mark
+    "\u200f",  # right-to-left mark
+    "\u202a",  # left-to-right embedding
+    "\u202e",  # right-to-left override
+    "\u2066",  # left-to-right isolate
+    "\u2069",  # pop directional isolate
+    "\u034f",  # combining grapheme joiner
+    "\ufe0f",  # variation selector 16
+    "\U000e0041",  # tag latin capital letter A
+]
+
+
+@pytest.mark.parametrize("invisible", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+def test_invisible_characters_vanish_from_the_index(invisible: str) -> None:
+    """Removed, not turned into a separator: "ZYX<ZWSP>WAVEL" is the same person as "Zyxwavel"."""
+    assert normalise_name(f"ZYX{invisible}WAVEL") == "zyxwavel"
+    assert identity_digest(
+        KEY, f"Zyx{invisible}wavel", f"{invisible}Quentinette{invisible}", BORN
+    ) == identity_digest(KEY, "Zyxwavel", "Quentinette", BORN)
+
+
+def test_spaces_and_hyphens_still_separate_words() -> None:
+    assert normalise_name("Zyx Wavel") == normalise_name("Zyx-Wavel") == "zyx wavel"
+    assert normalise_name("Zyx\u00a0\u2003Wavel") == "zyx wavel"
+    assert normalise_name("Zyx Wavel") != normalise_name("Zyxwavel")
+
+
+def test_a_name_of_invisible_characters_only_is_not_indexed() -> None:
+    assert identity_digest(KEY, "\u200b\u202e", "Zoé", BORN) is None

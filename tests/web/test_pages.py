@@ -211,6 +211,26 @@ def test_a_new_signalement_with_errors_says_which_fields_and_keeps_nothing(
     assert LAST_NAME not in title_of(response)
 
 
+def test_the_form_stores_names_as_the_api_does(world: World) -> None:
+    """The pages validate with the API's schemas: a name of invisible characters is refused
+    with its own message; invisible characters elsewhere are removed from what is stored."""
+    police = signed_in(world, "police")
+    police.get("/dossiers/nouveau")
+    response = police.post("/dossiers/nouveau", _case_form(world, first_name="\u202e\u200b"))
+    assert response.status_code == 422
+    assert _cases(world) == 0
+    assert 'id="first_name-erreur"' in response.text
+    assert "Un nom contient au moins une lettre." in response.text
+    response = police.post(
+        "/dossiers/nouveau", _case_form(world, last_name=f"\u202e{LAST_NAME}\u200b")
+    )
+    assert response.status_code == 303, response.text
+    case_id = response.headers["location"].rsplit("/", 1)[1]
+    assert ok(world.as_("coordinator").get(f"/cases/{case_id}"))["minor"]["last_name"] == (
+        LAST_NAME
+    )
+
+
 def test_the_list_shows_my_cells_cases_with_the_step_each_awaits(world: World) -> None:
     police = signed_in(world, "police")
     case_id = _submitted(world, police)

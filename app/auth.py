@@ -36,7 +36,7 @@ from app.db import DbSession
 from app.directory import repository as directory_repository
 from app.directory.principal import Principal
 from app.directory.service import load_principal
-from app.errors import NotAuthenticated, TooManyRequests
+from app.errors import NotAuthenticated
 from app.http_hardening import AuthFailureLimiter
 from app.keyfiles import check_private_file, write_private_file
 
@@ -338,30 +338,28 @@ def get_principal(
         )
     limiter: AuthFailureLimiter = request.app.state.auth_limiter
     client = request.client.host if request.client else "unknown"
-    if not limiter.allows(client):
-        refusal = TooManyRequests(
-            "Too many failed authentications from your address; wait a minute and try again "
-            "with a valid token."
-        )
-        refusal.retry_after = limiter.retry_after(client)
-        raise refusal
-    verifier: TokenVerifier = request.app.state.token_verifier
-    try:
-        username = verifier.username_of(credentials.credentials)
-    except NotAuthenticated as refusal:
-        limiter.failed(client)
-        if refusal.username:
-            _name_refused_actor(request, session, refusal.username)
-        raise
-    settings: Settings = request.app.state.settings
-    principal = load_principal(session, username, charter_version=settings.charter_version)
-    if principal is None:
-        limiter.failed(client)
-        _name_refused_actor(request, session, username)
-        raise NotAuthenticated(
-            "This account is unknown or deactivated; ask your administrator.",
-            slug="account-inactive",
-        )
+    busy = (
+        "Too many failed authentications from your address; wait a minute and try again "
+        "with a valid token."
+    )
+    with limiter.attempt(client, busy) as attempt:
+        verifier: TokenVerifier = request.app.state.token_verifier
+        try:
+            username = verifier.username_of(credentials.credentials)
+        except NotAuthenticated as refusal:
+            attempt.fail()
+            if refusal.username:
+                _name_refused_actor(request, session, refusal.username)
+            raise
+        settings: Settings = request.app.state.settings
+        principal = load_principal(session, username, charter_version=settings.charter_version)
+        if principal is None:
+            attempt.fail()
+            _name_refused_actor(request, session, username)
+            raise NotAuthenticated(
+                "This account is unknown or deactivated; ask your administrator.",
+                slug="account-inactive",
+            )
     request.state.audit_actor = Actor.of(principal)
     return principal
 

@@ -12,7 +12,8 @@ value: they name fields, states and rules, never what a person typed.
     ├── Gone               410  the case's nominative data was destroyed (crypto-shredded)
     ├── InvalidInput       422  the body is well-formed JSON but its values are refused
     ├── TooManyRequests    429  too many failed authentications from this address
-    └── IntegrityFailure   500  a stored ciphertext or key failed authentication
+    ├── IntegrityFailure   500  a stored ciphertext or key failed authentication
+    └── ServiceBusy        503  too many costly checks under way in this worker; retry soon
 """
 
 from __future__ import annotations
@@ -101,6 +102,12 @@ class TooManyRequests(AppError):
 
     # Seconds before the client may try again (the Retry-After header).
     retry_after: int = 60
+
+
+class ServiceBusy(AppError):
+    status = 503
+    default_slug = "service-busy"
+    title = "Service busy"
 
 
 class InvalidInput(AppError):

@@ -15,7 +15,11 @@ CORS stays closed unless origins are configured (``CENOMED_CORS_ALLOWED_ORIGINS`
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from limits import RateLimitItemPerMinute
@@ -24,7 +28,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_JSON, problem
+from app.errors import PROBLEM_JSON, TooManyRequests, problem
 
 # Every response gets this policy unless its route set one (the pages, /docs: WEB_CSP).
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -132,19 +136,57 @@ async def _send_problem(
 
 
 class AuthFailureLimiter:
-    """Counts authentication failures per client address over a moving minute."""
+    """Counts authentication failures per client address over a moving minute.
+
+    An attempt is counted before it is checked: :meth:`attempt` reserves a place among the
+    address's failures of the last minute and its attempts under way, so that simultaneous
+    attempts (thirty wrong passwords sent at once) cannot all start before the first failure
+    is recorded. A success frees its place; a failure turns it into a failure of the window.
+    """
 
     def __init__(self, per_minute: int) -> None:
+        self._per_minute = per_minute
         self._limit = RateLimitItemPerMinute(per_minute)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
-
-    def allows(self, client: str) -> bool:
-        return self._limiter.test(self._limit, "auth-failure", client)
-
-    def failed(self, client: str) -> None:
-        self._limiter.hit(self._limit, "auth-failure", client)
+        self._under_way: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
     def retry_after(self, client: str) -> int:
         """Seconds until the oldest failure leaves the window."""
         stats = self._limiter.get_window_stats(self._limit, "auth-failure", client)
         return max(1, int(stats.reset_time - time.time()) + 1)
+
+    @contextmanager
+    def attempt(self, client: str, refusal: str) -> Iterator[Attempt]:
+        """An authentication attempt from ``client``, counted from now on; 429 (with
+        ``refusal`` as its detail) if the address has no attempt left this minute. Mark a
+        failed attempt with :meth:`Attempt.fail`."""
+        with self._lock:
+            if self._failures(client) + self._under_way[client] >= self._per_minute:
+                refused = TooManyRequests(refusal)
+                refused.retry_after = self.retry_after(client)
+                raise refused
+            self._under_way[client] += 1
+        attempt = Attempt()
+        try:
+            yield attempt
+        finally:
+            with self._lock:
+                self._under_way[client] -= 1
+                if not self._under_way[client]:
+                    del self._under_way[client]
+                if attempt.failed:
+                    self._limiter.hit(self._limit, "auth-failure", client)
+
+    def _failures(self, client: str) -> int:
+        stats = self._limiter.get_window_stats(self._limit, "auth-failure", client)
+        return self._per_minute - stats.remaining
+
+
+class Attempt:
+    """One authentication attempt under way (see :meth:`AuthFailureLimiter.attempt`)."""
+
+    failed = False
+
+    def fail(self) -> None:
+        self.failed = True

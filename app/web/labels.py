@@ -212,6 +212,9 @@ PROBLEMS: dict[str, str] = {
     "too-many-authentication-failures": (
         "Trop de tentatives de connexion échouées depuis votre adresse : patientez une minute."
     ),
+    "service-busy": (
+        "Trop de connexions sont vérifiées en ce moment : réessayez dans quelques secondes."
+    ),
     "invalid-input": "Les informations envoyées ne sont pas valides : vérifiez le formulaire.",
     "validation-error": "Les informations envoyées ne sont pas valides : vérifiez le formulaire.",
     "forbidden": "Cette action ne vous est pas permise.",
@@ -256,6 +259,7 @@ STATUS_TITLES: dict[int, str] = {
     422: "Informations invalides",
     429: "Trop de tentatives",
     500: "Erreur du service",
+    503: "Service momentanément occupé",
 }
 
 

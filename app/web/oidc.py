@@ -57,7 +57,6 @@ from app.config import CurrentSettings, Settings
 from app.db import DbSession, utcnow
 from app.directory import repository as directory
 from app.directory.models import User
-from app.errors import TooManyRequests
 from app.http_hardening import AuthFailureLimiter
 from app.web import sessions
 from app.web.deps import CurrentVisit, audited_as, cookie_name, set_session_cookie, timeouts
@@ -306,28 +305,27 @@ def start(
 def finish(request: Request, session: DbSession, settings: CurrentSettings) -> Response:
     limiter: AuthFailureLimiter = request.app.state.auth_limiter
     client = request.client.host if request.client else "unknown"
-    if not limiter.allows(client):
-        refusal = TooManyRequests("Too many failed sign-ins from this address.")
-        refusal.retry_after = limiter.retry_after(client)
-        raise refusal
     now = utcnow()
     token = request.cookies.get(_attempt_cookie_name(request), "")
-    found = sessions.find(session, token, timeouts=timeouts(settings), now=now) if token else None
-    try:
-        if not _configured(settings) or found is None or found.username is not None:
-            raise SignInFailed(400, "sign-in-attempt-unknown")
-        attempt = Attempt.from_json(found.row.sign_in or "")
-        # Used once, whatever follows: a replayed or second return finds nothing.
-        found.row.sign_in = None
-        if attempt is None or attempt.expired(now):
-            raise SignInFailed(400, "sign-in-attempt-unknown")
-        user = _account(request, session, settings, attempt)
-    except SignInFailed as failure:
-        log.info("a web sign-in through the identity provider was refused: %s", failure.slug)
-        limiter.failed(client)
-        response = _failure_page(request, session, settings, failure)
-        _clear_attempt_cookie(request, response)
-        return response
+    with limiter.attempt(client, "Too many failed sign-ins from this address.") as tried:
+        found = (
+            sessions.find(session, token, timeouts=timeouts(settings), now=now) if token else None
+        )
+        try:
+            if not _configured(settings) or found is None or found.username is not None:
+                raise SignInFailed(400, "sign-in-attempt-unknown")
+            attempt = Attempt.from_json(found.row.sign_in or "")
+            # Used once, whatever follows: a replayed or second return finds nothing.
+            found.row.sign_in = None
+            if attempt is None or attempt.expired(now):
+                raise SignInFailed(400, "sign-in-attempt-unknown")
+            user = _account(request, session, settings, attempt)
+        except SignInFailed as failure:
+            log.info("a web sign-in through the identity provider was refused: %s", failure.slug)
+            tried.fail()
+            response = _failure_page(request, session, settings, failure)
+            _clear_attempt_cookie(request, response)
+            return response
     opened = sessions.signed_in(
         session, previous=found.row, user_id=user.id, timeouts=timeouts(settings), now=now
     )

@@ -42,7 +42,7 @@ from app.db import DbSession, utcnow
 from app.directory import repository as directory
 from app.directory import service as directory_service
 from app.directory.principal import Principal
-from app.errors import Conflict, InvalidInput, TooManyRequests
+from app.errors import Conflict, InvalidInput
 from app.http_hardening import AuthFailureLimiter
 from app.operations import metrics
 from app.policy import decisions
@@ -156,20 +156,19 @@ def sign_in(
         return _see_other(SIGN_IN)
     limiter: AuthFailureLimiter = request.app.state.auth_limiter
     client = request.client.host if request.client else "unknown"
-    if not limiter.allows(client):
-        refusal = TooManyRequests("Too many failed sign-ins from this address.")
-        refusal.retry_after = limiter.retry_after(client)
-        raise refusal
-    opened = signin.sign_in_locally(
-        session,
-        username=text(form, "username"),
-        password=text(form, "password"),
-        previous=visit.row,
-        timeouts=timeouts(settings),
-        now=utcnow(),
-    )
+    # Counted before the password is checked: simultaneous tries cannot outrun the limit.
+    with limiter.attempt(client, "Too many failed sign-ins from this address.") as attempt:
+        opened = signin.sign_in_locally(
+            session,
+            username=text(form, "username"),
+            password=text(form, "password"),
+            previous=visit.row,
+            timeouts=timeouts(settings),
+            now=utcnow(),
+        )
+        if opened is None:
+            attempt.fail()
     if opened is None:
-        limiter.failed(client)
         return _sign_in_page(
             request,
             session,

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     charter_version: str = Field(default="2015-2020-v1", min_length=1, max_length=40)
     # R17: how long a motivated archive access lasts.
     archive_access_hours: float = Field(default=4.0, gt=0, le=8)
+    # R19 and statistical disclosure control (app.indicators.disclosure): counts of persons
+    # under this are withheld from those who do not read the cases themselves.
+    indicators_min_count: int = Field(default=5, ge=3, le=100)
 
     # Key-encryption keys: the local keyring file by default, or a secret for containers.
     keyring: str | None = Field(default=None, repr=False)

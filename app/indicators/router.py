@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.auth import CurrentPrincipal
 from app.clock import Today
+from app.config import CurrentSettings
 from app.db import DbSession
 from app.errors import responses
 from app.indicators import service
@@ -39,6 +40,7 @@ def read_indicators(
     principal: CurrentPrincipal,
     session: DbSession,
     on: Today,
+    settings: CurrentSettings,
     cell_id: Annotated[
         int | None, Query(ge=1, le=MAX_ROW_ID, description="Leave out for Paris-wide figures")
     ] = None,
@@ -49,7 +51,12 @@ def read_indicators(
     format: Literal["json", "csv"] = "json",
     mask_under: Annotated[
         int | None,
-        Query(ge=1, le=100, description="Publish: counts from 1 to this minus one become null"),
+        Query(
+            ge=1,
+            le=100,
+            description="Publish: withhold counts from 1 to this minus one (and what would "
+            "reveal them), whoever reads; the disclosure control's own threshold applies anyway",
+        ),
     ] = None,
 ) -> IndicatorsRead | Response:
     indicators = service.read_indicators(
@@ -60,6 +67,7 @@ def read_indicators(
         last=to,
         today=on,
         mask_under=mask_under,
+        min_count=settings.indicators_min_count,
     )
     if format == "json":
         return indicators

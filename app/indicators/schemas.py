@@ -4,11 +4,13 @@ list (zeros included), so that the shape is the same for every cell and every pe
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-# None: masked for publication (a count under ``masked_under``), or a median of nothing.
+# None: withheld by the disclosure control (``suppressed`` says why), or a median of nothing.
 Count = int | None
+Withheld = Literal["under_threshold", "secondary", "short_period"]
 
 
 class MedianDays(BaseModel):
@@ -26,7 +28,15 @@ class IndicatorsRead(BaseModel):
     from_: date = Field(serialization_alias="from", description="First day, inclusive")
     to: date = Field(description="Last day, inclusive")
     masked_under: int | None = Field(
-        description="Counts from 1 to this minus one are null (for publication); null: none masked"
+        description="The disclosure control's threshold: counts of persons from 1 to this minus "
+        "one are withheld (null), and more values so that none can be worked out from a total; "
+        "null: exact counts (the coordinator of the cell)"
+    )
+    suppressed: dict[str, Withheld] = Field(
+        description="Each value withheld ('indicator' or 'indicator.value') and why: "
+        "'under_threshold' (a small count, or a median of few cases), 'secondary' (to protect "
+        "a small value elsewhere), 'short_period' (the breakdowns by sex, age and motif need a "
+        "calendar month at least)"
     )
     meetings: Count = Field(description="Meetings held in the period (and by today)")
     signalements: Count = Field(description="Situations received in the period (received_on)")

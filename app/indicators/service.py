@@ -19,7 +19,7 @@ from app.cases.age import AGE_BRACKETS
 from app.directory import repository as directory
 from app.directory.principal import Principal
 from app.errors import Forbidden, InvalidInput
-from app.indicators import repository
+from app.indicators import disclosure, repository
 from app.indicators.repository import Counts, Median, Period
 from app.indicators.schemas import Count, IndicatorsRead, MedianDays
 from app.policy import decisions
@@ -56,8 +56,11 @@ def read_indicators(
     last: date | None,
     today: date,
     mask_under: int | None = None,
+    min_count: int = disclosure.DEFAULT_MIN_COUNT,
 ) -> IndicatorsRead:
-    """The indicators of ``cell_id`` (None: Paris-wide) from ``first`` to ``last``."""
+    """The indicators of ``cell_id`` (None: Paris-wide) from ``first`` to ``last``, exact for
+    the coordinator of that cell, under disclosure control for everyone else
+    (:mod:`app.indicators.disclosure`)."""
     _authorise(session, principal, cell_id)
     first, last = default_period(today, first, last)
     counts = repository.count(session, cell_id=cell_id, period=Period(first, last, today))
@@ -67,7 +70,21 @@ def read_indicators(
         Action.READ_INDICATORS,
         detail=f"cell:{cell_id}" if cell_id is not None else "paris",
     )
-    return shape(counts, cell_id=cell_id, first=first, last=last, mask_under=mask_under)
+    control = disclosure.control_for(
+        exact_reader=reads_the_cases(principal, cell_id),
+        min_count=min_count,
+        mask_under=mask_under,
+        first=first,
+        last=last,
+    )
+    return shape(counts, cell_id=cell_id, first=first, last=last, control=control)
+
+
+def reads_the_cases(principal: Principal, cell_id: int | None) -> bool:
+    """Whether the reader reads the cases these figures count: the coordinator of the cell
+    (the policies' ``read_cell_indicators`` on it). Paris as a whole, or a cell read by the
+    steering committee or an auditor, is read by someone who does not."""
+    return cell_id is not None and decisions.may_in_cell(principal, CELL_ACTION, cell_id)
 
 
 def readable_scopes(
@@ -119,8 +136,21 @@ def _complete(values: Iterable[str], found: dict[str, int]) -> dict[str, int]:
     return complete
 
 
+# The totals the breakdowns add up to (rule 3 of the disclosure control); the others add up
+# to nothing published (a situation counts once per motif; feedback has no total).
+TOTAL_OF = {
+    "by_origin": "signalements",
+    "by_sex": "signalements",
+    "by_age_bracket": "signalements",
+    "by_destination": "orientations",
+}
+# The breakdowns that portray the children counted (rule 4).
+PORTRAITS = ("by_sex", "by_age_bracket", "by_motif")
+NOT_PERSONS = ("meetings",)
+
+
 def shape(
-    counts: Counts, *, cell_id: int | None, first: date, last: date, mask_under: int | None
+    counts: Counts, *, cell_id: int | None, first: date, last: date, control: disclosure.Control
 ) -> IndicatorsRead:
     by_origin: dict[str, int] = {}
     by_sex: dict[str, int] = {}
@@ -130,46 +160,96 @@ def shape(
         by_sex[sex or NO_SEX] = by_sex.get(sex or NO_SEX, 0) + n
         by_bracket[bracket] = by_bracket.get(bracket, 0) + n
     destinations = _complete(Destination, counts.destinations)
+    totals = {
+        "meetings": counts.meetings,
+        "signalements": sum(counts.signalements.values()),
+        "retained": counts.parquet_decisions.get(True, 0),
+        "not_retained": counts.parquet_decisions.get(False, 0),
+        "examined": counts.examined,
+        "orientations": sum(destinations.values()),
+        "transmitted": counts.transmitted,
+    }
+    breakdowns = {
+        "by_origin": _complete(Organisation, by_origin),
+        "by_motif": _complete(Motif, counts.motifs),
+        "by_sex": _complete([*Sex, NO_SEX], by_sex),
+        "by_age_bracket": _complete(AGE_BRACKET_LABELS, by_bracket),
+        "by_destination": destinations,
+        "feedback": _complete(FeedbackOutcome, counts.outcomes),
+    }
+    withheld = _withheld(totals, breakdowns, counts.medians, control)
 
-    def mask(n: int) -> Count:
-        return None if mask_under is not None and 0 < n < mask_under else n
+    def shown(key: str, n: int) -> Count:
+        return None if key in withheld else n
 
-    def masked(values: dict[str, int]) -> dict[str, Count]:
-        return {key: mask(n) for key, n in values.items()}
-
-    def days(m: Median) -> float | None:
-        # A median of fewer cases than the threshold would tell about those few cases.
-        return None if mask(m.over) is None else m.days
+    def days(step: str, m: Median) -> float | None:
+        return None if f"median_days.{step}" in withheld else m.days
 
     return IndicatorsRead(
         cell_id=cell_id,
         from_=first,
         to=last,
-        masked_under=mask_under,
-        meetings=mask(counts.meetings),
-        signalements=mask(sum(counts.signalements.values())),
-        by_origin=masked(_complete(Organisation, by_origin)),
-        by_motif=masked(_complete(Motif, counts.motifs)),
-        by_sex=masked(_complete([*Sex, NO_SEX], by_sex)),
-        by_age_bracket=masked(_complete(AGE_BRACKET_LABELS, by_bracket)),
-        retained=mask(counts.parquet_decisions.get(True, 0)),
-        not_retained=mask(counts.parquet_decisions.get(False, 0)),
-        examined=mask(counts.examined),
-        orientations=mask(sum(destinations.values())),
-        by_destination=masked(destinations),
-        transmitted=mask(counts.transmitted),
-        feedback=masked(_complete(FeedbackOutcome, counts.outcomes)),
-        median_days=MedianDays(**{step: days(m) for step, m in counts.medians.items()}),
+        masked_under=control.threshold,
+        suppressed=withheld,
+        **{key: shown(key, n) for key, n in totals.items()},
+        **{
+            name: {value: shown(f"{name}.{value}", n) for value, n in values.items()}
+            for name, values in breakdowns.items()
+        },
+        median_days=MedianDays(**{step: days(step, m) for step, m in counts.medians.items()}),
     )
+
+
+def _withheld(
+    totals: dict[str, int],
+    breakdowns: dict[str, dict[str, int]],
+    medians: dict[str, Median],
+    control: disclosure.Control,
+) -> dict[str, str]:
+    """Every value to withhold (``indicator`` or ``indicator.value``), and why."""
+    withheld: dict[str, str] = {}
+    threshold = control.threshold
+    if threshold is not None:
+        for key, n in totals.items():
+            if key not in NOT_PERSONS and disclosure.small(n, threshold):
+                withheld[key] = disclosure.UNDER_THRESHOLD
+        for name, values in breakdowns.items():
+            total = totals[TOTAL_OF[name]] if name in TOTAL_OF else None
+            for value, why in disclosure.protect_breakdown(values, threshold, total).items():
+                withheld[f"{name}.{value}"] = why
+        for step, median in medians.items():
+            if disclosure.small(median.over, threshold):
+                withheld[f"median_days.{step}"] = disclosure.UNDER_THRESHOLD
+    if not control.portraits:
+        for name in PORTRAITS:
+            for value in breakdowns[name]:
+                withheld[f"{name}.{value}"] = disclosure.SHORT_PERIOD
+    return withheld
+
+
+# How a withheld value reads in a CSV file: a small count says so; a value withheld to protect
+# another is the statistical secret's "s" (INSEE's convention).
+WITHHELD_MARK = "s"
+
+
+def withheld_text(why: str, threshold: int | None) -> str:
+    return f"<{threshold}" if why == disclosure.UNDER_THRESHOLD else WITHHELD_MARK
 
 
 def csv_rows(indicators: IndicatorsRead) -> Iterator[tuple[str, str, str]]:
     """(indicator, breakdown, value): the period first, then one row per indicator and per
-    value of each breakdown; a masked or empty value is an empty field."""
-    document = indicators.model_dump(by_alias=True, mode="json")
+    value of each breakdown; a withheld value as ``<5`` or ``s``, an empty median empty."""
+    document = indicators.model_dump(by_alias=True, mode="json", exclude={"suppressed"})
+    withheld = indicators.suppressed
+
+    def text(key: str, value: object) -> str:
+        if key in withheld:
+            return withheld_text(withheld[key], indicators.masked_under)
+        return "" if value is None else str(value)
+
     for key, value in document.items():
         if isinstance(value, dict):
             for breakdown, n in value.items():
-                yield key, breakdown, "" if n is None else str(n)
+                yield key, breakdown, text(f"{key}.{breakdown}", n)
         else:
-            yield key, "", "" if value is None else str(value)
+            yield key, "", text(key, value)

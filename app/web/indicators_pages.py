@@ -26,6 +26,7 @@ from fastapi.routing import APIRouter
 
 from app.audit.trail import Action
 from app.clock import Today
+from app.config import CurrentSettings, Settings
 from app.db import DbSession
 from app.directory.principal import Principal
 from app.errors import InvalidInput
@@ -52,6 +53,7 @@ _MESSAGES = {
     "masquer_sous": f"Saisissez un nombre entier de 1 à {MAX_MASK}, ou laissez le champ vide.",
 }
 NO_MEDIAN = "non disponible"
+WITHHELD_MEANS = "valeur masquée pour qu'une petite valeur ne puisse pas s'en déduire"
 PERIOD_REFUSED = (
     "Cette demande n'est pas possible : la période doit commencer avant de finir et couvrir "
     f"{service.MAX_YEARS} ans au plus, et la cellule doit être l'une de celles proposées."
@@ -66,16 +68,22 @@ Value = int | float | None
 class Line:
     label: str
     value: Value
-    missing: str = "masqué"  # what the page says for no value (a count masked for publication)
+    missing: str = NO_MEDIAN  # what the page says for no value that was not withheld
+    withheld: str | None = None  # as a spreadsheet says it ("<5", "s") when withheld
 
     @property
     def text(self) -> str:
         """As the page shows it."""
+        if self.withheld is not None:
+            return self.withheld.replace("<", "< ")
         return self.missing if self.value is None else _number(self.value)
 
     @property
     def csv(self) -> str:
-        """As a spreadsheet reads it: a number (decimal comma), empty when there is none."""
+        """As a spreadsheet reads it: a number (decimal comma), ``<5`` or ``s`` when withheld
+        by the disclosure control, empty when there is none."""
+        if self.withheld is not None:
+            return self.withheld
         return "" if self.value is None else _number(self.value)
 
 
@@ -95,8 +103,17 @@ def _number(value: int | float) -> str:
     return str(value)
 
 
-def _breakdown(values: dict[str, Any], words: Any) -> list[Line]:
-    return [Line(words(key), value) for key, value in values.items()]
+def _withheld(figures: IndicatorsRead, key: str) -> str | None:
+    why = figures.suppressed.get(key)
+    return None if why is None else service.withheld_text(why, figures.masked_under)
+
+
+def _breakdown(figures: IndicatorsRead, name: str, words: Any) -> list[Line]:
+    values: dict[str, Value] = getattr(figures, name)
+    return [
+        Line(words(key), value, withheld=_withheld(figures, f"{name}.{key}"))
+        for key, value in values.items()
+    ]
 
 
 def _sex(value: str) -> str:
@@ -105,7 +122,10 @@ def _sex(value: str) -> str:
 
 def tables(figures: IndicatorsRead) -> list[Table]:
     """Every figure of the answer, as the tables the page shows and the CSV holds."""
-    counts = [Line(words, getattr(figures, key)) for key, words in labels.INDICATOR_COUNTS.items()]
+    counts = [
+        Line(words, getattr(figures, key), withheld=_withheld(figures, key))
+        for key, words in labels.INDICATOR_COUNTS.items()
+    ]
     words = labels.INDICATOR_BREAKDOWNS
     medians = figures.median_days.model_dump()
     return [
@@ -115,36 +135,36 @@ def tables(figures: IndicatorsRead) -> list[Table]:
             words["by_origin"],
             "Origine",
             "Situations",
-            _breakdown(figures.by_origin, lambda v: label(Organisation, v)),
+            _breakdown(figures, "by_origin", lambda v: label(Organisation, v)),
         ),
         Table(
             "motif",
             words["by_motif"],
             "Motif",
             "Situations",
-            _breakdown(figures.by_motif, lambda v: label(Motif, v)),
+            _breakdown(figures, "by_motif", lambda v: label(Motif, v)),
         ),
-        Table("sexe", words["by_sex"], "Sexe", "Situations", _breakdown(figures.by_sex, _sex)),
+        Table("sexe", words["by_sex"], "Sexe", "Situations", _breakdown(figures, "by_sex", _sex)),
         Table(
             "age",
             words["by_age_bracket"],
             "Âge à la réception",
             "Situations",
-            _breakdown(figures.by_age_bracket, labels.age_bracket_label),
+            _breakdown(figures, "by_age_bracket", labels.age_bracket_label),
         ),
         Table(
             "destination",
             words["by_destination"],
             "Destination",
             "Orientations",
-            _breakdown(figures.by_destination, lambda v: label(Destination, v)),
+            _breakdown(figures, "by_destination", lambda v: label(Destination, v)),
         ),
         Table(
             "retour",
             words["feedback"],
             "Issue",
             "Retours",
-            _breakdown(figures.feedback, lambda v: label(FeedbackOutcome, v)),
+            _breakdown(figures, "feedback", lambda v: label(FeedbackOutcome, v)),
         ),
         Table(
             "delais",
@@ -152,7 +172,7 @@ def tables(figures: IndicatorsRead) -> list[Table]:
             "Entre",
             "Jours (médiane)",
             [
-                Line(text, medians[key], missing=NO_MEDIAN)
+                Line(text, medians[key], withheld=_withheld(figures, f"median_days.{key}"))
                 for key, text in labels.INDICATOR_MEDIANS.items()
             ],
             charted=False,
@@ -314,7 +334,12 @@ def _values(cellule: str, du: str, au: str, masquer_sous: str) -> dict[str, str]
 
 
 def _read(
-    session: DbSession, principal: Principal, scopes: Scopes, asked: Asked, on: date
+    session: DbSession,
+    principal: Principal,
+    scopes: Scopes,
+    asked: Asked,
+    on: date,
+    settings: Settings,
 ) -> IndicatorsRead:
     cell_id = None if asked.paris else asked.cell if asked.cell is not None else scopes.default()
     return service.read_indicators(
@@ -325,18 +350,19 @@ def _read(
         last=asked.last,
         today=on,
         mask_under=asked.mask_under,
+        min_count=settings.indicators_min_count,
     )
 
 
-def _query(figures: IndicatorsRead) -> dict[str, str]:
+def _query(figures: IndicatorsRead, asked: Asked) -> dict[str, str]:
     """The filters of these figures, as the form's fields (for the CSV link)."""
     query = {
         "cellule": PARIS if figures.cell_id is None else str(figures.cell_id),
         "du": figures.from_.isoformat(),
         "au": figures.to.isoformat(),
     }
-    if figures.masked_under is not None:
-        query["masquer_sous"] = str(figures.masked_under)
+    if asked.mask_under is not None:
+        query["masquer_sous"] = str(asked.mask_under)
     return query
 
 
@@ -349,6 +375,7 @@ def indicators_page(
     principal: WebPrincipal,
     session: DbSession,
     on: Today,
+    settings: CurrentSettings,
     cellule: Text = "",
     du: Text = "",
     au: Text = "",
@@ -360,12 +387,12 @@ def indicators_page(
     figures = None
     if not errors:
         try:
-            figures = _read(session, principal, scopes, asked, on)
+            figures = _read(session, principal, scopes, asked, on, settings)
         except InvalidInput:
             errors = {"form": PERIOD_REFUSED}
     shown = tables(figures) if figures else []
     if figures:
-        query = _query(figures)
+        query = _query(figures, asked)
         values = {**values, **query}
     return page(
         request,
@@ -378,7 +405,8 @@ def indicators_page(
             "figures": figures,
             "scope_name": scopes.name(figures.cell_id) if figures else "",
             "tables": [(table, chart(table) if table.charted else None) for table in shown],
-            "csv_url": f"{INDICATORS}.csv?{urlencode(_query(figures))}" if figures else None,
+            "csv_url": f"{INDICATORS}.csv?{urlencode(_query(figures, asked))}" if figures else None,
+            "withheld_mark": service.WITHHELD_MARK,
             "max_mask": MAX_MASK,
         },
         status_code=422 if errors else 200,
@@ -390,6 +418,7 @@ def indicators_csv(
     principal: WebPrincipal,
     session: DbSession,
     on: Today,
+    settings: CurrentSettings,
     cellule: Text = "",
     du: Text = "",
     au: Text = "",
@@ -399,7 +428,7 @@ def indicators_csv(
     asked, errors = _asked(_values(cellule, du, au, masquer_sous))
     if errors:
         raise InvalidInput("Correct these parameters: " + ", ".join(sorted(errors)) + ".")
-    figures = _read(session, principal, scopes, asked, on)
+    figures = _read(session, principal, scopes, asked, on, settings)
     scope = PARIS if figures.cell_id is None else f"cellule-{figures.cell_id}"
     name = f"indicateurs-{scope}-{figures.from_.isoformat()}-{figures.to.isoformat()}.csv"
     return Response(
@@ -423,7 +452,8 @@ def csv_text(figures: IndicatorsRead, scope_name: str) -> str:
     writer.writerow(("Période", "Du", figures.from_.isoformat()))
     writer.writerow(("Période", "Au", figures.to.isoformat()))
     if figures.masked_under is not None:
-        writer.writerow(("Effectifs masqués", "Inférieurs à", str(figures.masked_under)))
+        writer.writerow(("Secret statistique", "Effectifs inférieurs à", str(figures.masked_under)))
+        writer.writerow(("Secret statistique", service.WITHHELD_MARK, WITHHELD_MEANS))
     for table in tables(figures):
         writer.writerows((table.title, line.label, line.csv) for line in table.lines)
     return out.getvalue()

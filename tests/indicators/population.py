@@ -266,7 +266,19 @@ def _set(world: World, table: Any, row_id: str, values: dict[Any, Any]) -> None:
 def expected(
     specs: list[Spec], team: str | None, first: date, last: date, mask_under: int | None = None
 ) -> dict[str, Any]:
-    """What GET /indicators should answer for ``team`` (None: every cell)."""
+    """What GET /indicators should answer for ``team`` (None: every cell) to a reader of exact
+    counts, with only the small counts masked under ``mask_under`` (no secondary masking)."""
+    return _counted(specs, team, first, last, mask_under)[0]
+
+
+def median_sizes(specs: list[Spec], team: str | None, first: date, last: date) -> dict[str, int]:
+    """How many cases each median of the period summarises."""
+    return _counted(specs, team, first, last, None)[1]
+
+
+def _counted(
+    specs: list[Spec], team: str | None, first: date, last: date, mask_under: int | None
+) -> tuple[dict[str, Any], dict[str, int]]:
     mine = [s for s in specs if team is None or s.team == team]
     now = today()
 
@@ -328,17 +340,20 @@ def expected(
         "examination_to_orientation": [(s.meeting or 0) - (s.oriented or 0) for s in oriented],
         "transmission_to_feedback": [s.transmitted[d] - ago for s, d, _, ago in feedback],
     }
+    sizes = {step: len(values) for step, values in delays.items()}
     if mask_under is not None:
         figures = {key: _mask(value, mask_under) for key, value in figures.items()}
         delays = {k: v if not 0 < len(v) < mask_under else [] for k, v in delays.items()}
     figures["median_days"] = {step: middle(values) for step, values in delays.items()}
-    return {
+    answer = {
         "cell_id": None,
         "from": first.isoformat(),
         "to": last.isoformat(),
         "masked_under": mask_under,
+        "suppressed": {},
         **figures,
     }
+    return answer, sizes
 
 
 def _mask(value: Any, under: int) -> Any:

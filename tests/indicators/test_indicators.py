@@ -10,9 +10,19 @@ from datetime import date, timedelta
 from typing import Any
 
 from app.clock import today
+from app.indicators.disclosure import spans_a_calendar_month
 from app.indicators.service import AGE_BRACKET_LABELS
 from tests.conftest import World
-from tests.indicators.population import ALL_BRACKETS, SPECS, build, day, expected, year_ago
+from tests.indicators.population import (
+    ALL_BRACKETS,
+    SPECS,
+    build,
+    day,
+    expected,
+    median_sizes,
+    year_ago,
+)
+from tests.indicators.protection import assert_protected
 from tests.scenario import ok
 
 
@@ -23,15 +33,19 @@ def _read(world: World, who: str, cell_id: int | None = None, **params: Any) -> 
 
 
 def _csv(world: World, who: str, cell_id: int | None = None, **params: Any) -> dict[str, Any]:
-    """The CSV answer, folded back into the JSON's shape."""
+    """The CSV answer, folded back into the JSON's shape (a withheld value as null, and the
+    marks of the withheld values under ``suppressed``)."""
     query = {k: v for k, v in {"cell_id": cell_id, **params}.items() if v is not None}
     response = world.as_(who).get("/indicators", params={**query, "format": "csv"})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[0] == ["indicator", "breakdown", "value"]
-    folded: dict[str, Any] = {}
+    folded: dict[str, Any] = {"suppressed": {}}
     for indicator, breakdown, value in rows[1:]:
+        key = f"{indicator}.{breakdown}" if breakdown else indicator
+        if value.startswith("<") or value == "s":
+            folded["suppressed"][key] = value
         if breakdown:
             folded.setdefault(indicator, {})[breakdown] = _value(value)
         else:
@@ -40,8 +54,18 @@ def _csv(world: World, who: str, cell_id: int | None = None, **params: Any) -> d
     return folded
 
 
+def _as_in_csv(answer: dict[str, Any]) -> dict[str, Any]:
+    """The JSON answer as the CSV should say it: each withheld value's mark."""
+    threshold = answer["masked_under"]
+    marks = {
+        key: f"<{threshold}" if why == "under_threshold" else "s"
+        for key, why in answer["suppressed"].items()
+    }
+    return {**answer, "suppressed": marks}
+
+
 def _value(text: str) -> Any:
-    if text == "":
+    if text == "" or text.startswith("<") or text == "s":
         return None
     for kind in (int, float):
         try:
@@ -61,6 +85,8 @@ PERIODS: list[tuple[date | None, date | None]] = [
 
 
 def test_every_indicator_equals_the_count_made_from_the_population(world: World) -> None:
+    """Exact for the coordinator of the cell; protected, and true where shown, for the
+    steering committee and the auditors (Paris-wide and per cell)."""
     population = build(world)
     cells = population.cells
     for first, last in PERIODS:
@@ -69,28 +95,32 @@ def test_every_indicator_equals_the_count_made_from_the_population(world: World)
             "to": last.isoformat() if last else None,
         }
         span = (first or year_ago(), last or today())
+        portraits = spans_a_calendar_month(*span)
         for who, key in (("coordinator", "a"), ("coordinator-19", "b")):
             want = expected(SPECS, key, *span) | {"cell_id": cells[key]}
             assert _read(world, who, cells[key], **period) == want, (who, period)
-        paris = expected(SPECS, None, *span)
+        paris, sizes = expected(SPECS, None, *span), median_sizes(SPECS, None, *span)
         for who in ("steering", "auditor"):
-            assert _read(world, who, **period) == paris, (who, period)
+            answer = _read(world, who, **period)
+            assert_protected(answer, paris, sizes, threshold=5, portraits=portraits)
         for key in ("a", "b"):
-            want = expected(SPECS, key, *span) | {"cell_id": cells[key]}
-            assert _read(world, "steering", cells[key], **period) == want
+            exact, sizes = expected(SPECS, key, *span), median_sizes(SPECS, key, *span)
+            answer = _read(world, "steering", cells[key], **period)
+            assert answer["cell_id"] == cells[key]
+            assert_protected(answer, exact, sizes, threshold=5, portraits=portraits)
 
 
 def test_paris_wide_is_the_sum_of_the_cells_and_the_csv_says_what_the_json_says(
     world: World,
 ) -> None:
     population = build(world)
-    paris = _read(world, "steering")
+    paris = expected(SPECS, None, year_ago(), today())
     a = _read(world, "coordinator", population.cells["a"])
-    b = _read(world, "auditor", population.cells["b"])
+    b = _read(world, "coordinator-19", population.cells["b"])
     for key, value in paris.items():
         if isinstance(value, int) and key != "cell_id":
             assert value == a[key] + b[key], key
-        elif key != "median_days" and isinstance(value, dict):
+        elif key not in ("median_days", "suppressed") and isinstance(value, dict):
             for breakdown, n in value.items():
                 assert n == a[key][breakdown] + b[key][breakdown], (key, breakdown)
     assert paris["signalements"] == sum(paris["by_origin"].values())
@@ -105,27 +135,28 @@ def test_paris_wide_is_the_sum_of_the_cells_and_the_csv_says_what_the_json_says(
         ("steering", None, {}),
         ("coordinator", population.cells["a"], {"from": day(100).isoformat()}),
         ("auditor", population.cells["b"], {"mask_under": 2}),
-        ("steering", None, {"mask_under": 5, "to": day(20).isoformat()}),
+        ("steering", None, {"mask_under": 8, "to": day(20).isoformat()}),
+        ("coordinator", population.cells["a"], {"mask_under": 3}),
     ):
-        assert _csv(world, who, cell_id, **params) == _read(world, who, cell_id, **params)
+        answer = _read(world, who, cell_id, **params)
+        assert _csv(world, who, cell_id, **params) == _as_in_csv(answer), (who, params)
 
 
-def test_masking_hides_small_counts_and_the_medians_of_few_cases(world: World) -> None:
-    build(world)
+def test_a_publication_threshold_protects_even_the_coordinators_figures(world: World) -> None:
+    """``mask_under`` withholds small counts and what would reveal them, whoever reads; for
+    the others, the disclosure control's own threshold stays the floor."""
+    population = build(world)
+    span = (year_ago(), today())
+    exact, sizes = expected(SPECS, "a", *span), median_sizes(SPECS, "a", *span)
     for under in (2, 3, 5):
-        masked = _read(world, "steering", mask_under=under)
-        assert masked == expected(SPECS, None, year_ago(), today(), mask_under=under)
-        assert masked["masked_under"] == under
-    masked = _read(world, "steering", mask_under=3)
-    plain = _read(world, "steering")
-    # Zeros stay zeros (nothing to hide), counts of 1 and 2 are hidden, the others stay.
-    for key, value in plain["by_origin"].items():
-        assert masked["by_origin"][key] == (None if value in (1, 2) else value)
-    assert None in masked["by_origin"].values()
-    assert 0 in masked["by_origin"].values()
-    assert plain["masked_under"] is None
-    csv_masked = _csv(world, "steering", mask_under=3)
-    assert csv_masked == masked
+        answer = _read(world, "coordinator", population.cells["a"], mask_under=under)
+        assert_protected(answer, exact, sizes, threshold=under)
+    paris, sizes = expected(SPECS, None, *span), median_sizes(SPECS, None, *span)
+    for under, threshold in ((3, 5), (5, 5), (8, 8)):
+        answer = _read(world, "steering", mask_under=under)
+        assert_protected(answer, paris, sizes, threshold=threshold)
+    plain = _read(world, "coordinator", population.cells["a"])
+    assert (plain["masked_under"], plain["suppressed"]) == (None, {})
 
 
 def test_nothing_yet_gives_every_breakdown_with_zeros(world: World) -> None:

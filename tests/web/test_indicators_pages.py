@@ -57,8 +57,13 @@ def _figures(world: World) -> None:
 def _expected(api: dict[str, Any]) -> list[Table]:
     """The API's answer, in the page's words."""
 
-    def text(value: Any) -> str:
-        return "masqué" if value is None else str(value)
+    withheld = api["suppressed"]
+
+    def text(key: str, value: Any) -> str:
+        """As the page shows it: a withheld value by its mark (a small count, or "s")."""
+        if key in withheld:
+            return f"< {api['masked_under']}" if withheld[key] == "under_threshold" else "s"
+        return str(value)
 
     def words(kind: Any) -> Any:
         return lambda key: labels.label(kind, key)
@@ -71,13 +76,13 @@ def _expected(api: dict[str, Any]) -> list[Table]:
         ("by_destination", words(Destination)),
         ("feedback", words(FeedbackOutcome)),
     ]
-    counts = [(words, text(api[key])) for key, words in labels.INDICATOR_COUNTS.items()]
+    counts = [(words, text(key, api[key])) for key, words in labels.INDICATOR_COUNTS.items()]
     return [
         ("Activité de la période", counts),
         *[
             (
                 labels.INDICATOR_BREAKDOWNS[key],
-                [(name(value), text(n)) for value, n in api[key].items()],
+                [(name(value), text(f"{key}.{value}", n)) for value, n in api[key].items()],
             )
             for key, name in breakdowns
         ],
@@ -130,12 +135,17 @@ def test_paris_wide_figures_for_the_steering_committee_and_the_auditors(world: W
         browser = signed_in(world, username)
         page = browser.get("/indicateurs")  # Paris by default
         api = ok(world.as_(username).get("/indicators"))
-        assert api["signalements"] == 4
+        # Four situations: too few to show them to those who do not read the cases.
+        assert (api["signalements"], api["suppressed"]["signalements"]) == (
+            None,
+            "under_threshold",
+        )
         assert _sexes(_tables(page.text))[:-1] == _expected(api)
+        assert "Secret statistique" in page.text
         assert f'<option value="{world.other_cell.id}"' in page.text  # any cell
         page = browser.get(f"/indicateurs?cellule={world.other_cell.id}")
         api = ok(world.as_(username).get(f"/indicators?cell_id={world.other_cell.id}"))
-        assert api["signalements"] == 1
+        assert api["suppressed"]["signalements"] == "under_threshold"
         assert _sexes(_tables(page.text))[:-1] == _expected(api)
 
 
@@ -228,7 +238,7 @@ def test_each_chart_has_one_bar_per_value(world: World) -> None:
 
 
 @pytest.mark.parametrize("mask", [3])
-def test_masked_counts_have_no_bar_and_an_empty_csv_cell(world: World, mask: int) -> None:
+def test_withheld_counts_have_no_bar_and_their_mark_in_the_csv(world: World, mask: int) -> None:
     _figures(world)
     coordinator = signed_in(world, "coordinator")
     query = f"cellule={world.cell.id}&masquer_sous={mask}"
@@ -238,13 +248,17 @@ def test_masked_counts_have_no_bar_and_an_empty_csv_cell(world: World, mask: int
     assert _sexes(_tables(page.text))[:-1] == _expected(api)
     [origin_chart] = [c for c in _charts(page.text) if "par origine" in c]
     [origin] = [rows for caption, rows in _tables(page.text) if "par origine" in caption]
-    assert origin_chart.count('<rect class="bar"') == sum(v != "masqué" for _, v in origin)
+    shown = [v for _, v in origin if v.isdigit()]
+    assert origin_chart.count('<rect class="bar"') == len(shown) < len(origin)
     rows = list(
         csv.reader(
             io.StringIO(coordinator.get(f"/indicateurs.csv?{query}").content.decode("utf-8-sig")),
             delimiter=";",
         )
     )
-    assert ["Effectifs masqués", "Inférieurs à", str(mask)] in rows
+    assert ["Secret statistique", "Effectifs inférieurs à", str(mask)] in rows
     [crip] = [r for r in rows if r[1] == labels.label(Destination, "crip")]
-    assert crip[2] == ""
+    assert crip[2] == f"<{mask}"
+    # Social services (1) is small too; with crip (2) they hold 3: enough, nothing else hidden.
+    [social] = [r for r in rows if r[1] == labels.label(Destination, "social_services")]
+    assert social[2] == f"<{mask}"

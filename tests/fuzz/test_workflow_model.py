@@ -207,9 +207,6 @@ STATES = (
     "feedback",
     "closed",
 )
-# Refusals the service does not log: body validation (refused before the caller is known),
-# an id that matches nothing (README, "What is recorded").
-UNLOGGED = frozenset({"validation-error", "meeting-not-found", "orientation-not-found"})
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 Expect = tuple[int, str | None]
@@ -502,12 +499,15 @@ class WorkflowMachine(RuleBasedStateMachine):
             problem(response, status)
             assert not [v for v in INVENTED if v in response.text], self._context(response)
             assert after == before, "a refused request changed something" + self._context()
-            if slug not in UNLOGGED and not (slug == "case-not-found" and ghost):
-                user_id = self.users[who].id
-                assert any(
-                    e["outcome"] == "denied" and e["detail"] == slug and e["actor_id"] == user_id
-                    for e in fresh
-                ), "a refusal not in the audit log" + self._context(response)
+            # Every refusal of a known user is logged, a probe of an id that exists nowhere
+            # included (no existence oracle); a meeting the request named is in the detail.
+            user_id = self.users[who].id
+            assert any(
+                e["outcome"] == "denied"
+                and e["detail"].split(" meeting:")[0] == slug
+                and e["actor_id"] == user_id
+                for e in fresh
+            ), "a refusal not in the audit log" + self._context(response)
             return response
         if method == "GET":
             assert after == before, "a read changed something" + self._context()
@@ -726,7 +726,13 @@ class WorkflowMachine(RuleBasedStateMachine):
         assert shown["id"] == str(meeting.id), context
         assert shown["cell_id"] == meeting.cell_id, context
         assert shown["held_on"] == meeting.held_on.isoformat(), context
-        agenda = {str(c.id): c for c in self.cases.values() if c.meeting == meeting.id}
+        # Each line shows what a direct read would: the cases the reader sees nothing of now
+        # are not listed (R12, R13: no state of a case a direct read refuses).
+        agenda = {
+            str(c.id): c
+            for c in self.cases.values()
+            if c.meeting == meeting.id and self._view(principal, c.id).blocks
+        }
         assert sorted(item["case_id"] for item in shown["agenda"]) == sorted(agenda), context
         for item in shown["agenda"]:
             case = agenda[item["case_id"]]
@@ -734,12 +740,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             allowed = Block.IDENTITY in self._view(principal, case.id).blocks
             assert (item["minor"] is not None) == allowed, "agenda identity" + context
             assert item["minor"] is None or "identity" not in self._forbidden(who, case), context
-        presented = {
-            str(c.id): c
-            for c in self.cases.values()
-            if c.presentation == meeting.id and c.state == "not_retained"
-        }
-        assert sorted(i["case_id"] for i in shown["not_retained"]) == sorted(presented), context
+            assert item["withheld"] == ([] if allowed else ["identity"]), context
         # R7, R12, R13: on the meeting's day, the parquet presents them to the cell (not the CST).
         presenting = meeting.held_on == today() and user.role in (
             "coordinator",
@@ -750,6 +751,14 @@ class WorkflowMachine(RuleBasedStateMachine):
             meeting.held_on == today()
             and decisions.may_in_cell(principal, "see_presented_identities", meeting.cell_id)
         ), context
+        presented = {
+            str(c.id): c
+            for c in self.cases.values()
+            if c.presentation == meeting.id
+            and c.state == "not_retained"
+            and (presenting or self._view(principal, c.id).blocks)
+        }
+        assert sorted(i["case_id"] for i in shown["not_retained"]) == sorted(presented), context
         for item in shown["not_retained"]:
             case = presented[item["case_id"]]
             allowed = presenting or Block.IDENTITY in self._view(principal, case.id).blocks

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -77,7 +78,12 @@ def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise _fail(error.detail) from None
         except IntegrityError:
             raise _fail("it already exists (a concurrent change?); check and try again") from None
-        except (OperationalError, ProgrammingError):
+        except (OperationalError, ProgrammingError) as error:
+            if _undecodable(error):
+                raise _fail(
+                    "the database holds text that is not UTF-8, written outside the service; "
+                    "it is reachable, but this value cannot be read"
+                ) from None
             raise _fail(
                 "the database is unreachable or not initialised; run 'cenomed init'"
             ) from None
@@ -89,6 +95,15 @@ def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise _fail(str(error)) from None
 
     return wrapper
+
+
+def _undecodable(error: OperationalError | ProgrammingError) -> bool:
+    """SQLite's driver raises OperationalError, as for a database it cannot open, when stored
+    text is not UTF-8: a value written outside the service, not a database that failed (the
+    audit log's readers read such rows as they are: ``app.audit.stored``)."""
+    return isinstance(error.orig, sqlite3.OperationalError) and str(error.orig).startswith(
+        "Could not decode to UTF-8"
+    )
 
 
 def _sessions(settings: Settings, engine: Engine) -> sessionmaker[Session]:

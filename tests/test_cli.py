@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.audit.models import AuditEvent
 from app.config import Settings
@@ -242,3 +242,26 @@ def test_set_password_stores_an_argon2_hash_and_refuses_a_short_one(
     assert stored.startswith("$argon2id$")
     assert passphrase not in stored
     assert actions.count("set_password") == 1
+
+
+def test_a_stored_value_it_cannot_read_is_not_called_an_unreachable_database(
+    cli_env: dict[str, str], engine_name: str
+) -> None:
+    """SQLite's driver raises OperationalError, as for a database it cannot open, on stored text
+    that is not UTF-8 (written outside the service): the command says what it is."""
+    if engine_name == "postgresql":
+        pytest.skip("PostgreSQL checks its text's encoding as it is written")
+    assert cenomed(cli_env, "init").returncode == 0
+    added = cenomed(cli_env, "user", "add", "--username", "auditrice", "--role", "auditor")
+    assert added.returncode == 0, added.stderr
+    engine = make_engine(cli_env["CENOMED_DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE user_account SET role = CAST(x'ff' AS TEXT) WHERE username = 'auditrice'")
+        )
+    engine.dispose()
+    refused = cenomed(cli_env, "user", "deactivate", "--username", "auditrice")
+    assert refused.returncode == 1
+    assert "unreachable" not in refused.stderr
+    assert "not UTF-8" in refused.stderr
+    assert refused.stderr.count("\n") == 1

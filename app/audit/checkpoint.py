@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.chain import AFTER_APPEND, Anchor, Verdict, verify
 from app.audit.models import AuditCheckpoint, AuditEvent
+from app.audit.stored import as_stored, kind, raw
 from app.config import Settings
 from app.db import utcnow
 from app.keyfiles import check_private_file, write_private_file
@@ -258,20 +259,45 @@ def session_info(signer: Signer, every: int) -> dict[str, Any]:
     return {AFTER_APPEND: sign_every(signer, every)}
 
 
+_STORED = select(
+    raw(AuditCheckpoint.size), raw(AuditCheckpoint.hash), raw(AuditCheckpoint.note)
+).order_by(AuditCheckpoint.size)
+
+
 def stored_anchors(session: Session, verifier: VerifierKey) -> tuple[list[Anchor], list[str]]:
-    """The stored checkpoints that verify, and a problem for each that does not."""
+    """The stored checkpoints that verify, and a problem for each that does not (its rows read
+    as stored, like the events: see ``app.audit.stored``)."""
     anchors, problems = [], []
-    for row in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)):
-        try:
-            checkpoint = open_note(row.note, verifier)
-        except BadCheckpoint as error:
-            problems.append(f"stored checkpoint of {row.size} events: {error}")
+    with as_stored(session) as connection:
+        rows = connection.execute(_STORED).all()
+    for size, digest, note in rows:
+        if type(size) is not int:
+            problems.append(f"a stored checkpoint's size is {kind(size)}, not an integer")
             continue
-        if (checkpoint.size, checkpoint.hash) != (row.size, bytes(row.hash)):
-            problems.append(f"stored checkpoint of {row.size} events: its columns were edited")
+        place = f"stored checkpoint of {size} events"
+        if type(note) is not str or not _is_utf8(note):
+            what = "not UTF-8" if type(note) is str else f"{kind(note)}, not text"
+            problems.append(f"{place}: its note is {what}")
+            continue
+        try:
+            checkpoint = open_note(note, verifier)
+        except BadCheckpoint as error:
+            problems.append(f"{place}: {error}")
+            continue
+        if (checkpoint.size, checkpoint.hash) != (size, digest):
+            problems.append(f"{place}: its columns were edited")
             continue
         anchors.append(Anchor(checkpoint.size, checkpoint.hash, "stored"))
     return anchors, problems
+
+
+def _is_utf8(text: str) -> bool:
+    """Whether a stored text was UTF-8 (SQLite's undecodable bytes come as lone surrogates)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def verify_log(

@@ -2,14 +2,15 @@
 
 Reading the log is itself logged. What is shown of an event is what was hashed (its body),
 never a column that could have been edited apart from it; events hold ids and codes only, so
-an auditor sees no case content (R2).
+an auditor sees no case content (R2). The events shown are those up to the head
+(``repository.find_events``); one whose row holds no event is shown as a placeholder
+(``shown``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.audit import repository, trail
-from app.audit.chain import Verdict
+from app.audit.chain import Malformed, Verdict, decode, hash_problem
 from app.audit.checkpoint import Signer, verify_log
 from app.audit.repository import EventFilter
 from app.audit.trail import Action
@@ -79,14 +80,25 @@ def _page(session: Session, where: EventFilter, limit: int, cursor: str | None) 
     rows = repository.find_events(
         session, where=where, after_seq=_decode_cursor(cursor), limit=limit + 1
     )
-    items = [shown(row.body, row.hash) for row in rows[:limit]]
+    items = [shown(*row) for row in rows[:limit]]
     next_cursor = _encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
     return EventPage(items, next_cursor)
 
 
-def shown(body: bytes, digest: bytes) -> dict[str, Any]:
-    """An event as its hashed bytes say it, flattened for reading."""
-    document = json.loads(body)
+def shown(seq: int, body: object, digest: object) -> dict[str, Any]:
+    """An event as its hashed bytes say it, flattened for reading.
+
+    A row that holds no event (a body that is not a canonical event, a hash that is not 32
+    bytes: written outside the service) is shown as a placeholder at its seq, saying what is
+    wrong and nothing it holds: the reader still gets the rest of the log, and the verifier
+    reports the row. Whether the bytes match the hash, and the chain, are the verifier's to
+    check (``GET /audit/verification``), not a reader's."""
+    try:
+        if not isinstance(digest, bytes) or len(digest) != 32:
+            raise Malformed(f"its hash is {hash_problem(digest)}")
+        document = decode(body)
+    except Malformed as error:
+        return {**_UNREADABLE, "seq": seq, "unreadable": str(error)}
     actor = document.pop("actor")
     document.pop("prev")
     return {
@@ -94,8 +106,28 @@ def shown(body: bytes, digest: bytes) -> dict[str, Any]:
         "actor_id": actor["id"],
         "actor_role": actor["role"],
         "actor_organisation": actor["organisation"],
-        "hash": bytes(digest).hex(),
+        "hash": digest.hex(),
+        "unreadable": None,
     }
+
+
+# What a reader gets of an event it cannot read, besides its seq and what is wrong.
+_UNREADABLE: dict[str, Any] = dict.fromkeys(
+    (
+        "at",
+        "actor_id",
+        "actor_role",
+        "actor_organisation",
+        "action",
+        "case_id",
+        "outcome",
+        "severity",
+        "detail",
+        "request_id",
+        "client",
+        "hash",
+    )
+) | {"blocks": []}
 
 
 def _encode_cursor(seq: int) -> str:
@@ -126,7 +158,7 @@ def case_events(session: Session, *, case_id: uuid.UUID) -> list[dict[str, Any]]
         rows = repository.find_events(
             session, where=EventFilter(case_id=case_id), after_seq=after, limit=1000
         )
-        items += [shown(row.body, row.hash) for row in rows]
+        items += [shown(*row) for row in rows]
         if len(rows) < 1000:
             return items
         after = rows[-1].seq

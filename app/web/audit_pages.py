@@ -115,7 +115,18 @@ def _filters(values: dict[str, str]) -> tuple[EventFilter, dict[str, str]]:
 
 
 def _row(item: dict[str, Any]) -> dict[str, Any]:
-    """An event as the page shows it: its codes with their French words beside them."""
+    """An event as the page shows it: its codes with their French words beside them; an
+    unreadable one (``service.shown``) at its place, saying so."""
+    if item["unreadable"]:
+        return {
+            **item,
+            "role_text": "",
+            "organisation_text": "",
+            "action_text": labels.UNREADABLE_EVENT,
+            "blocks_text": [],
+            "outcome_text": "",
+            "severity_text": "",
+        }
     role = item["actor_role"]
     organisation = item["actor_organisation"]
     return {

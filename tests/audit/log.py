@@ -17,7 +17,7 @@ def events(world: World, after: int = 0) -> list[dict[str, Any]]:
         rows = session.scalars(
             select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq)
         ).all()
-        return [shown(row.body, row.hash) for row in rows]
+        return [shown(row.seq, row.body, row.hash) for row in rows]
 
 
 def head(world: World) -> int:

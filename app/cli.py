@@ -32,6 +32,15 @@ from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory import repository as directory
 from app.directory import service as directory_service
 from app.errors import AppError, NotFound
+from app.inputs import (
+    CHECKPOINT_MAX_BYTES,
+    PASSWORD_LINE_MAX_BYTES,
+    PUBLIC_KEY_MAX_BYTES,
+    InputRefused,
+    read_bounded,
+    read_bounded_line,
+    read_bounded_text,
+)
 from app.main import make_vault
 from app.operations.exposition import MULTIPROCESS_DIR_ENV
 from app.operations.logs import log_config
@@ -58,10 +67,15 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _fail(message: str) -> typer.Exit:
+# Exit codes: 0 done; 1 refused or failed (for 'audit verify': the log is not intact); 2 what
+# was given is wrong (a usage error, or a file given that is not what its option takes).
+FAILED, BAD_INPUT = 1, 2
+
+
+def _fail(message: str, code: int = FAILED) -> typer.Exit:
     first_line = (message.strip().splitlines() or ["failed"])[0]
     typer.echo(f"cenomed: {first_line}", err=True)
-    return typer.Exit(code=1)
+    return typer.Exit(code=code)
 
 
 def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -191,7 +205,13 @@ def user_set_password(
     from app.web import passwords, signin
 
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        line = read_bounded_line(
+            sys.stdin.buffer, limit=PASSWORD_LINE_MAX_BYTES, what="--password-stdin"
+        )
+        try:
+            password = line.decode()
+        except UnicodeDecodeError:
+            raise _fail("--password-stdin: the line is not UTF-8 text") from None
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     passwords.check_new_password(password)
@@ -428,10 +448,10 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Recompute the audit chain and check every checkpoint: exit 0 if intact, else 1 and the
-    first bad sequence number."""
+    first bad sequence number; 2 if a file given is not a checkpoint or a public key."""
     settings = get_settings()
     verifier = _verifier_key(settings, public_key)
-    notes = [(path.name, path.read_text()) for path in checkpoint_file or []]
+    notes = [(path.name, _checkpoint_note(path)) for path in checkpoint_file or []]
     with _session(settings) as session:
         verdict = checkpoint.verify_log(session, verifier, notes)
     typer.echo(json.dumps(asdict(verdict)))
@@ -440,10 +460,33 @@ def audit_verify(
         raise _fail(f"the audit log is broken{where}: {verdict.problem}")
 
 
+def _checkpoint_note(path: Path) -> str:
+    """A checkpoint given to 'audit verify'; a file that is not one is refused (exit 2) as
+    what it is, a wrong file, not taken for a sign that the log is broken (exit 1)."""
+    try:
+        data = read_bounded(path, limit=CHECKPOINT_MAX_BYTES, what="--checkpoint")
+    except InputRefused as refused:
+        raise _fail(str(refused), BAD_INPUT) from None
+    try:
+        note = data.decode()
+        checkpoint.check_form(note)
+    except UnicodeDecodeError:
+        raise _fail(f"--checkpoint {path} is not a checkpoint: not UTF-8 text", BAD_INPUT) from None
+    except checkpoint.NotACheckpoint as error:
+        raise _fail(f"--checkpoint {path} is not a checkpoint: {error}", BAD_INPUT) from None
+    return note
+
+
 def _verifier_key(settings: Settings, public_key: Path | None) -> checkpoint.VerifierKey:
-    if public_key is not None:
-        return checkpoint.VerifierKey.decode(public_key.read_text())
-    return checkpoint.load_signer(settings).verifier
+    if public_key is None:
+        return checkpoint.load_signer(settings).verifier
+    try:
+        text = read_bounded_text(public_key, limit=PUBLIC_KEY_MAX_BYTES, what="--public-key")
+        return checkpoint.VerifierKey.decode(text)
+    except InputRefused as refused:
+        raise _fail(str(refused), BAD_INPUT) from None
+    except checkpoint.BadCheckpoint as error:
+        raise _fail(f"--public-key {public_key} is not a public key: {error}", BAD_INPUT) from None
 
 
 @audit_cli.command("checkpoint")

@@ -423,6 +423,16 @@ DAMAGES = {
         lambda b: (b / "manifest.json").write_text("{not json"),
         "manifest.json is unreadable",
     ),
+    "oversized manifest": (
+        lambda b: (b / "manifest.json").write_text(
+            (b / "manifest.json").read_text() + " " * 70_000
+        ),
+        "larger than 65536 bytes",
+    ),
+    "manifest is a pipe": (
+        lambda b: ((b / "manifest.json").unlink(), os.mkfifo(b / "manifest.json")),
+        "not a regular file",
+    ),
     "other database kind": (
         lambda b: _edit_manifest(
             b,
@@ -444,6 +454,21 @@ def test_a_damaged_backup_is_refused_and_nothing_changes(
     alter(backup)
     target, env = _target(new_database, tmp_path)
     refused(cenomed(env, "restore", str(backup), "--keys-from", str(saved.keys)), reason)
+    assert not target.data_dir.exists()
+    assert _tables(target.database_url) == set()
+
+
+def test_an_oversized_key_file_is_refused_before_anything_is_restored(
+    saved: Saved, new_database: Any, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    shutil.copytree(saved.keys, keys)
+    with (keys / "keyring.json").open("r+b") as keyring:
+        keyring.truncate(2 << 20)  # two MiB (NULs after the JSON): no keyring is that large
+    target, env = _target(new_database, tmp_path)
+    result = cenomed(env, "restore", str(saved.backup), "--keys-from", str(keys))
+    refused(result, "larger than")
+    assert "--keys-from" in result.stderr
     assert not target.data_dir.exists()
     assert _tables(target.database_url) == set()
 

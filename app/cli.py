@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+from click import ClickException
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -78,14 +81,29 @@ def _fail(message: str, code: int = FAILED) -> typer.Exit:
     return typer.Exit(code=code)
 
 
+def _setting_problem(error: ValidationError) -> str:
+    """Which setting is wrong and why, without the value given (it may be a secret)."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first.get("loc", ())) or "a setting"
+    name = f"CENOMED_{field.upper()}" if first.get("loc") else field
+    return f"invalid setting {name}: {first.get('msg', 'refused')}"
+
+
+def _os_problem(error: OSError) -> str:
+    if error.strerror and error.filename:
+        return f"{error.filename}: {error.strerror}"
+    return str(error) or type(error).__name__
+
+
 def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Known failures become one line on stderr and exit code 1, never a traceback."""
+    """Every failure becomes one line on stderr and a non-zero exit, never a traceback
+    (CENOMED_LOG_LEVEL=DEBUG shows an unexpected one's traceback)."""
 
     @wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
+        except (typer.Exit, typer.Abort, ClickException):
             raise
         except AppError as error:
             raise _fail(error.detail) from None
@@ -99,8 +117,22 @@ def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise _fail(
                 f"the database refused the change ({type(error).__name__}); retry"
             ) from None
-        except (PermissionError, FileNotFoundError, RuntimeError, ValueError) as error:
+        except ValidationError as error:
+            raise _fail(_setting_problem(error)) from None
+        except sqlite3.Error as error:
+            raise _fail(f"the SQLite database refused: {error}") from None
+        except UnicodeError:
+            raise _fail("a file or an input is not UTF-8 text") from None
+        except OSError as error:
+            raise _fail(_os_problem(error)) from None
+        except (RuntimeError, ValueError) as error:
             raise _fail(str(error)) from None
+        except Exception as error:
+            if os.environ.get("CENOMED_LOG_LEVEL", "").upper() == "DEBUG":
+                raise
+            raise _fail(
+                f"unexpected failure ({type(error).__name__}); CENOMED_LOG_LEVEL=DEBUG shows where"
+            ) from None
 
     return wrapper
 
@@ -258,6 +290,7 @@ def _issue_token(session: Session, settings: Settings, username: str, ttl: int |
 
 
 @cli.command()
+@_one_line_errors
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
@@ -379,7 +412,10 @@ def backup(
 
     settings = get_settings()
     summary = run_backup(
-        settings, dest, keys_to=keys_to, sessions_for=lambda engine: _sessions(settings, engine)
+        settings,
+        _absolute(dest),
+        keys_to=_absolute(keys_to) if keys_to is not None else None,
+        sessions_for=lambda engine: _sessions(settings, engine),
     )
     typer.echo(json.dumps(asdict(summary)))
 
@@ -406,14 +442,20 @@ def restore(
     try:
         report = run_restore(
             settings,
-            src,
-            keys_from=keys_from,
+            _absolute(src),
+            keys_from=_absolute(keys_from) if keys_from is not None else None,
             sessions_for=lambda engine: _sessions(settings, engine),
         )
     except RestoreCheckFailed as failure:
         typer.echo(json.dumps(failure.report))
         raise _fail(str(failure)) from None
     typer.echo(json.dumps(asdict(report)))
+
+
+def _absolute(path: Path) -> Path:
+    """A path given relative to the working directory, made absolute ('..' resolved, as the
+    kernel does: SQLite alone stops at a '..' beyond the root)."""
+    return path.resolve()
 
 
 @policy_cli.command("matrix")

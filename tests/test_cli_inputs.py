@@ -1,6 +1,7 @@
-"""What the command line reads (finding 11): every file it is given is read within a bound and
-refused in one line if it is not what the option takes; a file that is not a checkpoint is
-said to be one, never taken for a broken log."""
+"""What the command line reads, and how it fails (finding 11): every file it is given is read
+within a bound and refused in one line if it is not what the option takes; a file that is not
+a checkpoint is said to be one, never taken for a broken log; any failure of any command is
+one line on stderr and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
@@ -146,3 +147,61 @@ def test_password_stdin_is_bounded(logged: dict[str, Any], tmp_path: Path) -> No
     with binary.open("rb") as handle:
         message = one_line(cenomed(logged["env"], *args, stdin=handle), 1, "--password-stdin")
     assert "0xf6" not in message
+
+
+def test_a_backup_path_below_a_file_is_one_line(logged: dict[str, Any]) -> None:
+    a_file = logged["dir"] / "partner.checkpoint"
+    one_line(cenomed(logged["env"], "backup", str(a_file / "backup")), 1, "Not a directory")
+    keys_to = str(a_file / "keys")
+    result = cenomed(logged["env"], "backup", str(logged["dir"] / "b"), "--keys-to", keys_to)
+    one_line(result, 1, "Not a directory")
+    assert not (logged["dir"] / "b").exists()
+
+
+def test_a_data_dir_below_a_file_is_one_line(logged: dict[str, Any]) -> None:
+    env = logged["env"] | {
+        "CENOMED_DATA_DIR": str(logged["dir"] / "partner.checkpoint" / "data"),
+        "CENOMED_DATABASE_URL": "",
+    }
+    one_line(cenomed(env, "init"), 1, "Not a directory")
+
+
+# Every command, with what it needs to get as far as reading the settings.
+COMMANDS = [
+    ["init"],
+    ["cell", "add", "--name", "X", "--kind", "cenomed", "--arrondissement", "1"],
+    ["user", "add", "--username", "u", "--role", "coordinator"],
+    ["user", "set-password", "u", "--password-stdin"],
+    ["user", "deactivate", "--username", "u"],
+    ["token", "u"],
+    ["serve", "--port", "1"],
+    ["keys", "rotate"],
+    ["purge", "--dry-run"],
+    ["backup", "/nonexistent/backup"],
+    ["restore", "/nonexistent/backup"],
+    ["audit", "verify"],
+    ["audit", "checkpoint"],
+    ["audit", "export-key"],
+    ["demo"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(args[:2]))
+def test_a_bad_setting_is_one_line_naming_it_for_every_command(
+    logged: dict[str, Any], args: list[str]
+) -> None:
+    env = logged["env"] | {"CENOMED_AUDIT_CHECKPOINT_EVERY": "0"}
+    stdin = subprocess.DEVNULL
+    if "--password-stdin" in args:
+        stdin = subprocess.PIPE
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        input="une phrase de passe assez longue\n" if stdin == subprocess.PIPE else None,
+        stdin=None if stdin == subprocess.PIPE else stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    one_line(result, 1, "CENOMED_AUDIT_CHECKPOINT_EVERY")

@@ -10,12 +10,12 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import asdict
 from datetime import date, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from click import ClickException
@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import migrate
+from app import clock, migrate
 from app.audit import checkpoint, trail
 from app.audit.trail import Action
 from app.auth import ensure_local_keys, issue_local_token
@@ -48,6 +48,9 @@ from app.main import make_vault
 from app.operations.exposition import MULTIPROCESS_DIR_ENV
 from app.operations.logs import log_config
 from app.vocabulary import CellKind, Organisation, Role
+
+if TYPE_CHECKING:
+    from app.retention.service import PurgeReport
 
 cli = typer.Typer(
     help="cenomed: the CENOMED cells' exchange of nominative information.",
@@ -149,10 +152,19 @@ def _sessions(settings: Settings, engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr, fed with (done, total) as a long command goes."""
-    with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
+    """A progress bar on stderr, fed with (done, total) as a long command goes; shown from
+    the first step on (a command refused before it has none)."""
+    with ExitStack() as stack:
+        bars: list[Any] = []
 
         def progress(done: int, total: int) -> None:
+            if not bars:
+                bars.append(
+                    stack.enter_context(
+                        typer.progressbar(length=total, label=label, file=sys.stderr)
+                    )
+                )
+            bar = bars[0]
             bar.length = total
             bar.update(done - bar.pos)
 
@@ -359,22 +371,31 @@ def purge(
     ] = False,
     as_of: Annotated[
         str | None,
-        typer.Option(help="Apply the rules as on this date (YYYY-MM-DD; default today, Paris)"),
+        typer.Option(
+            help="Apply the rules as on this date, today or earlier (YYYY-MM-DD; default "
+            "today, Paris)"
+        ),
     ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            help="Destroy even more than CENOMED_PURGE_MAX_SHARE of the cases without asking",
+        ),
+    ] = False,
 ) -> None:
     """Destroy the cases the retention rules (R18) name; keep their statistics. Resumable.
 
-    Prints a JSON report: the case ids by rule, how many were destroyed, and those a step
-    changed meanwhile (left for the next run). Progress goes to stderr.
+    More than CENOMED_PURGE_MAX_SHARE of the cases not yet purged in one run is asked for
+    in a terminal, refused without --yes otherwise. Prints a JSON report: the case ids by
+    rule, how many were destroyed, and those a step changed meanwhile (left for the next
+    run). Progress goes to stderr.
     """
-    from app.clock import today
+    from app.retention.service import PurgeRefused
     from app.retention.service import purge as run_purge
 
     settings = get_settings()
-    try:
-        on = date.fromisoformat(as_of) if as_of else today()
-    except ValueError:
-        raise _fail("--as-of takes a date as YYYY-MM-DD") from None
+    on = _as_of(as_of)
     engine = make_engine(settings.database_url)
     try:
         with _progress("purging") as progress:
@@ -383,11 +404,65 @@ def purge(
                 make_vault(settings),
                 as_of=on,
                 dry_run=dry_run,
+                max_share=settings.purge_max_share,
+                confirm=lambda report: yes or _confirm_purge(report),
                 on_case=progress,
             )
+    except PurgeRefused as refused:
+        raise _fail(_purge_refusal(refused.report)) from None
     finally:
         engine.dispose()
     typer.echo(json.dumps(asdict(report), default=str))
+
+
+def _as_of(given: str | None) -> date:
+    """The purge's date: today (Paris) by default; never later (the rules would destroy
+    ahead of time what they keep until then)."""
+    today = clock.today()
+    if not given:
+        return today
+    try:
+        on = date.fromisoformat(given)
+    except ValueError:
+        raise _fail("--as-of takes a date as YYYY-MM-DD") from None
+    if on > today:
+        raise _fail(
+            f"--as-of {on} is later than today ({today}, Paris): the rules apply as on today "
+            "or an earlier day; nothing was done"
+        )
+    return on
+
+
+def _share_of(report: PurgeReport) -> str:
+    return (
+        f"{report.to_destroy} of the {report.not_purged} cases not yet purged "
+        f"({report.share:.1%}, more than CENOMED_PURGE_MAX_SHARE "
+        f"{(report.max_share or 0) * 100:g}%)"
+    )
+
+
+def _confirm_purge(report: PurgeReport) -> bool:
+    """Asked in a terminal only; without one, no (the command then says to add --yes)."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        # The question and its answer's prompt on stderr only: stdout is the JSON report's
+        # (click's input() would write a space there).
+        with redirect_stdout(sys.stderr):
+            return typer.confirm(
+                f"This purge destroys {_share_of(report)}. Destroy them?", default=False, err=True
+            )
+    except typer.Abort:
+        return False
+
+
+def _purge_refusal(report: PurgeReport) -> str:
+    if sys.stdin.isatty():
+        return f"not confirmed: nothing was destroyed ({_share_of(report)})"
+    return (
+        f"this purge would destroy {_share_of(report)}: nothing was destroyed; check --as-of "
+        "and the clock, then run it again with --yes"
+    )
 
 
 @cli.command()

@@ -38,6 +38,7 @@ from app.directory.principal import Principal
 from app.directory.service import load_principal
 from app.errors import NotAuthenticated
 from app.http_hardening import AuthFailureLimiter
+from app.inputs import KEY_FILE_MAX_BYTES, read_bounded
 from app.keyfiles import check_private_file, write_private_file
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def ensure_local_keys(keys_dir: Path) -> None:
     private_path = keys_dir / PRIVATE_KEY_FILE
     if private_path.exists():
         check_private_file(private_path)
-        key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(_read_key(private_path), password=None)
         assert isinstance(key, ec.EllipticCurvePrivateKey)
     else:
         key = ec.generate_private_key(ec.SECP256R1())
@@ -87,6 +88,10 @@ def ensure_local_keys(keys_dir: Path) -> None:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
+
+
+def _read_key(path: Path) -> bytes:
+    return read_bounded(path, limit=KEY_FILE_MAX_BYTES, what="the token key file")
 
 
 def _key_id(public_pem: bytes) -> str:
@@ -118,9 +123,9 @@ def issue_local_token(settings: Settings, username: str, ttl_seconds: int | None
         "exp": now + ttl,
         "jti": str(uuid.uuid4()),
     }
-    kid = _key_id((keys_dir / PUBLIC_KEY_FILE).read_bytes())
+    kid = _key_id(_read_key(keys_dir / PUBLIC_KEY_FILE))
     return jwt.encode(
-        claims, private_path.read_text(), algorithm=LOCAL_ALGORITHM, headers={"kid": kid}
+        claims, _read_key(private_path).decode(), algorithm=LOCAL_ALGORITHM, headers={"kid": kid}
     )
 
 
@@ -313,7 +318,7 @@ def make_verifier(settings: Settings) -> TokenVerifier:
             "(or configure CENOMED_OIDC_ISSUER)."
         )
     return LocalVerifier(
-        public_pem=public_path.read_text(),
+        public_pem=_read_key(public_path).decode(),
         issuer=settings.local_issuer,
         audience=settings.local_audience,
         leeway=settings.token_leeway_seconds,

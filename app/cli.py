@@ -10,19 +10,21 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import asdict
 from datetime import date, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from click import ClickException
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import migrate
+from app import clock, migrate
 from app.audit import checkpoint, trail
 from app.audit.trail import Action
 from app.auth import ensure_local_keys, issue_local_token
@@ -33,10 +35,22 @@ from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory import repository as directory
 from app.directory import service as directory_service
 from app.errors import AppError, NotFound
+from app.inputs import (
+    CHECKPOINT_MAX_BYTES,
+    PASSWORD_LINE_MAX_BYTES,
+    PUBLIC_KEY_MAX_BYTES,
+    InputRefused,
+    read_bounded,
+    read_bounded_line,
+    read_bounded_text,
+)
 from app.main import make_vault
 from app.operations.exposition import MULTIPROCESS_DIR_ENV
 from app.operations.logs import log_config
 from app.vocabulary import CellKind, Organisation, Role
+
+if TYPE_CHECKING:
+    from app.retention.service import PurgeReport
 
 cli = typer.Typer(
     help="cenomed: the CENOMED cells' exchange of nominative information.",
@@ -59,20 +73,40 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _fail(message: str) -> typer.Exit:
+# Exit codes: 0 done; 1 refused or failed (for 'audit verify': the log is not intact); 2 what
+# was given is wrong (a usage error, or a file given that is not what its option takes).
+FAILED, BAD_INPUT = 1, 2
+
+
+def _fail(message: str, code: int = FAILED) -> typer.Exit:
     first_line = (message.strip().splitlines() or ["failed"])[0]
     typer.echo(f"cenomed: {first_line}", err=True)
-    return typer.Exit(code=1)
+    return typer.Exit(code=code)
+
+
+def _setting_problem(error: ValidationError) -> str:
+    """Which setting is wrong and why, without the value given (it may be a secret)."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first.get("loc", ())) or "a setting"
+    name = f"CENOMED_{field.upper()}" if first.get("loc") else field
+    return f"invalid setting {name}: {first.get('msg', 'refused')}"
+
+
+def _os_problem(error: OSError) -> str:
+    if error.strerror and error.filename:
+        return f"{error.filename}: {error.strerror}"
+    return str(error) or type(error).__name__
 
 
 def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Known failures become one line on stderr and exit code 1, never a traceback."""
+    """Every failure becomes one line on stderr and a non-zero exit, never a traceback
+    (CENOMED_LOG_LEVEL=DEBUG shows an unexpected one's traceback)."""
 
     @wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
+        except (typer.Exit, typer.Abort, ClickException):
             raise
         except AppError as error:
             raise _fail(error.detail) from None
@@ -91,8 +125,22 @@ def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise _fail(
                 f"the database refused the change ({type(error).__name__}); retry"
             ) from None
-        except (PermissionError, FileNotFoundError, RuntimeError, ValueError) as error:
+        except ValidationError as error:
+            raise _fail(_setting_problem(error)) from None
+        except sqlite3.Error as error:
+            raise _fail(f"the SQLite database refused: {error}") from None
+        except UnicodeError:
+            raise _fail("a file or an input is not UTF-8 text") from None
+        except OSError as error:
+            raise _fail(_os_problem(error)) from None
+        except (RuntimeError, ValueError) as error:
             raise _fail(str(error)) from None
+        except Exception as error:
+            if os.environ.get("CENOMED_LOG_LEVEL", "").upper() == "DEBUG":
+                raise
+            raise _fail(
+                f"unexpected failure ({type(error).__name__}); CENOMED_LOG_LEVEL=DEBUG shows where"
+            ) from None
 
     return wrapper
 
@@ -118,10 +166,19 @@ def _sessions(settings: Settings, engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr, fed with (done, total) as a long command goes."""
-    with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
+    """A progress bar on stderr, fed with (done, total) as a long command goes; shown from
+    the first step on (a command refused before it has none)."""
+    with ExitStack() as stack:
+        bars: list[Any] = []
 
         def progress(done: int, total: int) -> None:
+            if not bars:
+                bars.append(
+                    stack.enter_context(
+                        typer.progressbar(length=total, label=label, file=sys.stderr)
+                    )
+                )
+            bar = bars[0]
             bar.length = total
             bar.update(done - bar.pos)
 
@@ -207,7 +264,13 @@ def user_set_password(
     from app.web import passwords, signin
 
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        line = read_bounded_line(
+            sys.stdin.buffer, limit=PASSWORD_LINE_MAX_BYTES, what="--password-stdin"
+        )
+        try:
+            password = line.decode()
+        except UnicodeDecodeError:
+            raise _fail("--password-stdin: the line is not UTF-8 text") from None
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     passwords.check_new_password(password)
@@ -254,6 +317,7 @@ def _issue_token(session: Session, settings: Settings, username: str, ttl: int |
 
 
 @cli.command()
+@_one_line_errors
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
@@ -322,22 +386,31 @@ def purge(
     ] = False,
     as_of: Annotated[
         str | None,
-        typer.Option(help="Apply the rules as on this date (YYYY-MM-DD; default today, Paris)"),
+        typer.Option(
+            help="Apply the rules as on this date, today or earlier (YYYY-MM-DD; default "
+            "today, Paris)"
+        ),
     ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            help="Destroy even more than CENOMED_PURGE_MAX_SHARE of the cases without asking",
+        ),
+    ] = False,
 ) -> None:
     """Destroy the cases the retention rules (R18) name; keep their statistics. Resumable.
 
-    Prints a JSON report: the case ids by rule, how many were destroyed, and those a step
-    changed meanwhile (left for the next run). Progress goes to stderr.
+    More than CENOMED_PURGE_MAX_SHARE of the cases not yet purged in one run is asked for
+    in a terminal, refused without --yes otherwise. Prints a JSON report: the case ids by
+    rule, how many were destroyed, and those a step changed meanwhile (left for the next
+    run). Progress goes to stderr.
     """
-    from app.clock import today
+    from app.retention.service import PurgeRefused
     from app.retention.service import purge as run_purge
 
     settings = get_settings()
-    try:
-        on = date.fromisoformat(as_of) if as_of else today()
-    except ValueError:
-        raise _fail("--as-of takes a date as YYYY-MM-DD") from None
+    on = _as_of(as_of)
     engine = make_engine(settings.database_url)
     try:
         with _progress("purging") as progress:
@@ -346,11 +419,65 @@ def purge(
                 make_vault(settings),
                 as_of=on,
                 dry_run=dry_run,
+                max_share=settings.purge_max_share,
+                confirm=lambda report: yes or _confirm_purge(report),
                 on_case=progress,
             )
+    except PurgeRefused as refused:
+        raise _fail(_purge_refusal(refused.report)) from None
     finally:
         engine.dispose()
     typer.echo(json.dumps(asdict(report), default=str))
+
+
+def _as_of(given: str | None) -> date:
+    """The purge's date: today (Paris) by default; never later (the rules would destroy
+    ahead of time what they keep until then)."""
+    today = clock.today()
+    if not given:
+        return today
+    try:
+        on = date.fromisoformat(given)
+    except ValueError:
+        raise _fail("--as-of takes a date as YYYY-MM-DD") from None
+    if on > today:
+        raise _fail(
+            f"--as-of {on} is later than today ({today}, Paris): the rules apply as on today "
+            "or an earlier day; nothing was done"
+        )
+    return on
+
+
+def _share_of(report: PurgeReport) -> str:
+    return (
+        f"{report.to_destroy} of the {report.not_purged} cases not yet purged "
+        f"({report.share:.1%}, more than CENOMED_PURGE_MAX_SHARE "
+        f"{(report.max_share or 0) * 100:g}%)"
+    )
+
+
+def _confirm_purge(report: PurgeReport) -> bool:
+    """Asked in a terminal only; without one, no (the command then says to add --yes)."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        # The question and its answer's prompt on stderr only: stdout is the JSON report's
+        # (click's input() would write a space there).
+        with redirect_stdout(sys.stderr):
+            return typer.confirm(
+                f"This purge destroys {_share_of(report)}. Destroy them?", default=False, err=True
+            )
+    except typer.Abort:
+        return False
+
+
+def _purge_refusal(report: PurgeReport) -> str:
+    if sys.stdin.isatty():
+        return f"not confirmed: nothing was destroyed ({_share_of(report)})"
+    return (
+        f"this purge would destroy {_share_of(report)}: nothing was destroyed; check --as-of "
+        "and the clock, then run it again with --yes"
+    )
 
 
 @cli.command()
@@ -375,7 +502,10 @@ def backup(
 
     settings = get_settings()
     summary = run_backup(
-        settings, dest, keys_to=keys_to, sessions_for=lambda engine: _sessions(settings, engine)
+        settings,
+        _absolute(dest),
+        keys_to=_absolute(keys_to) if keys_to is not None else None,
+        sessions_for=lambda engine: _sessions(settings, engine),
     )
     typer.echo(json.dumps(asdict(summary)))
 
@@ -402,14 +532,20 @@ def restore(
     try:
         report = run_restore(
             settings,
-            src,
-            keys_from=keys_from,
+            _absolute(src),
+            keys_from=_absolute(keys_from) if keys_from is not None else None,
             sessions_for=lambda engine: _sessions(settings, engine),
         )
     except RestoreCheckFailed as failure:
         typer.echo(json.dumps(failure.report))
         raise _fail(str(failure)) from None
     typer.echo(json.dumps(asdict(report)))
+
+
+def _absolute(path: Path) -> Path:
+    """A path given relative to the working directory, made absolute ('..' resolved, as the
+    kernel does: SQLite alone stops at a '..' beyond the root)."""
+    return path.resolve()
 
 
 @policy_cli.command("matrix")
@@ -444,10 +580,10 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Recompute the audit chain and check every checkpoint: exit 0 if intact, else 1 and the
-    first bad sequence number."""
+    first bad sequence number; 2 if a file given is not a checkpoint or a public key."""
     settings = get_settings()
     verifier = _verifier_key(settings, public_key)
-    notes = [(path.name, path.read_text()) for path in checkpoint_file or []]
+    notes = [(path.name, _checkpoint_note(path)) for path in checkpoint_file or []]
     with _session(settings) as session:
         verdict = checkpoint.verify_log(session, verifier, notes)
     typer.echo(json.dumps(asdict(verdict)))
@@ -456,10 +592,33 @@ def audit_verify(
         raise _fail(f"the audit log is broken{where}: {verdict.problem}")
 
 
+def _checkpoint_note(path: Path) -> str:
+    """A checkpoint given to 'audit verify'; a file that is not one is refused (exit 2) as
+    what it is, a wrong file, not taken for a sign that the log is broken (exit 1)."""
+    try:
+        data = read_bounded(path, limit=CHECKPOINT_MAX_BYTES, what="--checkpoint")
+    except InputRefused as refused:
+        raise _fail(str(refused), BAD_INPUT) from None
+    try:
+        note = data.decode()
+        checkpoint.check_form(note)
+    except UnicodeDecodeError:
+        raise _fail(f"--checkpoint {path} is not a checkpoint: not UTF-8 text", BAD_INPUT) from None
+    except checkpoint.NotACheckpoint as error:
+        raise _fail(f"--checkpoint {path} is not a checkpoint: {error}", BAD_INPUT) from None
+    return note
+
+
 def _verifier_key(settings: Settings, public_key: Path | None) -> checkpoint.VerifierKey:
-    if public_key is not None:
-        return checkpoint.VerifierKey.decode(public_key.read_text())
-    return checkpoint.load_signer(settings).verifier
+    if public_key is None:
+        return checkpoint.load_signer(settings).verifier
+    try:
+        text = read_bounded_text(public_key, limit=PUBLIC_KEY_MAX_BYTES, what="--public-key")
+        return checkpoint.VerifierKey.decode(text)
+    except InputRefused as refused:
+        raise _fail(str(refused), BAD_INPUT) from None
+    except checkpoint.BadCheckpoint as error:
+        raise _fail(f"--public-key {public_key} is not a public key: {error}", BAD_INPUT) from None
 
 
 @audit_cli.command("checkpoint")

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     cors_allowed_origins: list[str] = []
     auth_failures_per_minute: int = Field(default=20, ge=1, le=10_000)
 
+    # R18: the largest share of the cases not yet purged that one purge destroys without
+    # --yes (a wrong --as-of or clock would otherwise destroy them all at once).
+    purge_max_share: float = Field(default=0.10, gt=0, le=1)
+
     # R23: the audit log's checkpoints, signed with an Ed25519 key kept apart from the database.
     audit_signing_key_file: Path | None = None
     audit_origin: str = Field(default="cenomed.local/audit", pattern=r"^[^\s+]+$", max_length=200)

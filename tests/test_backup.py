@@ -423,6 +423,16 @@ DAMAGES = {
         lambda b: (b / "manifest.json").write_text("{not json"),
         "manifest.json is unreadable",
     ),
+    "oversized manifest": (
+        lambda b: (b / "manifest.json").write_text(
+            (b / "manifest.json").read_text() + " " * 70_000
+        ),
+        "larger than 65536 bytes",
+    ),
+    "manifest is a pipe": (
+        lambda b: ((b / "manifest.json").unlink(), os.mkfifo(b / "manifest.json")),
+        "not a regular file",
+    ),
     "other database kind": (
         lambda b: _edit_manifest(
             b,
@@ -446,6 +456,54 @@ def test_a_damaged_backup_is_refused_and_nothing_changes(
     refused(cenomed(env, "restore", str(backup), "--keys-from", str(saved.keys)), reason)
     assert not target.data_dir.exists()
     assert _tables(target.database_url) == set()
+
+
+def test_an_oversized_key_file_is_refused_before_anything_is_restored(
+    saved: Saved, new_database: Any, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    shutil.copytree(saved.keys, keys)
+    with (keys / "keyring.json").open("r+b") as keyring:
+        keyring.truncate(2 << 20)  # two MiB (NULs after the JSON): no keyring is that large
+    target, env = _target(new_database, tmp_path)
+    result = cenomed(env, "restore", str(saved.backup), "--keys-from", str(keys))
+    refused(result, "larger than")
+    assert "--keys-from" in result.stderr
+    assert not target.data_dir.exists()
+    assert _tables(target.database_url) == set()
+
+
+def _cenomed_in(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_relative_paths_are_taken_from_the_working_directory(
+    saved: Saved, new_database: Any, tmp_path: Path
+) -> None:
+    """DEST, SRC, --keys-to and --keys-from may be relative, even with '..' beyond the root
+    (where it stays at '/', as the kernel does and SQLite alone does not)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    beyond_the_root = "../" * (len(work.parts) + 2)
+    dest = beyond_the_root + str((tmp_path / "media" / "backup").relative_to("/"))
+    made = _cenomed_in(work, saved.env, "backup", dest, "--keys-to", "../keys")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["backup"] == str(tmp_path / "media" / "backup")
+    assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == sorted(
+        p.name for p in saved.keys.iterdir()
+    )
+    target, env = _target(new_database, tmp_path)
+    restored = _cenomed_in(tmp_path / "media", env, "restore", "backup", "--keys-from", "../keys")
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["cases"] == json.loads(made.stdout)["cases"]
 
 
 def test_a_restore_never_overwrites_a_database(saved: Saved) -> None:

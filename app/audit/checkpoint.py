@@ -42,6 +42,7 @@ from app.audit.models import AuditCheckpoint, AuditEvent
 from app.audit.stored import as_stored, kind, raw
 from app.config import Settings
 from app.db import utcnow
+from app.inputs import KEY_FILE_MAX_BYTES, read_bounded
 from app.keyfiles import check_private_file, write_private_file
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ SIGNATURE_MARK = "\u2014 "  # an em dash and a space open each signature line
 
 class BadCheckpoint(ValueError):
     """A checkpoint that is malformed or whose signature does not verify."""
+
+
+class NotACheckpoint(BadCheckpoint):
+    """Text that does not even have a signed checkpoint's form: a wrong file, not a forgery."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,10 @@ class VerifierKey:
             verifier = cls(name, Ed25519PublicKey.from_public_bytes(raw[1:]))
         except (ValueError, binascii.Error) as error:
             raise BadCheckpoint(
-                "the public key is not a verifier key as 'cenomed audit export-key' prints it"
+                "not a verifier key as 'cenomed audit export-key' prints it"
             ) from error
         if verifier.key_id.hex() != key_id:
-            raise BadCheckpoint("the public key's id does not match the key")
+            raise BadCheckpoint("its key id does not match its key")
         return verifier
 
 
@@ -108,7 +113,8 @@ class Signer:
     @classmethod
     def load(cls, path: Path, origin: str) -> Signer:
         check_private_file(path)
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        pem = read_bounded(path, limit=KEY_FILE_MAX_BYTES, what="the audit signing key")
+        key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise BadCheckpoint(f"{path.name} is not an Ed25519 private key")
         return cls(key, origin)
@@ -147,6 +153,26 @@ def ensure_signing_key(path: Path) -> None:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     write_private_file(path, pem)
+
+
+def check_form(note: str) -> None:
+    """Raises NotACheckpoint unless ``note`` has a signed checkpoint's form: its text (the
+    log's name, a size, the base64 of a 32-byte hash), a blank line, then signature lines.
+    Whose signature it is, and whether it verifies, is :func:`open_note`'s to say."""
+    text, separator, signatures = note.rpartition("\n\n")
+    lines = text.splitlines()
+    if not separator or len(lines) < 3:
+        raise NotACheckpoint("no checkpoint text and blank line before the signatures")
+    try:
+        int(lines[1])
+        head = base64.b64decode(lines[2], validate=True)
+    except (ValueError, binascii.Error):
+        head = b""
+    if not lines[0] or len(head) != 32:
+        raise NotACheckpoint("its first lines are not a log's name, a size and a hash")
+    marked = [line for line in signatures.splitlines() if line]
+    if not marked or not all(line.startswith(SIGNATURE_MARK) for line in marked):
+        raise NotACheckpoint("no signature line after the blank line")
 
 
 def verified_text(note: str, verifier: VerifierKey) -> str:

@@ -73,6 +73,7 @@ class Action(StrEnum):
     DESTROY_KEY = "destroy_key"
     CHECKPOINT = "checkpoint"
     PURGE_CASE = "purge_case"
+    PURGE = "purge"  # a whole run: logged when it is refused (counts only)
     BACKUP = "backup"
     RESTORE = "restore"
     # the auditors
@@ -142,15 +143,16 @@ def record(
     blocks: Iterable[str] = (),
     severity: str = INFO,
     detail: str | None = None,
+    outcome: str = ALLOWED,
 ) -> None:
-    """An allowed action, in the caller's transaction."""
+    """An action (allowed, unless ``outcome`` says otherwise), in the caller's transaction."""
     who = Actor.of(actor) if isinstance(actor, Principal) else actor
     _queue(
         session,
         _event(
             who,
             action,
-            outcome=ALLOWED,
+            outcome=outcome,
             case_id=case_id,
             blocks=blocks,
             severity=severity,

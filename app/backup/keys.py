@@ -18,6 +18,7 @@ from app.backup.files import (
     remove_created,
 )
 from app.config import Settings
+from app.inputs import KEY_FILE_MAX_BYTES, InputRefused, read_bounded
 from app.keyfiles import write_private_file
 
 AUDIT_SIGNING_KEY = "audit-signing-key.pem"
@@ -63,7 +64,7 @@ def export(settings: Settings, keys_to: Path) -> list[str]:
     try:
         for name, source in files.items():
             written.append(keys_to / name)
-            write_private_file(keys_to / name, source.read_bytes())
+            write_private_file(keys_to / name, _read(source, "the key file"))
     except BaseException:
         remove_created(written, keys_to if created else None)
         raise
@@ -80,13 +81,14 @@ def plan_import(settings: Settings, keys_from: Path) -> list[tuple[Path, Path]]:
         raise BackupRefused(f"--keys-from {keys_from} holds no key file")
     plan = []
     for name, source in files.items():
+        copy = _read(source, "--keys-from")
         target = (
             settings.audit_signing_key_path
             if name == AUDIT_SIGNING_KEY
             else settings.keys_dir / name
         )
         if target.exists():
-            if target.read_bytes() != source.read_bytes():
+            if _read(target, "the key file") != copy:
                 raise BackupRefused(
                     f"{target} exists and differs from the key in --keys-from: a restore never "
                     "replaces a key; move it away first if it is not needed"
@@ -99,4 +101,12 @@ def plan_import(settings: Settings, keys_from: Path) -> list[tuple[Path, Path]]:
 def apply_import(plan: list[tuple[Path, Path]]) -> None:
     for source, target in plan:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_private_file(target, source.read_bytes())
+        write_private_file(target, _read(source, "--keys-from"))
+
+
+def _read(path: Path, what: str) -> bytes:
+    """A key file, bounded; a refusal is the backup's or the restore's, before any write."""
+    try:
+        return read_bounded(path, limit=KEY_FILE_MAX_BYTES, what=what)
+    except InputRefused as error:
+        raise BackupRefused(str(error)) from None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.backup import BackupRefused
+from app.inputs import MANIFEST_MAX_BYTES, InputMissing, InputRefused, read_bounded
 from app.keyfiles import write_private_file
 
 FORMAT_VERSION = 1
@@ -96,10 +97,12 @@ def read_manifest(directory: Path) -> Manifest:
     """The manifest of a backup directory; refuses one missing, unreadable or malformed."""
     path = directory / MANIFEST
     try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
+        document = json.loads(read_bounded(path, limit=MANIFEST_MAX_BYTES, what="the manifest"))
+    except InputMissing:
         raise BackupRefused(f"{path} is missing: {directory} is not a cenomed backup") from None
-    except (OSError, ValueError) as error:
+    except InputRefused as error:
+        raise BackupRefused(str(error)) from None
+    except ValueError as error:
         raise BackupRefused(f"{path} is unreadable ({type(error).__name__})") from None
     try:
         manifest = Manifest(**document)

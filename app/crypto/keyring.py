@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from app.inputs import KEY_FILE_MAX_BYTES, read_bounded_text
 from app.keyfiles import check_private_file, write_private_file
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ class _KeyringProvider:
             )
         check_private_file(self.path)
         self._stamp = self._file_stamp()
-        return Keyring.from_json(self.path.read_text())
+        return Keyring.from_json(_read_keyring(self.path))
 
     def _current(self) -> Keyring:
         if self.path is not None and self._file_stamp() != self._stamp:
@@ -259,7 +260,7 @@ class LocalKeyringProvider(_KeyringProvider):
         """Read-modify-write of the keyring under an exclusive lock shared by all processes."""
         assert self.path is not None
         with _exclusive(self.path):
-            ring = Keyring.from_json(self.path.read_text())
+            ring = Keyring.from_json(_read_keyring(self.path))
             yield ring
             write_private_file(self.path, ring.to_json().encode())
         self._current()
@@ -298,6 +299,10 @@ class SecretKeyringProvider(_KeyringProvider):
         if (inline is None) == (path is None):
             raise ValueError("give the keyring inline or as a file, not both")
         super().__init__(path, inline)
+
+
+def _read_keyring(path: Path) -> str:
+    return read_bounded_text(path, limit=KEY_FILE_MAX_BYTES, what="the keyring")
 
 
 @contextmanager

@@ -11,6 +11,11 @@ One case per transaction makes the purge idempotent and resumable (a crash leave
 either destroyed or untouched; the next run takes the rest) and safe beside the service: a case
 changed by a step while the purge looked at it loses the purge's version check and is left for
 the next run.
+
+A run that would destroy more than ``max_share`` of the cases not yet purged (a wrong date or
+clock names them all) goes ahead only if ``confirm`` says so; otherwise nothing is destroyed,
+one high-severity ``purge`` refusal is logged with the counts, and :class:`PurgeRefused` is
+raised.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -52,6 +58,26 @@ class PurgeReport:
     # Changed by a step while the purge looked at them: left for the next run.
     busy: list[str] = field(default_factory=list)
     birth_months_filled: int = 0
+    # The cases the rules name, against those not yet purged when they were listed.
+    to_destroy: int = 0
+    not_purged: int = 0
+    share: float = 0.0
+    max_share: float | None = None
+    above_max_share: bool = False
+
+
+class PurgeRefused(Exception):
+    """More than the share of the cases, not confirmed: nothing was destroyed."""
+
+    def __init__(self, report: PurgeReport) -> None:
+        super().__init__(f"{report.to_destroy} of {report.not_purged} cases, not confirmed")
+        self.report = report
+
+
+def above_share(to_destroy: int, not_purged: int, max_share: float) -> bool:
+    """Whether destroying ``to_destroy`` of ``not_purged`` cases is more than ``max_share``
+    of them (exactly: 29 of 100 is not more than 0.29, whatever floating point says)."""
+    return Fraction(to_destroy) > Fraction(str(max_share)) * not_purged
 
 
 def purge(
@@ -60,13 +86,24 @@ def purge(
     *,
     as_of: date,
     dry_run: bool = False,
+    max_share: float | None = None,
+    confirm: Callable[[PurgeReport], bool] = lambda report: False,
     on_case: Callable[[int, int], None] = lambda done, total: None,
 ) -> PurgeReport:
-    """Destroys (or, dry, lists) every case the rules name on ``as_of``."""
-    report = PurgeReport(as_of=as_of, dry_run=dry_run)
+    """Destroys (or, dry, lists) every case the rules name on ``as_of``; more than
+    ``max_share`` of the cases not yet purged (if given) only if ``confirm`` (given the
+    report's counts) says yes, else raises PurgeRefused having destroyed nothing."""
+    report = PurgeReport(as_of=as_of, dry_run=dry_run, max_share=max_share)
     if not dry_run:
         report.birth_months_filled = _fill_birth_months(sessions, vault)
     due = list(_due(sessions, as_of))
+    report.to_destroy, report.not_purged = len(due), _not_purged(sessions)
+    report.share = round(len(due) / report.not_purged, 4) if report.not_purged else 0.0
+    if max_share is not None:
+        report.above_max_share = above_share(len(due), report.not_purged, max_share)
+    if report.above_max_share and not dry_run and not confirm(report):
+        _record_refusal(sessions, report)
+        raise PurgeRefused(report)
     for rules, _ in due:
         report.by_rule.setdefault(rules[0], [])
     for done, (rules, case_id) in enumerate(due, start=1):
@@ -78,6 +115,25 @@ def purge(
                 report.busy.append(str(case_id))
         on_case(done, len(due))
     return report
+
+
+def _not_purged(sessions: sessionmaker[Session]) -> int:
+    with unit_of_work(sessions) as session:
+        query = select(func.count()).select_from(Case).where(Case.state != CaseState.PURGED.value)
+        return int(session.scalar(query) or 0)
+
+
+def _record_refusal(sessions: sessionmaker[Session], report: PurgeReport) -> None:
+    """The refused run, in the log: how many cases of how many, never which."""
+    with unit_of_work(sessions) as session:
+        trail.record(
+            session,
+            trail.OPERATOR,
+            Action.PURGE,
+            severity=trail.HIGH,
+            outcome=trail.DENIED,
+            detail=f"above-share:{report.to_destroy}/{report.not_purged}",
+        )
 
 
 def _due(sessions: sessionmaker[Session], as_of: date) -> Iterator[tuple[list[str], uuid.UUID]]:

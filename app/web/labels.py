@@ -305,6 +305,7 @@ LABELS[Action] = {
     "destroy_key": "Destruction d'une clé",
     "checkpoint": "Point de contrôle signé du journal",
     "purge_case": "Destruction des données d'une situation",
+    "purge": "Purge des situations échues",
     "backup": "Sauvegarde",
     "restore": "Restauration",
     "read_audit_events": "Consultation du journal d'audit",

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -30,6 +28,7 @@ from app.db import make_engine, make_sessionmaker
 from app.retention.service import PurgeReport, purge
 from app.vocabulary import Role
 from tests.audit.log import events
+from tests.cli import cenomed
 from tests.conftest import World
 from tests.scenario import case_body, meeting, ok, problem, submit, to_cell_review, to_research
 
@@ -249,25 +248,16 @@ def test_the_command_line(world: World) -> None:
         "CENOMED_DATA_DIR": str(world.settings.data_dir),
         "CENOMED_DATABASE_URL": world.settings.database_url,
     }
-    as_of = (today() + timedelta(days=1096)).isoformat()
-    command = [sys.executable, "-m", "app.cli", "purge"]
-    dry = subprocess.run(
-        [*command, "--dry-run", "--as-of", as_of],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    # The command run three years from now (its clock frozen then): --as-of is never later
+    # than its today, and 3 of the 5 cases is more than the share, hence --yes.
+    later = today() + timedelta(days=1096)
+    dry = cenomed(env, "purge", "--dry-run", "--as-of", later.isoformat(), today=later)
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["dry_run"] is True
-    done = subprocess.run(
-        [*command, "--as-of", as_of], env=env, capture_output=True, text=True, check=False
-    )
+    done = cenomed(env, "purge", "--yes", today=later)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["purged"] == 3
-    bad = subprocess.run(
-        [*command, "--as-of", "tomorrow"], env=env, capture_output=True, text=True, check=False
-    )
+    bad = cenomed(env, "purge", "--as-of", "tomorrow")
     assert bad.returncode == 1
     assert bad.stderr.count("\n") == 1
 

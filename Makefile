@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# pytest-xdist workers: one per core by default (PYTEST_WORKERS=0 runs in one process).
+PYTEST_WORKERS ?= auto
 OIDC_PROVIDER := tests/oidc_provider
 BROWSER_TESTS := tests/browser
 
@@ -49,10 +51,10 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
 test: dev lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 test-postgres: dev
-	CENOMED_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
+	CENOMED_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 # The service under load on PostgreSQL (issue 8): 100,000 and 1,000 cases, two workers, 32
 # clients; writes bench/RESULTS.md and bench/results/load.json (about ten minutes here).

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     charter_version: str = Field(default="2015-2020-v1", min_length=1, max_length=40)
     # R17: how long a motivated archive access lasts.
     archive_access_hours: float = Field(default=4.0, gt=0, le=8)
+    # Dates come from the server: the coordinator may declare a signalement received outside
+    # the service at most this many days back; a meeting is recorded at most this many days
+    # after it was held.
+    received_on_max_days: int = Field(default=92, ge=0, le=366)
+    meeting_record_days: int = Field(default=14, ge=0, le=92)
     # R19 and statistical disclosure control (app.indicators.disclosure): counts of persons
     # under this are withheld from those who do not read the cases themselves.
     indicators_min_count: int = Field(default=5, ge=3, le=100)

@@ -34,15 +34,21 @@ def _submit(
     born: date,
     ago: int,
 ) -> Case:
-    on = today()
     data = CaseCreate(
         cell_id=cell_id,
-        received_on=on - timedelta(days=ago),
         motifs=[Motif.ABSENTEEISM, Motif.NIGHT_PRESENCE],
         facts="Exemple fictif : absences répétées signalées depuis la rentrée.",
         minor=MinorIn(last_name=names[0], first_name=names[1], birth_date=born, sex=Sex.F),
     )
-    return service.submit_case(session, principal=who, vault=vault, data=data, today=on)
+    # Sent ``ago`` days ago, as the member would have then: received that day.
+    return service.submit_case(
+        session,
+        principal=who,
+        vault=vault,
+        data=data,
+        today=today() - timedelta(days=ago),
+        received_on_max_days=0,
+    )
 
 
 def seed_cases(session: Session, *, vault: Vault, cell_id: int, charter_version: str) -> None:
@@ -80,5 +86,9 @@ def seed_cases(session: Session, *, vault: Vault, cell_id: int, charter_version:
     )
 
     meetings.create_meeting(
-        session, principal=coordinator, data=MeetingCreate(cell_id=cell_id, held_on=on), today=on
+        session,
+        principal=coordinator,
+        data=MeetingCreate(cell_id=cell_id, held_on=on),
+        today=on,
+        meeting_record_days=0,
     )

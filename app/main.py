@@ -49,6 +49,7 @@ from app.operations import metrics
 from app.operations.metrics import ObservedRequestsMiddleware
 from app.operations.router import metrics_router
 from app.operations.router import router as operations_router
+from app.partners.router import router as partners_router
 from app.policy.engine import get_engine
 from app.web.api_docs import router as api_docs_router
 from app.web.deps import CharterRequired, SignInRequired
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(directory_router)
     api.include_router(cases_router)
     api.include_router(meetings_router)
+    api.include_router(partners_router)
     api.include_router(audit_router)
     api.include_router(indicators_router)
     app.include_router(api)

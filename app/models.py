@@ -15,6 +15,7 @@ from app.crypto.models import CaseKey, IdentityIndex
 from app.db import Base
 from app.directory.models import Cell, CharterAcceptance, Membership, User
 from app.meetings.models import Meeting
+from app.partners.models import PartnerService
 from app.web.models import WebSession
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Meeting",
     "Membership",
     "Orientation",
+    "PartnerService",
     "ResearchNote",
     "User",
     "WebSession",

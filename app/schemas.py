@@ -82,6 +82,8 @@ RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 Name = Annotated[str, _line(100), AfterValidator(_clean_name)]
 Address = Annotated[str, _line(300), AfterValidator(_clean_line)]
 School = Annotated[str, _line(200), AfterValidator(_clean_line)]
+# The name of an organisation (a partner service), never of a person.
+OrganisationName = Annotated[str, _line(160), AfterValidator(_clean_line)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,25}$")]
 # R20: the free-text account is optional and bounded.
 FactsText = Annotated[str, _line(2000), AfterValidator(_clean_text)]

@@ -110,3 +110,33 @@ class InformationMeans(StrEnum):
 class ReviewDecision(StrEnum):
     ORIENT = "orient"
     NO_ACTION = "no_action"
+
+
+class ReceivedVia(StrEnum):
+    """How a signalement the coordinator enters reached them outside the service."""
+
+    LETTER = "letter"
+    EMAIL = "email"
+    PHONE = "phone"
+    MEETING = "meeting"
+    IN_PERSON = "in_person"
+
+
+class FamilyOutcome(StrEnum):
+    """The family's answer when informed of the orientation (R8)."""
+
+    INFORMED = "informed"
+    OBJECTS = "objects"  # informed, and opposed: recorded, and shown to the CST
+    UNREACHABLE = "unreachable"  # attempts failed: no transmission to social services
+
+
+class ClosureReason(StrEnum):
+    """Why a case was closed (kept with the statistics after the purge)."""
+
+    FEEDBACK_RECEIVED = "feedback_received"  # every orientation has its feedback
+    MOVED_AWAY = "moved_away"  # the minor left the cell's territory
+    AGED_OUT = "aged_out"  # the person left the cell's public (R21)
+    JUDICIAL_FOLLOW_UP = "judicial_follow_up"  # a judicial measure began
+    FAMILY_UNREACHABLE = "family_unreachable"  # the family could not be reached (R8)
+    NO_ACTION = "no_action"  # the review decision "no action"
+    OTHER_LEGACY = "other_legacy"  # written only by the migration, for older closures

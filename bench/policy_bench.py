@@ -83,13 +83,18 @@ def measure() -> dict[str, object]:
         assert parquet is not None
         data = CaseCreate(
             cell_id=cell.id,
-            received_on=today - timedelta(days=40),
             motifs=[Motif.ABSENTEEISM],
             facts="Exemple fictif de signalement pour la mesure.",
             minor=MinorIn(last_name="Bench", first_name="Mesure", birth_date=date(2012, 1, 1)),
         )
+        # Sent 40 days ago, as the member would have then: received that day.
         case_id = service.submit_case(
-            session, principal=police, vault=vault, data=data, today=today
+            session,
+            principal=police,
+            vault=vault,
+            data=data,
+            today=today - timedelta(days=40),
+            received_on_max_days=0,
         ).id
         service.refer_to_parquet(session, principal=coordinator, case_id=case_id, today=today)
         service.decide_parquet(

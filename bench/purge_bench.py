@@ -67,7 +67,6 @@ def populate(url: str, vault: Vault, cases: int) -> float:
         body = CaseCreate.model_validate(
             {
                 "cell_id": cell.id,
-                "received_on": (on - timedelta(days=40)).isoformat(),
                 "motifs": ["absenteeism"],
                 "facts": f"Récit fictif numéro {n}.",
                 "minor": {
@@ -81,7 +80,15 @@ def populate(url: str, vault: Vault, cases: int) -> float:
             }
         )
         with unit_of_work(sessions) as session:
-            submit_case(session, principal=principal, vault=vault, data=body, today=on)
+            # Sent 40 days ago, as the member would have then: received that day.
+            submit_case(
+                session,
+                principal=principal,
+                vault=vault,
+                data=body,
+                today=on - timedelta(days=40),
+                received_on_max_days=0,
+            )
     return cases / (time.perf_counter() - start)
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
+from fastapi import Depends, Request
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,3 +56,13 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             _current.reset(token)
+
+
+def audited_as(action: Any) -> Any:
+    """Names the audit action a refusal of this route is logged under, where the route's own
+    name is not one (a page's French path, several API routes that share one action)."""
+
+    def mark(request: Request) -> None:
+        request.state.audit_action = action
+
+    return Depends(mark)

@@ -50,11 +50,14 @@ class Action(StrEnum):
     PUT_ON_AGENDA = "put_on_agenda"
     REVIEW_DECISION = "review_decision"
     RECORD_FAMILY_INFORMATION = "record_family_information"
+    ADD_ORIENTATION = "add_orientation"
     TRANSMIT = "transmit"
     RECORD_FEEDBACK = "record_feedback"
     CLOSE = "close"
     REQUEST_ARCHIVE_ACCESS = "request_archive_access"
     EXPORT_SUBJECT_ACCESS = "export_subject_access"
+    # a cell's partner services
+    MANAGE_SERVICES = "manage_services"
     # statistics (never nominative)
     READ_INDICATORS = "read_indicators"
     # the caller's account

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crypto.models import CaseKey
 from app.db import Base, UtcDateTime, utcnow
+from app.partners.models import PartnerService
 from app.workflow.states import CaseState
 
 _STATES = ", ".join(f"'{state.value}'" for state in CaseState)
@@ -40,6 +41,10 @@ class Case(Base):
     state: Mapped[str] = mapped_column(String(20), index=True)
     origin: Mapped[str] = mapped_column(String(30))
     received_on: Mapped[date] = mapped_column(Date)
+    # The day of submission (the server's), unless the coordinator declared an earlier one for
+    # a signalement received outside the service, and how it reached them.
+    received_on_declared: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_via: Mapped[str | None] = mapped_column(String(20))
     sex: Mapped[str | None] = mapped_column(String(1))
     age_bracket: Mapped[str] = mapped_column(String(10))
     submitted_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
@@ -54,7 +59,11 @@ class Case(Base):
     review_decision: Mapped[str | None] = mapped_column(String(20))
     family_informed_on: Mapped[date | None] = mapped_column(Date)
     family_information_means: Mapped[str | None] = mapped_column(String(20))
+    # R8: the family's answer (informed, objects, unreachable).
+    family_information_outcome: Mapped[str | None] = mapped_column(String(20))
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Why it was closed (app.vocabulary.ClosureReason): a statistic, kept after the purge.
+    closure_reason: Mapped[str | None] = mapped_column(String(30))
     # R18: the month of birth (its first day), kept only until the purge, for the 25-year rule.
     birth_month_on: Mapped[date | None] = mapped_column(Date, index=True)
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -149,6 +158,9 @@ class Orientation(Base):
     )
     position: Mapped[int] = mapped_column(Integer)
     destination: Mapped[str] = mapped_column(String(30))
+    # The cell's partner service named for this destination (none for social services,
+    # reached through the CST, or when the cell lists none).
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("partner_service.id"))
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     transmitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     transmitted_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -156,6 +168,8 @@ class Orientation(Base):
     reoriented_to: Mapped[str | None] = mapped_column(String(20))
     feedback_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     feedback_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    service: Mapped[PartnerService | None] = relationship(lazy="raise", viewonly=True)
 
 
 class CaseStep(Base):
@@ -173,6 +187,9 @@ class CaseStep(Base):
     actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     actor_role: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # A code that says more of the step, never a nominative value: how a declared signalement
+    # was received ("declared:letter"), a closure's reason, the family's answer.
+    detail: Mapped[str | None] = mapped_column(String(80))
 
 
 class ArchiveAccess(Base):

@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from app.cases.models import ArchiveAccess, Case
+from app.cases.models import ArchiveAccess, Case, Orientation
 from app.crypto.models import IdentityIndex
 
 
@@ -21,7 +21,7 @@ def _everything() -> list[LoaderOption]:
         joinedload(Case.personal),
         selectinload(Case.guardians),
         selectinload(Case.research_notes),
-        selectinload(Case.orientations),
+        selectinload(Case.orientations).joinedload(Orientation.service),
         selectinload(Case.steps),
         joinedload(Case.key),
     ]

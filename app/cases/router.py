@@ -16,8 +16,10 @@ from app.cases.schemas import (
     CaseCreate,
     CasePage,
     CaseRead,
+    ClosureIn,
     FamilyInformationIn,
     FeedbackIn,
+    OrientationIn,
     ParquetDecisionIn,
     ResearchNoteCreated,
     ResearchNoteIn,
@@ -32,6 +34,7 @@ from app.db import DbSession, utcnow
 from app.directory.principal import Principal
 from app.errors import InvalidInput, responses
 from app.schemas import MAX_ROW_ID
+from app.vocabulary import ClosureReason
 from app.workflow.states import CaseState
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -51,7 +54,8 @@ def _present(
     status_code=status.HTTP_201_CREATED,
     response_model=CaseRead,
     responses=responses(401, 403, 422),
-    summary="Step 1: send a worrying situation to the cell's coordinator",
+    summary="Step 1: send a worrying situation to the cell's coordinator (received today; "
+    "the coordinator declares an earlier day and the channel of one received elsewhere)",
     response_model_exclude_unset=True,
 )
 def submit_case(
@@ -60,8 +64,16 @@ def submit_case(
     session: DbSession,
     vault: CurrentVault,
     on: Today,
+    settings: CurrentSettings,
 ) -> CaseRead:
-    case = service.submit_case(session, principal=principal, vault=vault, data=body, today=on)
+    case = service.submit_case(
+        session,
+        principal=principal,
+        vault=vault,
+        data=body,
+        today=on,
+        received_on_max_days=settings.received_on_max_days,
+    )
     return _present(session, principal, vault, case.id)
 
 
@@ -273,10 +285,30 @@ def record_feedback(
 
 
 @router.post(
+    "/{case_id}/orientations",
+    response_model=CaseRead,
+    responses=STEP_ERRORS,
+    summary="Step 5: orients the case elsewhere after the decision (the family unreachable, a "
+    "service that could not take it)",
+    response_model_exclude_unset=True,
+)
+def add_orientation(
+    case_id: uuid.UUID,
+    body: OrientationIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    on: Today,
+) -> CaseRead:
+    service.add_orientation(session, principal=principal, case_id=case_id, data=body, today=on)
+    return _present(session, principal, vault, case_id)
+
+
+@router.post(
     "/{case_id}/closure",
     response_model=CaseRead,
     responses=STEP_ERRORS,
-    summary="Closes the case; it joins the archive (R17)",
+    summary="Closes the case, saying why; it joins the archive (R17)",
     response_model_exclude_unset=True,
 )
 def close(
@@ -285,8 +317,10 @@ def close(
     session: DbSession,
     vault: CurrentVault,
     on: Today,
+    body: ClosureIn | None = None,
 ) -> CaseRead:
-    service.close(session, principal=principal, case_id=case_id, today=on)
+    reason = ClosureReason(body.reason) if body and body.reason else None
+    service.close(session, principal=principal, case_id=case_id, reason=reason, today=on)
     return _present(session, principal, vault, case_id)
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from app.audit.schemas import AuditEventRead
+from app.partners.schemas import ServiceNamed
 from app.schemas import (
     Address,
     FactsText,
@@ -28,17 +29,30 @@ from app.schemas import (
     StrictInput,
 )
 from app.vocabulary import (
+    ClosureReason,
     Destination,
+    FamilyOutcome,
     FeedbackOutcome,
     GuardianRelationship,
     InformationMeans,
     Motif,
     Organisation,
+    ReceivedVia,
     ReorientedTo,
     ReviewDecision,
     Sex,
 )
 from app.workflow.states import CaseState
+
+# What a caller may give when closing (other_legacy is the migration's own).
+ClosureReasonAsked = Literal[
+    "feedback_received",
+    "moved_away",
+    "aged_out",
+    "judicial_follow_up",
+    "family_unreachable",
+    "no_action",
+]
 
 # --- requests ---------------------------------------------------------------------------------
 
@@ -59,8 +73,13 @@ class GuardianIn(StrictInput):
 
 
 class CaseCreate(StrictInput):
+    """Step 1. ``received_on`` and ``received_via`` are the coordinator's only (a signalement
+    received outside the service, how, and on which day); anyone else's is received the day it
+    is sent, by the server's clock."""
+
     cell_id: RowId
     received_on: date | None = None
+    received_via: ReceivedVia | None = None
     origin: Organisation | None = None
     motifs: Annotated[list[Motif], Field(min_length=1, max_length=len(Motif))]
     facts: FactsText | None = None
@@ -78,6 +97,9 @@ class ResearchNoteIn(StrictInput):
 
 class OrientationIn(StrictInput):
     destination: Destination
+    # One of the cell's partner services for this destination (GET /cells/{id}/services),
+    # required when it lists any; none for social services (reached through the CST).
+    service_id: RowId | None = None
 
 
 class ReviewDecisionIn(StrictInput):
@@ -86,8 +108,17 @@ class ReviewDecisionIn(StrictInput):
 
 
 class FamilyInformationIn(StrictInput):
+    """R8: when and how the family was informed of the orientation, and its answer."""
+
     informed_on: date
     means: InformationMeans
+    outcome: FamilyOutcome
+
+
+class ClosureIn(StrictInput):
+    """Why the case is closed; ``no_action`` is the review decision's own."""
+
+    reason: ClosureReasonAsked | None = None
 
 
 class ArchiveAccessIn(StrictInput):
@@ -143,6 +174,9 @@ class StepRead(BaseModel):
     actor_id: int
     actor_role: str
     at: datetime
+    # A code that says more: "declared:letter" (a signalement the coordinator entered, and
+    # how it was received), a closure's reason, "outcome:objects" (the family's answer)...
+    detail: str | None = None
 
 
 class ResearchNoteRead(BaseModel):
@@ -156,11 +190,14 @@ class ResearchNoteRead(BaseModel):
 class FamilyInformationRead(BaseModel):
     informed_on: date
     means: InformationMeans
+    # None only for an information recorded before the answer was asked (issue 15).
+    outcome: FamilyOutcome | None
 
 
 class OrientationRead(BaseModel):
     id: uuid.UUID
     destination: Destination
+    service: ServiceNamed | None
     decided_at: datetime
     transmitted_at: datetime | None
 
@@ -182,11 +219,15 @@ class CaseRead(BaseModel):
     # workflow
     origin: Organisation | None = None
     received_on: date | None = None
+    # The coordinator declared the day (a signalement received outside the service), and how.
+    received_on_declared: bool | None = None
+    received_via: ReceivedVia | None = None
     submitted_at: datetime | None = None
     parquet: ParquetRead | None = None
     meeting_id: uuid.UUID | None = None
     review_decision: ReviewDecision | None = None
     closed_at: datetime | None = None
+    closure_reason: ClosureReason | None = None
     history: list[StepRead] | None = None
     # identity
     minor: MinorRead | None = None

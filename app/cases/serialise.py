@@ -23,6 +23,7 @@ from app.cases.service import VisibleCase
 from app.crypto.envelope import FieldCipher
 from app.directory.principal import Principal
 from app.errors import IntegrityFailure
+from app.partners.schemas import ServiceNamed
 from app.policy.visibility import SEALED_BLOCKS, Block
 from app.vocabulary import Destination
 
@@ -59,11 +60,14 @@ def _workflow(case: Case, _only: Destination | None) -> dict[str, Any]:
     return {
         "origin": case.origin,
         "received_on": case.received_on,
+        "received_on_declared": case.received_on_declared,
+        "received_via": case.received_via,
         "submitted_at": case.submitted_at,
         "parquet": parquet,
         "meeting_id": case.meeting_id,
         "review_decision": case.review_decision,
         "closed_at": case.closed_at,
+        "closure_reason": case.closure_reason,
         "history": [
             StepRead(
                 step=s.step,
@@ -72,6 +76,7 @@ def _workflow(case: Case, _only: Destination | None) -> dict[str, Any]:
                 actor_id=s.actor_id,
                 actor_role=s.actor_role,
                 at=s.at,
+                detail=s.detail,
             )
             for s in case.steps
         ],
@@ -134,7 +139,9 @@ def _orientation(case: Case, only: Destination | None) -> dict[str, Any]:
     family = None
     if case.family_informed_on is not None and case.family_information_means is not None:
         family = FamilyInformationRead(
-            informed_on=case.family_informed_on, means=case.family_information_means
+            informed_on=case.family_informed_on,
+            means=case.family_information_means,
+            outcome=case.family_information_outcome,
         )
     return {
         "family_information": family,
@@ -142,6 +149,7 @@ def _orientation(case: Case, only: Destination | None) -> dict[str, Any]:
             OrientationRead(
                 id=o.id,
                 destination=o.destination,
+                service=ServiceNamed(id=o.service.id, name=o.service.name) if o.service else None,
                 decided_at=o.decided_at,
                 transmitted_at=o.transmitted_at,
             )

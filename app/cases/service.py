@@ -37,8 +37,10 @@ from app.cases.schemas import (
     CaseCreate,
     FamilyInformationIn,
     FeedbackIn,
+    OrientationIn,
     ReviewDecisionIn,
 )
+from app.clock import PARIS
 from app.crypto.envelope import FieldCipher
 from app.crypto.vault import DataDestroyed, KeyIntegrityError, Vault
 from app.db import utcnow
@@ -48,13 +50,17 @@ from app.directory.principal import Principal
 from app.errors import Conflict, Forbidden, Gone, IntegrityFailure, InvalidInput, NotFound
 from app.meetings import repository as meetings
 from app.meetings.models import Meeting
+from app.partners import service as partners
+from app.partners.models import PartnerService
 from app.policy import decisions
 from app.policy.visibility import SEALED_BLOCKS, Block, CaseFacts, CaseView, case_view
 from app.retention.policy import birth_month
 from app.schemas import utc_instant
 from app.vocabulary import (
     CellKind,
+    ClosureReason,
     Destination,
+    FamilyOutcome,
     FeedbackOutcome,
     Organisation,
     ReviewDecision,
@@ -62,7 +68,7 @@ from app.vocabulary import (
 )
 from app.workflow import guards
 from app.workflow.guards import GuardFailed, InvalidStepInput, StepFacts
-from app.workflow.machine import IllegalStep, fire
+from app.workflow.machine import ALLOWED_FROM, IllegalStep, fire
 from app.workflow.states import CaseState, Step
 
 CASE_NOT_FOUND = "No case with this id in your cells."
@@ -287,9 +293,32 @@ def may_submit(principal: Principal) -> bool:
     )
 
 
+def may_declare_receipt(principal: Principal) -> bool:
+    """Whether the caller may enter a signalement received outside the service, with the day
+    and the way it was received (the coordinator: R4); anyone else's is received the day it
+    is sent."""
+    return any(
+        decisions.may_step(
+            principal,
+            Step.DECLARE_RECEIPT,
+            _prospective(principal, cell_id, principal.organisation),
+        )
+        for cell_id in principal.cell_ids
+    )
+
+
 def submit_case(
-    session: Session, *, principal: Principal, vault: Vault, data: CaseCreate, today: date
+    session: Session,
+    *,
+    principal: Principal,
+    vault: Vault,
+    data: CaseCreate,
+    today: date,
+    received_on_max_days: int,
 ) -> Case:
+    """Step 1. A signalement is received on the day it is submitted (Paris, the server's
+    clock); only the coordinator declares an earlier day, for one received outside the service
+    (``received_via``, required from them), at most ``received_on_max_days`` back."""
     cell = directory.get_cell(session, data.cell_id)
     if cell is None or not principal.is_member_of(cell.id):
         raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
@@ -304,10 +333,32 @@ def submit_case(
             slug="origin-reserved",
         )
     decisions.require_step(principal, Step.SUBMIT, prospective)
+    declares = decisions.may_step(principal, Step.DECLARE_RECEIPT, prospective)
+    if not declares and (data.received_on is not None or data.received_via is not None):
+        raise Forbidden(
+            "A signalement is received on the day it is sent: leave received_on and "
+            "received_via out. Only the coordinator declares an earlier day, for a signalement "
+            "received outside the service.",
+            slug="received-on-not-allowed",
+            errors=[
+                {
+                    "loc": ["body", "received_on" if data.received_on else "received_via"],
+                    "msg": "the coordinator's only",
+                    "type": "received_on_not_allowed",
+                }
+            ],
+        )
+    if declares and data.received_via is None:
+        raise InvalidInput(
+            "Say how the signalement reached you (received_via: letter, email, phone, "
+            "meeting, in_person).",
+            slug="received-via-required",
+            errors=[{"loc": ["body", "received_via"], "msg": "required", "type": "missing"}],
+        )
     received_on = data.received_on or today
     minor = data.minor
     with _as_invalid_input():
-        guards.check_received_on(received_on, today)
+        guards.check_received_on(received_on, today, received_on_max_days)
         guards.check_public(CellKind(cell.kind), minor.birth_date, received_on)
 
     case_id = uuid.uuid4()
@@ -317,6 +368,8 @@ def submit_case(
         state=CaseState.SUBMITTED.value,
         origin=origin.value,
         received_on=received_on,
+        received_on_declared=declares,
+        received_via=data.received_via.value if data.received_via else None,
         sex=minor.sex.value if minor.sex else None,
         age_bracket=age_bracket(minor.birth_date, received_on),
         birth_month_on=birth_month(minor.birth_date),
@@ -354,7 +407,8 @@ def submit_case(
         for i, g in enumerate(data.guardians)
     )
     vault.index_identity(session, case_id, minor.last_name, minor.first_name, minor.birth_date)
-    _record_step(case, Step.SUBMIT, None, CaseState.SUBMITTED, principal)
+    declared = f"declared:{data.received_via.value}" if data.received_via else None
+    _record_step(case, Step.SUBMIT, None, CaseState.SUBMITTED, principal, declared)
     trail.record(session, principal, Action.SUBMIT_CASE, case_id=case_id, detail=Step.SUBMIT.value)
     session.flush()
     return case
@@ -424,19 +478,33 @@ def add_research_note(
 
 
 def examine_at_meeting(
-    session: Session, *, principal: Principal, meeting: Meeting, case_id: uuid.UUID, today: date
+    session: Session,
+    *,
+    principal: Principal,
+    meeting: Meeting,
+    case_id: uuid.UUID,
+    today: date,
+    meeting_record_days: int,
 ) -> Case:
     case = _case_for_step(session, principal, case_id, Step.EXAMINE_AT_MEETING)
-    facts = StepFacts(
-        today=today,
-        received_on=case.received_on,
-        meeting_held_on=meeting.held_on,
-        meeting_cell_matches=meeting.cell_id == case.cell_id,
-    )
+    facts = examination_facts(case, meeting, today, meeting_record_days)
     _advance(session, case, Step.EXAMINE_AT_MEETING, facts, principal)
     case.meeting_id = meeting.id
     _save(session)
     return case
+
+
+def examination_facts(
+    case: Case, meeting: Meeting, today: date, meeting_record_days: int
+) -> StepFacts:
+    """What the guards of step 4 look at (the same for the step and for the agenda's offer)."""
+    return StepFacts(
+        today=today,
+        received_on=case.received_on,
+        meeting_held_on=meeting.held_on,
+        meeting_cell_matches=meeting.cell_id == case.cell_id,
+        meeting_record_days=meeting_record_days,
+    )
 
 
 def review_decision(
@@ -447,13 +515,45 @@ def review_decision(
     data: ReviewDecisionIn,
     today: date,
 ) -> Case:
+    """Step 5: orient (each destination other than social services naming one of the cell's
+    services, where it lists any) or no action (closes, with that reason)."""
     orient = data.decision is ReviewDecision.ORIENT
     step = Step.ORIENT if orient else Step.CLOSE_WITHOUT_ACTION
     case = _case_for_step(session, principal, case_id, step)
+    services = review_input(session, case, data, today)
+    destinations = tuple(o.destination for o in data.orientations)
+    facts = review_facts(session, case, today)
+    detail = None if orient else ClosureReason.NO_ACTION.value
+    _advance(session, case, step, facts, principal, detail=detail)
+    now = utcnow()
+    case.review_decision = data.decision.value
+    case.orientations.extend(
+        Orientation(
+            id=uuid.uuid4(),
+            position=i,
+            destination=d.value,
+            service_id=service.id if service else None,
+            decided_at=now,
+        )
+        for i, (d, service) in enumerate(zip(destinations, services, strict=True))
+    )
+    if not orient:
+        case.closed_at = now
+        case.closure_reason = ClosureReason.NO_ACTION.value
+    _save(session)
+    return case
+
+
+def review_input(
+    session: Session, case: Case, data: ReviewDecisionIn, today: date
+) -> list[PartnerService | None]:
+    """The decision's destinations (open to the cell, each once; none with "no action") and
+    the service each names: an InvalidInput otherwise. The services, in the orientations'
+    order."""
     cell = _cell_of(session, case)
     destinations = tuple(o.destination for o in data.orientations)
     with _as_invalid_input():
-        if orient:
+        if data.decision is ReviewDecision.ORIENT:
             guards.destinations_allowed(
                 StepFacts(today=today, cell_kind=CellKind(cell.kind), destinations=destinations)
             )
@@ -463,19 +563,22 @@ def review_decision(
                 code="orientations_with_no_action",
                 field=("orientations",),
             )
-    meeting = session.get(Meeting, case.meeting_id) if case.meeting_id else None
-    facts = StepFacts(today=today, meeting_held_on=meeting.held_on if meeting else today)
-    _advance(session, case, step, facts, principal)
-    now = utcnow()
-    case.review_decision = data.decision.value
-    case.orientations.extend(
-        Orientation(id=uuid.uuid4(), position=i, destination=d.value, decided_at=now)
-        for i, d in enumerate(destinations)
-    )
-    if not orient:
-        case.closed_at = now
-    _save(session)
-    return case
+    return [
+        partners.check_named(
+            session,
+            cell_id=case.cell_id,
+            destination=o.destination,
+            service_id=o.service_id,
+            at=f"orientations.{i}.service_id",
+        )
+        for i, o in enumerate(data.orientations)
+    ]
+
+
+def _decided_on(case: Case) -> date:
+    """The Paris day the cell decided the case's orientation."""
+    first = min(o.decided_at for o in case.orientations)
+    return first.astimezone(PARIS).date()
 
 
 def record_family_information(
@@ -486,13 +589,76 @@ def record_family_information(
     data: FamilyInformationIn,
     today: date,
 ) -> Case:
+    """R8: the family was informed of the orientation (on a day between the decision and
+    today), by what means, and its answer: informed, objects (recorded, shown to the CST with
+    the transmission), unreachable (no transmission to social services)."""
     case = _case_for_step(session, principal, case_id, Step.RECORD_FAMILY_INFORMATION)
+    facts = family_information_facts(case, today)
+    # The state and the rules first (a second record is a conflict, whatever its date).
+    _advance(
+        session,
+        case,
+        Step.RECORD_FAMILY_INFORMATION,
+        facts,
+        principal,
+        detail=f"outcome:{data.outcome.value}",
+    )
     with _as_invalid_input():
-        guards.check_informed_on(data.informed_on, case.received_on, today)
-    facts = StepFacts(today=today, family_informed=case.family_informed_on is not None)
-    _advance(session, case, Step.RECORD_FAMILY_INFORMATION, facts, principal)
+        guards.check_informed_on(data.informed_on, _decided_on(case), today)
     case.family_informed_on = data.informed_on
     case.family_information_means = data.means.value
+    case.family_information_outcome = data.outcome.value
+    _save(session)
+    return case
+
+
+def add_orientation(
+    session: Session,
+    *,
+    principal: Principal,
+    case_id: uuid.UUID,
+    data: OrientationIn,
+    today: date,
+) -> Case:
+    """Orients the case elsewhere after the decision, when the family could not be reached or
+    a service could not take it: a destination open to the cell that the case does not have
+    yet, naming one of the cell's services where it lists any."""
+    case = _case_for_step(session, principal, case_id, Step.ADD_ORIENTATION)
+    cell = _cell_of(session, case)
+    existing = frozenset(Destination(o.destination) for o in case.orientations)
+    with _as_invalid_input():
+        guards.another_destination(
+            StepFacts(
+                today=today,
+                cell_kind=CellKind(cell.kind),
+                destinations=(data.destination,),
+                existing_destinations=existing,
+            )
+        )
+    service = partners.check_named(
+        session,
+        cell_id=case.cell_id,
+        destination=data.destination,
+        service_id=data.service_id,
+        at="service_id",
+    )
+    _advance(
+        session,
+        case,
+        Step.ADD_ORIENTATION,
+        StepFacts(today=today),
+        principal,
+        detail=f"destination:{data.destination.value}",
+    )
+    case.orientations.append(
+        Orientation(
+            id=uuid.uuid4(),
+            position=len(case.orientations),
+            destination=data.destination.value,
+            service_id=service.id if service else None,
+            decided_at=utcnow(),
+        )
+    )
     _save(session)
     return case
 
@@ -507,16 +673,8 @@ def transmit(
 ) -> Case:
     case = _case_for_step(session, principal, case_id, Step.TRANSMIT)
     orientation = _orientation(case, orientation_id)
-    destination = Destination(orientation.destination)
-    facts = StepFacts(
-        today=today,
-        destination=destination,
-        family_informed=case.family_informed_on is not None,
-        already_transmitted=orientation.transmitted_at is not None,
-        has_social_coordinator=destination is Destination.SOCIAL_SERVICES
-        and directory.has_active_member_with_role(session, case.cell_id, Role.CST),
-    )
-    _advance(session, case, Step.TRANSMIT, facts, principal)
+    facts = transmission_facts(session, case, orientation, today)
+    _advance(session, case, Step.TRANSMIT, facts, principal, detail=f"orientation:{orientation.id}")
     orientation.transmitted_at = utcnow()
     orientation.transmitted_by = principal.user_id
     _save(session)
@@ -550,11 +708,7 @@ def record_feedback(
             "and only with it (R9).",
             slug="invalid-feedback",
         )
-    facts = StepFacts(
-        today=today,
-        already_transmitted=orientation.transmitted_at is not None,
-        feedback_recorded=orientation.feedback_outcome is not None,
-    )
+    facts = feedback_facts(orientation, today)
     _advance(session, case, Step.RECORD_FEEDBACK, facts, principal)
     orientation.feedback_outcome = data.outcome.value
     orientation.reoriented_to = data.reoriented_to.value if data.reoriented_to else None
@@ -564,12 +718,132 @@ def record_feedback(
     return case
 
 
-def close(session: Session, *, principal: Principal, case_id: uuid.UUID, today: date) -> Case:
+# R21: the month a person leaves the cell's public (18 in a CENOMED cell; in a recidivism
+# group 25, the month the retention rules destroy the data anyway).
+AGE_LIMIT = {CellKind.CENOMED: 18, CellKind.RECIDIVISM: 25}
+
+
+def _aged_out(case: Case, kind: CellKind, today: date) -> bool:
+    """Whether the month of the birthday that ends the cell's public has begun (the birth
+    month is kept in clear until the purge; the day is not)."""
+    if case.birth_month_on is None:
+        return False
+    return guards.add_calendar_months(case.birth_month_on, 12 * AGE_LIMIT[kind]) <= today
+
+
+def close(
+    session: Session,
+    *,
+    principal: Principal,
+    case_id: uuid.UUID,
+    reason: ClosureReason | None,
+    today: date,
+) -> Case:
+    """Closes the case, saying why (a reason of the closed list that the record bears out:
+    every feedback received, the family unreachable, the person out of the public); it joins
+    the archive (R17)."""
     case = _case_for_step(session, principal, case_id, Step.CLOSE)
-    _advance(session, case, Step.CLOSE, StepFacts(today=today), principal)
+    if CaseState(case.state) not in ALLOWED_FROM[Step.CLOSE]:
+        # Out of turn whatever the reason: say that first.
+        raise Conflict(
+            str(IllegalStep(Step.CLOSE, CaseState(case.state))),
+            slug="step-not-allowed-in-state",
+            case_id=case.id,
+        )
+    if reason is None:
+        raise InvalidInput(
+            "Say why the case is closed (reason: feedback_received, moved_away, aged_out, "
+            "judicial_follow_up, family_unreachable).",
+            slug="closure-reason-required",
+            errors=[{"loc": ["body", "reason"], "msg": "required", "type": "missing"}],
+            case_id=case.id,
+        )
+    facts = closure_facts(session, case, reason, today)
+    _advance(session, case, Step.CLOSE, facts, principal, detail=reason.value)
     case.closed_at = utcnow()
+    case.closure_reason = reason.value
     _save(session)
     return case
+
+
+# --- what the guards look at, for a step and for the page that offers it ----------------------
+
+
+def _family_outcome(case: Case) -> FamilyOutcome | None:
+    outcome = case.family_information_outcome
+    return FamilyOutcome(outcome) if outcome else None
+
+
+def review_facts(session: Session, case: Case, today: date) -> StepFacts:
+    """The cell decides at its meeting, once held."""
+    meeting = session.get(Meeting, case.meeting_id) if case.meeting_id else None
+    return StepFacts(today=today, meeting_held_on=meeting.held_on if meeting else today)
+
+
+def transmission_facts(
+    session: Session, case: Case, orientation: Orientation, today: date
+) -> StepFacts:
+    destination = Destination(orientation.destination)
+    return StepFacts(
+        today=today,
+        destination=destination,
+        family_informed=case.family_informed_on is not None,
+        family_outcome=_family_outcome(case),
+        already_transmitted=orientation.transmitted_at is not None,
+        has_social_coordinator=destination is Destination.SOCIAL_SERVICES
+        and directory.has_active_member_with_role(session, case.cell_id, Role.CST),
+    )
+
+
+def feedback_facts(orientation: Orientation, today: date) -> StepFacts:
+    return StepFacts(
+        today=today,
+        already_transmitted=orientation.transmitted_at is not None,
+        feedback_recorded=orientation.feedback_outcome is not None,
+    )
+
+
+def closure_facts(
+    session: Session, case: Case, reason: ClosureReason | None, today: date
+) -> StepFacts:
+    return StepFacts(
+        today=today,
+        closure_reason=reason,
+        orientations=len(case.orientations),
+        orientations_with_feedback=sum(o.feedback_outcome is not None for o in case.orientations),
+        family_outcome=_family_outcome(case),
+        aged_out=_aged_out(case, CellKind(_cell_of(session, case).kind), today),
+    )
+
+
+def family_information_facts(case: Case, today: date) -> StepFacts:
+    return StepFacts(today=today, family_informed=case.family_informed_on is not None)
+
+
+def allows(step: Step, case: Case, facts: StepFacts) -> bool:
+    """Whether the procedure lets ``step`` be taken on ``case`` now (its state and guards;
+    pure: nothing changes). The pages offer a step only where this and the charter agree."""
+    try:
+        fire(step, CaseState(case.state), facts)
+    except (IllegalStep, GuardFailed):
+        return False
+    return True
+
+
+# The reasons a caller may give (no_action is the review decision's, other_legacy the
+# migration's).
+CLOSURE_REASONS = tuple(
+    r for r in ClosureReason if r not in (ClosureReason.NO_ACTION, ClosureReason.OTHER_LEGACY)
+)
+
+
+def closure_reasons_open(session: Session, case: Case, today: date) -> list[ClosureReason]:
+    """The reasons for which the case may be closed now, as the closure's guard decides."""
+    return [
+        reason
+        for reason in CLOSURE_REASONS
+        if allows(Step.CLOSE, case, closure_facts(session, case, reason, today))
+    ]
 
 
 # --- shared mechanics -------------------------------------------------------------------------
@@ -582,6 +856,12 @@ def _case_in_cells(session: Session, principal: Principal, case_id: uuid.UUID) -
         # the probe logged with the id asked either way.
         raise NotFound(CASE_NOT_FOUND, slug="case-not-found", case_id=case_id)
     return case
+
+
+def case_of(session: Session, *, principal: Principal, case_id: uuid.UUID) -> Case:
+    """A case of the caller's cells (404 otherwise), for a page that says what a step will do
+    or where it leads: its record, not a read of its blocks (nothing is shown from it)."""
+    return _case_in_cells(session, principal, case_id)
 
 
 def _case_for_step(session: Session, principal: Principal, case_id: uuid.UUID, step: Step) -> Case:
@@ -608,9 +888,16 @@ def _orientation(case: Case, orientation_id: uuid.UUID) -> Orientation:
 
 
 def _advance(
-    session: Session, case: Case, step: Step, facts: StepFacts, principal: Principal
+    session: Session,
+    case: Case,
+    step: Step,
+    facts: StepFacts,
+    principal: Principal,
+    *,
+    detail: str | None = None,
 ) -> None:
-    """Fires the step on the machine and records it; the caller then saves (version bump)."""
+    """Fires the step on the machine and records it (with ``detail``, a code that says more
+    of it in the history); the caller then saves (version bump)."""
     before = CaseState(case.state)
     try:
         after = fire(step, before, facts)
@@ -620,13 +907,14 @@ def _advance(
         raise Conflict(error.detail, slug=error.slug, case_id=case.id) from error
     case.state = after.value
     case.updated_at = utcnow()
-    _record_step(case, step, before, after, principal)
+    _record_step(case, step, before, after, principal, detail)
     trail.record(session, principal, STEP_ACTIONS[step], case_id=case.id, detail=step.value)
 
 
 # The operation (as the API names it) through which each step is fired.
 STEP_ACTIONS = {
     Step.SUBMIT: Action.SUBMIT_CASE,
+    Step.DECLARE_RECEIPT: Action.SUBMIT_CASE,
     Step.REFER_TO_PARQUET: Action.REFER_TO_PARQUET,
     Step.RETAIN: Action.DECIDE_PARQUET,
     Step.NOT_RETAIN: Action.DECIDE_PARQUET,
@@ -635,6 +923,7 @@ STEP_ACTIONS = {
     Step.ORIENT: Action.REVIEW_DECISION,
     Step.CLOSE_WITHOUT_ACTION: Action.REVIEW_DECISION,
     Step.RECORD_FAMILY_INFORMATION: Action.RECORD_FAMILY_INFORMATION,
+    Step.ADD_ORIENTATION: Action.ADD_ORIENTATION,
     Step.TRANSMIT: Action.TRANSMIT,
     Step.RECORD_FEEDBACK: Action.RECORD_FEEDBACK,
     Step.CLOSE: Action.CLOSE,
@@ -644,7 +933,12 @@ STEP_ACTIONS = {
 
 
 def _record_step(
-    case: Case, step: Step, before: CaseState | None, after: CaseState, principal: Principal
+    case: Case,
+    step: Step,
+    before: CaseState | None,
+    after: CaseState,
+    principal: Principal,
+    detail: str | None = None,
 ) -> None:
     case.steps.append(
         CaseStep(
@@ -654,6 +948,7 @@ def _record_step(
             actor_id=principal.user_id,
             actor_role=principal.role.value,
             at=utcnow(),
+            detail=detail,
         )
     )
 
@@ -674,10 +969,17 @@ def _as_invalid_input() -> Iterator[None]:
     try:
         yield
     except InvalidStepInput as error:
-        where = ["body", *error.field]
-        raise InvalidInput(
-            error.detail, errors=[{"loc": where, "msg": error.detail, "type": error.code}]
-        ) from error
+        raise as_invalid_input(error) from error
+
+
+def as_invalid_input(error: InvalidStepInput) -> InvalidInput:
+    """A workflow input refusal as a 422 problem: its own type, and the field it refuses."""
+    where = ["body", *error.field]
+    return InvalidInput(
+        error.detail,
+        slug=error.slug,
+        errors=[{"loc": where, "msg": error.detail, "type": error.code}],
+    )
 
 
 # --- archive (R17) ----------------------------------------------------------------------------

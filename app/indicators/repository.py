@@ -139,6 +139,8 @@ class Counts:
     destinations: dict[str, int] = field(default_factory=dict)
     transmitted: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    # Closures of the period, by reason (kept with the skeleton after the purge).
+    closures: dict[str, int] = field(default_factory=dict)
     medians: dict[str, Median] = field(default_factory=dict)
 
 
@@ -149,6 +151,7 @@ def count(session: Session, *, cell_id: int | None, period: Period) -> Counts:
     _cases(session, cell_id, period, counts)
     counts.motifs = _motifs(session, cell_id, period)
     _orientations(session, cell_id, period, counts)
+    counts.closures = _closures(session, cell_id, period)
     counts.medians = {
         "received_to_parquet_decision": median(session, _decision_delays(cell_id, period)),
         "received_to_examination": median(session, _examination_delays(cell_id, period)),
@@ -201,6 +204,20 @@ def _cases(session: Session, cell_id: int | None, period: Period, counts: Counts
                 counts.parquet_decisions.get(retained, 0) + decisions
             )
     counts.signalements = {key: n for key, n in counts.signalements.items() if n}
+
+
+def _closures(session: Session, cell_id: int | None, period: Period) -> dict[str, int]:
+    """Cases closed in the period, by reason."""
+    query = (
+        select(Case.closure_reason, func.count())
+        .where(
+            period.instants(Case.closed_at),
+            Case.closure_reason.is_not(None),
+            *_in_cell(Case.cell_id, cell_id),
+        )
+        .group_by(Case.closure_reason)
+    )
+    return {str(reason): int(n) for reason, n in session.execute(query)}
 
 
 def _motifs(session: Session, cell_id: int | None, period: Period) -> dict[str, int]:

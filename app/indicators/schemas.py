@@ -51,4 +51,6 @@ class IndicatorsRead(BaseModel):
     by_destination: dict[str, Count]
     transmitted: Count = Field(description="Orientations transmitted in the period")
     feedback: dict[str, Count] = Field(description="Feedback recorded in the period, by outcome")
+    closed: Count = Field(description="Cases closed in the period")
+    by_closure_reason: dict[str, Count] = Field(description="Cases closed in the period, by reason")
     median_days: MedianDays

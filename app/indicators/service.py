@@ -23,7 +23,7 @@ from app.indicators import disclosure, repository
 from app.indicators.repository import Counts, Median, Period
 from app.indicators.schemas import Count, IndicatorsRead, MedianDays
 from app.policy import decisions
-from app.vocabulary import Destination, FeedbackOutcome, Motif, Organisation, Sex
+from app.vocabulary import ClosureReason, Destination, FeedbackOutcome, Motif, Organisation, Sex
 from app.workflow.guards import add_calendar_months
 
 CELL_ACTION = "read_cell_indicators"
@@ -143,6 +143,7 @@ TOTAL_OF = {
     "by_sex": "signalements",
     "by_age_bracket": "signalements",
     "by_destination": "orientations",
+    "by_closure_reason": "closed",
 }
 # The breakdowns that portray the children counted (rule 4).
 PORTRAITS = ("by_sex", "by_age_bracket", "by_motif")
@@ -168,6 +169,7 @@ def shape(
         "examined": counts.examined,
         "orientations": sum(destinations.values()),
         "transmitted": counts.transmitted,
+        "closed": sum(counts.closures.values()),
     }
     breakdowns = {
         "by_origin": _complete(Organisation, by_origin),
@@ -176,6 +178,7 @@ def shape(
         "by_age_bracket": _complete(AGE_BRACKET_LABELS, by_bracket),
         "by_destination": destinations,
         "feedback": _complete(FeedbackOutcome, counts.outcomes),
+        "by_closure_reason": _complete(ClosureReason, counts.closures),
     }
     withheld = _withheld(totals, breakdowns, counts.medians, control)
 

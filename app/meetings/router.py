@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from app.auth import CurrentPrincipal
 from app.clock import Today
+from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
 from app.db import DbSession
 from app.errors import responses
@@ -28,8 +29,15 @@ def create_meeting(
     session: DbSession,
     vault: CurrentVault,
     on: Today,
+    settings: CurrentSettings,
 ) -> MeetingRead:
-    meeting = service.create_meeting(session, principal=principal, data=body, today=on)
+    meeting = service.create_meeting(
+        session,
+        principal=principal,
+        data=body,
+        today=on,
+        meeting_record_days=settings.meeting_record_days,
+    )
     return service.meeting_read(
         session, principal=principal, vault=vault, meeting=meeting, today=on
     )
@@ -67,9 +75,15 @@ def put_on_agenda(
     session: DbSession,
     vault: CurrentVault,
     on: Today,
+    settings: CurrentSettings,
 ) -> MeetingRead:
     meeting = service.put_on_agenda(
-        session, principal=principal, meeting_id=meeting_id, case_id=body.case_id, today=on
+        session,
+        principal=principal,
+        meeting_id=meeting_id,
+        case_id=body.case_id,
+        today=on,
+        meeting_record_days=settings.meeting_record_days,
     )
     return service.meeting_read(
         session, principal=principal, vault=vault, meeting=meeting, today=on

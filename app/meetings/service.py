@@ -31,7 +31,8 @@ from app.meetings.schemas import (
 )
 from app.policy import decisions
 from app.policy.visibility import Block, case_view
-from app.workflow.guards import GuardFailed, StepFacts
+from app.workflow import guards
+from app.workflow.guards import GuardFailed, InvalidStepInput
 from app.workflow.machine import ALLOWED_FROM, IllegalStep, fire
 from app.workflow.states import CaseState, Step
 
@@ -41,12 +42,23 @@ CANDIDATES_LISTED = 200
 
 
 def create_meeting(
-    session: Session, *, principal: Principal, data: MeetingCreate, today: date
+    session: Session,
+    *,
+    principal: Principal,
+    data: MeetingCreate,
+    today: date,
+    meeting_record_days: int,
 ) -> Meeting:
+    """A meeting of the cell: to come (within a year), or held at most
+    ``meeting_record_days`` ago (recorded afterwards, never invented long after)."""
     if directory.get_cell(session, data.cell_id) is None:
         raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
     decisions.require_in_cell(principal, "schedule_meeting", data.cell_id, "schedule a meeting")
-    if abs((data.held_on - today).days) > MEETING_WINDOW.days:
+    try:
+        guards.check_meeting_recordable(data.held_on, today, meeting_record_days)
+    except InvalidStepInput as refused:
+        raise case_service.as_invalid_input(refused) from refused
+    if (data.held_on - today).days > MEETING_WINDOW.days:
         raise InvalidInput(
             "held_on must be within a year of today.",
             errors=[
@@ -91,10 +103,16 @@ def put_on_agenda(
     meeting_id: uuid.UUID,
     case_id: uuid.UUID,
     today: date,
+    meeting_record_days: int,
 ) -> Meeting:
     meeting = get_meeting(session, principal=principal, meeting_id=meeting_id)
     case_service.examine_at_meeting(
-        session, principal=principal, meeting=meeting, case_id=case_id, today=today
+        session,
+        principal=principal,
+        meeting=meeting,
+        case_id=case_id,
+        today=today,
+        meeting_record_days=meeting_record_days,
     )
     return meeting
 
@@ -231,7 +249,13 @@ class Candidates:
 
 
 def agenda_candidates(
-    session: Session, *, principal: Principal, vault: Vault, meeting: Meeting, today: date
+    session: Session,
+    *,
+    principal: Principal,
+    vault: Vault,
+    meeting: Meeting,
+    today: date,
+    meeting_record_days: int,
 ) -> Candidates:
     """The cases of the meeting's cell whose examination at this meeting the procedure (its
     state machine and guards) and the charter (``examine_at_meeting``) both allow, with the
@@ -245,12 +269,7 @@ def agenda_candidates(
     for case in found:
         if not decisions.may_step(principal, Step.EXAMINE_AT_MEETING, case_service.facts_of(case)):
             continue
-        facts = StepFacts(
-            today=today,
-            received_on=case.received_on,
-            meeting_held_on=meeting.held_on,
-            meeting_cell_matches=meeting.cell_id == case.cell_id,
-        )
+        facts = case_service.examination_facts(case, meeting, today, meeting_record_days)
         try:
             fire(Step.EXAMINE_AT_MEETING, CaseState(case.state), facts)  # pure: no row changes
         except (GuardFailed, IllegalStep):

@@ -224,6 +224,7 @@ def _steps() -> list[str]:
         "see_presented_identities",
         "read_access_log",
         "read_cell_indicators",
+        "manage_services",
     )
     for action in cell_actions:
         row = [

@@ -11,7 +11,13 @@ import calendar
 from dataclasses import dataclass
 from datetime import date
 
-from app.vocabulary import DESTINATIONS_BY_KIND, CellKind, Destination
+from app.vocabulary import (
+    DESTINATIONS_BY_KIND,
+    CellKind,
+    ClosureReason,
+    Destination,
+    FamilyOutcome,
+)
 
 
 class GuardFailed(Exception):
@@ -29,11 +35,14 @@ class InvalidStepInput(Exception):
     ``code`` names the rule and ``field`` the value it refuses (its path in the step's body),
     so that a client, or a form, can show the refusal on that field in its own words."""
 
-    def __init__(self, detail: str, *, code: str, field: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, detail: str, *, code: str, field: tuple[str, ...] = (), slug: str = "invalid-input"
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.code = code
         self.field = field
+        self.slug = slug
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +60,14 @@ class StepFacts:
     already_transmitted: bool = False
     has_social_coordinator: bool = False
     feedback_recorded: bool = False
+    family_outcome: FamilyOutcome | None = None
+    meeting_record_days: int = 14
+    existing_destinations: frozenset[Destination] = frozenset()
+    # Closure: the reason given, and what the case's record says of its orientations.
+    closure_reason: ClosureReason | None = None
+    orientations: int = 0
+    orientations_with_feedback: int = 0
+    aged_out: bool = False
 
 
 def add_calendar_months(day: date, months: int) -> date:
@@ -68,19 +85,23 @@ def age_on(birth_date: date, on: date) -> int:
 
 # --- step 1 -----------------------------------------------------------------------------------
 
-MAX_RECEIPT_AGE_DAYS = 366
 
-
-def check_received_on(received_on: date, today: date) -> None:
+def check_received_on(received_on: date, today: date, max_days: int) -> None:
+    """A date the coordinator declares for a signalement received outside the service: never
+    in the future, at most ``max_days`` back (CENOMED_RECEIVED_ON_MAX_DAYS)."""
     if received_on > today:
         raise InvalidStepInput(
-            "received_on cannot be in the future.", code="date_in_future", field=("received_on",)
+            "received_on cannot be in the future.",
+            code="date_in_future",
+            field=("received_on",),
+            slug="received-on-in-future",
         )
-    if (today - received_on).days > MAX_RECEIPT_AGE_DAYS:
+    if (today - received_on).days > max_days:
         raise InvalidStepInput(
-            "received_on cannot be more than one year ago.",
+            f"received_on can be declared at most {max_days} days back.",
             code="date_too_old",
             field=("received_on",),
+            slug="received-on-too-old",
         )
 
 
@@ -89,6 +110,18 @@ AGE_LIMITS: dict[CellKind, tuple[int, int]] = {
     CellKind.CENOMED: (0, 17),
     CellKind.RECIDIVISM: (12, 25),
 }
+
+
+def check_meeting_recordable(held_on: date, today: date, record_days: int) -> None:
+    """A meeting is recorded at most ``record_days`` after it was held
+    (CENOMED_MEETING_RECORD_DAYS): the service is not a place to invent past meetings."""
+    if (today - held_on).days > record_days:
+        raise InvalidStepInput(
+            f"A meeting is recorded at most {record_days} days after it was held.",
+            code="recorded_too_late",
+            field=("held_on",),
+            slug="meeting-recorded-too-late",
+        )
 
 
 def check_public(kind: CellKind, birth_date: date, received_on: date) -> None:
@@ -140,6 +173,17 @@ def one_month_elapsed(facts: StepFacts) -> None:
         )
 
 
+def meeting_still_recordable(facts: StepFacts) -> None:
+    """An examination is recorded at most ``meeting_record_days`` after its meeting."""
+    assert facts.meeting_held_on is not None
+    if (facts.today - facts.meeting_held_on).days > facts.meeting_record_days:
+        raise GuardFailed(
+            "meeting-recorded-too-late",
+            f"This meeting was held more than {facts.meeting_record_days} days ago: put the case "
+            "on the agenda of a meeting to come.",
+        )
+
+
 def meeting_has_taken_place(facts: StepFacts) -> None:
     assert facts.meeting_held_on is not None
     if facts.meeting_held_on > facts.today:
@@ -176,16 +220,22 @@ def destinations_allowed(facts: StepFacts) -> None:
 # --- step 5: family information and transmission
 
 
-def check_informed_on(informed_on: date, received_on: date, today: date) -> None:
+def check_informed_on(informed_on: date, decided_on: date, today: date) -> None:
+    """The family is informed of an orientation: not before the cell decided it, not in the
+    future."""
     if informed_on > today:
         raise InvalidStepInput(
-            "informed_on cannot be in the future.", code="date_in_future", field=("informed_on",)
-        )
-    if informed_on < received_on:
-        raise InvalidStepInput(
-            "informed_on cannot be before the situation was received.",
-            code="before_receipt",
+            "informed_on cannot be in the future.",
+            code="date_in_future",
             field=("informed_on",),
+            slug="informed-on-in-future",
+        )
+    if informed_on < decided_on:
+        raise InvalidStepInput(
+            "informed_on cannot be before the cell's decision to orient the case.",
+            code="before_decision",
+            field=("informed_on",),
+            slug="informed-before-decision",
         )
 
 
@@ -211,8 +261,14 @@ def family_informed_before_social_services(facts: StepFacts) -> None:
     if not facts.family_informed:
         raise GuardFailed(
             "family-not-informed",
-            "Record the family information (date and means) before transmitting to social "
-            "services (R8).",
+            "Record the family information (date, means and answer) before transmitting to "
+            "social services (R8).",
+        )
+    if facts.family_outcome is FamilyOutcome.UNREACHABLE:
+        raise GuardFailed(
+            "family-unreachable",
+            "The family could not be reached: no transmission to social services (R8). Close "
+            "the case as 'family_unreachable' or orient it elsewhere.",
         )
     if not facts.has_social_coordinator:
         raise GuardFailed(
@@ -238,3 +294,48 @@ def feedback_not_yet_recorded(facts: StepFacts) -> None:
         raise GuardFailed(
             "feedback-already-recorded", "Feedback for this orientation is already recorded."
         )
+
+
+# --- step 5: another orientation ---------------------------------------------------------------
+
+
+def another_destination(facts: StepFacts) -> None:
+    """An orientation added after the decision (when the family could not be reached, say):
+    a destination open to the cell, not one the case already has."""
+    destinations_allowed(facts)
+    repeated = sorted(d.value for d in facts.destinations if d in facts.existing_destinations)
+    if repeated:
+        raise InvalidStepInput(
+            f"The case is already oriented to: {', '.join(repeated)}.",
+            code="repeated_destination",
+            field=("destination",),
+        )
+
+
+# --- closure ----------------------------------------------------------------------------------
+
+
+def closure_reason_applies(facts: StepFacts) -> None:
+    """A closure says why, and the reason must be true of the record: every feedback received,
+    the family unreachable, the person out of the cell's public. ``no_action`` is the review
+    decision's own; moving away and a judicial measure apply at any step."""
+    reason = facts.closure_reason
+    refusal: str | None = None
+    if reason is ClosureReason.NO_ACTION:
+        refusal = "'no_action' is what the cell's review decision records; give another reason."
+    elif reason is ClosureReason.FEEDBACK_RECEIVED and (
+        facts.orientations == 0 or facts.orientations_with_feedback < facts.orientations
+    ):
+        refusal = (
+            "Not every orientation has its feedback: close for another reason (moved_away, "
+            "aged_out, judicial_follow_up, family_unreachable), or wait for the feedback."
+        )
+    elif (
+        reason is ClosureReason.FAMILY_UNREACHABLE
+        and facts.family_outcome is not FamilyOutcome.UNREACHABLE
+    ):
+        refusal = "The family information does not record a family that could not be reached."
+    elif reason is ClosureReason.AGED_OUT and not facts.aged_out:
+        refusal = "The person has not left the cell's public (R21) by age."
+    if refusal is not None:
+        raise GuardFailed("closure-reason-not-applicable", refusal)

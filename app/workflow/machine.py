@@ -58,7 +58,13 @@ TRANSITIONS: list[dict[str, Any]] = [
         "trigger": Step.EXAMINE_AT_MEETING,
         "source": S.RESEARCH,
         "dest": S.CELL_REVIEW,
-        "conditions": [_condition(guards.meeting_in_case_cell, guards.one_month_elapsed)],
+        "conditions": [
+            _condition(
+                guards.meeting_in_case_cell,
+                guards.meeting_still_recordable,
+                guards.one_month_elapsed,
+            )
+        ],
     },
     {
         "trigger": Step.ORIENT,
@@ -79,6 +85,11 @@ TRANSITIONS: list[dict[str, Any]] = [
         "conditions": [_condition(guards.family_not_yet_informed)],
     },
     {
+        "trigger": Step.ADD_ORIENTATION,
+        "source": [S.ORIENTED, S.FEEDBACK],
+        "dest": None,
+    },
+    {
         "trigger": Step.TRANSMIT,
         "source": [S.ORIENTED, S.FEEDBACK],
         "dest": None,
@@ -94,7 +105,12 @@ TRANSITIONS: list[dict[str, Any]] = [
             _condition(guards.transmitted_before_feedback, guards.feedback_not_yet_recorded)
         ],
     },
-    {"trigger": Step.CLOSE, "source": [S.ORIENTED, S.FEEDBACK], "dest": S.CLOSED},
+    {
+        "trigger": Step.CLOSE,
+        "source": [S.RESEARCH, S.CELL_REVIEW, S.ORIENTED, S.FEEDBACK],
+        "dest": S.CLOSED,
+        "conditions": [_condition(guards.closure_reason_applies)],
+    },
 ]
 
 MACHINE = Machine(

@@ -19,6 +19,8 @@ class Step(StrEnum):
     """Every action of the procedure that a user fires on a case (also the permission names)."""
 
     SUBMIT = "submit"
+    # Entering a signalement received outside the service, with its day and channel (R4).
+    DECLARE_RECEIPT = "declare_receipt"
     REFER_TO_PARQUET = "refer_to_parquet"
     RETAIN = "retain"
     NOT_RETAIN = "not_retain"
@@ -27,6 +29,7 @@ class Step(StrEnum):
     ORIENT = "orient"
     CLOSE_WITHOUT_ACTION = "close_without_action"
     RECORD_FAMILY_INFORMATION = "record_family_information"
+    ADD_ORIENTATION = "add_orientation"
     TRANSMIT = "transmit"
     RECORD_FEEDBACK = "record_feedback"
     CLOSE = "close"

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRouter
 
 from app.audit import service
+from app.audit.context import audited_as
 from app.audit.repository import EventFilter
 from app.audit.service import EventPage
 from app.audit.trail import OPERATOR_ROLE, Action
@@ -30,7 +31,7 @@ from app.policy.visibility import Block
 from app.schemas import MAX_ROW_ID, utc_instant
 from app.vocabulary import Organisation, Role
 from app.web import labels
-from app.web.deps import WebPrincipal, audited_as
+from app.web.deps import WebPrincipal
 from app.web.labels import choices, label
 from app.web.rendering import PARIS, page
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 from starlette.datastructures import FormData
 
-from app.audit.trail import Action, Actor
+from app.audit.trail import Actor
 from app.config import Settings
 from app.db import DbSession, utcnow
 from app.directory.principal import Principal
@@ -122,16 +122,6 @@ def signed_in(principal: Annotated[Principal, Depends(signed_in_anyhow)]) -> Pri
 
 WebPrincipal = Annotated[Principal, Depends(signed_in)]
 WebPrincipalBeforeCharter = Annotated[Principal, Depends(signed_in_anyhow)]
-
-
-def audited_as(action: Action) -> Any:
-    """Names the audit action a refusal on this page is logged under (the API's route names
-    are the actions; the pages' paths are French)."""
-
-    def mark(request: Request) -> None:
-        request.state.audit_action = action
-
-    return Depends(mark)
 
 
 def _same_origin(request: Request) -> bool:

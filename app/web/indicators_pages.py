@@ -24,6 +24,7 @@ from fastapi import Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRouter
 
+from app.audit.context import audited_as
 from app.audit.trail import Action
 from app.clock import Today
 from app.config import CurrentSettings, Settings
@@ -33,9 +34,16 @@ from app.errors import InvalidInput
 from app.indicators import service
 from app.indicators.schemas import IndicatorsRead
 from app.schemas import MAX_ROW_ID
-from app.vocabulary import Destination, FeedbackOutcome, Motif, Organisation, Sex
+from app.vocabulary import (
+    ClosureReason,
+    Destination,
+    FeedbackOutcome,
+    Motif,
+    Organisation,
+    Sex,
+)
 from app.web import labels
-from app.web.deps import WebPrincipal, audited_as
+from app.web.deps import WebPrincipal
 from app.web.labels import label
 from app.web.rendering import page
 
@@ -165,6 +173,13 @@ def tables(figures: IndicatorsRead) -> list[Table]:
             "Issue",
             "Retours",
             _breakdown(figures, "feedback", lambda v: label(FeedbackOutcome, v)),
+        ),
+        Table(
+            "cloture",
+            words["by_closure_reason"],
+            "Motif",
+            "Situations",
+            _breakdown(figures, "by_closure_reason", lambda v: label(ClosureReason, v)),
         ),
         Table(
             "delais",

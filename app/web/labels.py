@@ -12,12 +12,15 @@ from typing import Any
 from app.policy.visibility import Block
 from app.vocabulary import (
     CellKind,
+    ClosureReason,
     Destination,
+    FamilyOutcome,
     FeedbackOutcome,
     GuardianRelationship,
     InformationMeans,
     Motif,
     Organisation,
+    ReceivedVia,
     ReorientedTo,
     ReviewDecision,
     Role,
@@ -101,6 +104,27 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "orient": "Orienter",
         "no_action": "Classer sans suite",
     },
+    ReceivedVia: {
+        "letter": "Courrier",
+        "email": "Courriel",
+        "phone": "Téléphone",
+        "meeting": "Réunion",
+        "in_person": "En personne",
+    },
+    FamilyOutcome: {
+        "informed": "Informée",
+        "objects": "Informée, et opposée à l'orientation",
+        "unreachable": "Injoignable malgré les tentatives",
+    },
+    ClosureReason: {
+        "feedback_received": "Les services ont tous rendu compte",
+        "moved_away": "Le mineur a quitté le territoire de la cellule",
+        "aged_out": "La personne a dépassé l'âge du public de la cellule",
+        "judicial_follow_up": "Une mesure judiciaire a commencé",
+        "family_unreachable": "La famille n'a pas pu être jointe",
+        "no_action": "Classée sans suite par la cellule",
+        "other_legacy": "Motif non enregistré (clôture antérieure)",
+    },
     CaseState: {
         "submitted": "Reçue par la coordination",
         "parquet_review": "Transmise au parquet",
@@ -122,6 +146,8 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "orient": "Orienter",
         "close_without_action": "Classer sans suite",
         "record_family_information": "Enregistrer l'information de la famille",
+        "add_orientation": "Orienter vers un autre service",
+        "declare_receipt": "Saisir une situation reçue hors du service",
         "transmit": "Transmettre au service",
         "record_feedback": "Enregistrer le retour",
         "close": "Clore la situation",
@@ -286,6 +312,8 @@ LABELS[Action] = {
     "put_on_agenda": "Inscription à l'ordre du jour",
     "review_decision": "Décision de la cellule",
     "record_family_information": "Information de la famille",
+    "add_orientation": "Nouvelle orientation",
+    "manage_services": "Services partenaires de la cellule",
     "transmit": "Transmission à un service",
     "record_feedback": "Retour d'un service",
     "close": "Clôture d'une situation",
@@ -328,6 +356,7 @@ INDICATOR_COUNTS: dict[str, str] = {
     "examined": "Situations examinées en cellule",
     "orientations": "Orientations décidées",
     "transmitted": "Orientations transmises aux services",
+    "closed": "Situations closes",
 }
 INDICATOR_BREAKDOWNS: dict[str, str] = {
     "by_origin": "Situations signalées, par origine",
@@ -336,6 +365,7 @@ INDICATOR_BREAKDOWNS: dict[str, str] = {
     "by_age_bracket": "Situations signalées, par âge à la réception",
     "by_destination": "Orientations décidées, par destination",
     "feedback": "Retours des services, par issue",
+    "by_closure_reason": "Situations closes, par motif",
 }
 INDICATOR_MEDIANS: dict[str, str] = {
     "received_to_parquet_decision": "De la réception à la décision du parquet",
@@ -418,3 +448,85 @@ def field_error(kind: str, context: dict[str, Any] | None = None) -> str:
         return FIELD_ERRORS.get(kind, INVALID_VALUE).format(**context)
     except (KeyError, IndexError, ValueError):
         return INVALID_VALUE
+
+
+# A step done, on the page it leads to (the "fait" parameter of the redirect).
+DONE: dict[str, str] = {
+    "signalement": "La situation a été signalée à la coordination de la cellule.",
+    "parquet": "La situation a été transmise au parquet.",
+    "retenue": "La situation est retenue : les membres de la cellule peuvent faire leurs "
+    "recherches.",
+    "non-retenue": "La situation n'est pas retenue : elle sera présentée à la prochaine réunion.",
+    "note": "Votre note de recherche a été ajoutée.",
+    "orientee": "L'orientation de la cellule est enregistrée.",
+    "sans-suite": "La situation est classée sans suite, close et archivée.",
+    "famille": "L'information de la famille et sa réponse sont enregistrées.",
+    "orientation": "La nouvelle orientation est enregistrée.",
+    "transmise": "La transmission est enregistrée.",
+    "retour": "Le retour du service est enregistré.",
+    "close": "La situation est close et archivée.",
+    "acces-archive": "L'accès à l'archive est ouvert pour quelques heures.",
+}
+
+PROBLEMS.update(
+    {
+        "received-on-not-allowed": (
+            "Une situation est reçue le jour où vous la signalez : seule la coordination "
+            "déclare une date antérieure, pour une situation reçue hors du service."
+        ),
+        "received-via-required": "Indiquez comment la situation vous est parvenue.",
+        "received-on-in-future": "La date de réception ne peut pas être dans le futur.",
+        "received-on-too-old": "Cette date de réception est trop ancienne pour être déclarée.",
+        "meeting-recorded-too-late": (
+            "Cette réunion s'est tenue il y a trop longtemps pour être enregistrée maintenant."
+        ),
+        "informed-on-in-future": "La date d'information de la famille ne peut pas être future.",
+        "informed-before-decision": (
+            "La famille ne peut pas avoir été informée avant la décision de la cellule."
+        ),
+        "closure-reason-required": "Choisissez le motif de la clôture.",
+        "closure-reason-not-applicable": (
+            "Ce motif de clôture ne correspond pas au dossier : choisissez-en un autre."
+        ),
+        "family-unreachable": (
+            "La famille n'a pas pu être jointe : pas de transmission aux services sociaux. "
+            "Orientez ailleurs ou close la situation pour ce motif."
+        ),
+        "service-required": "Choisissez le service partenaire de cette orientation.",
+        "service-not-of-cell": "Ce service n'est pas l'un de ceux de la cellule.",
+        "service-not-applicable": (
+            "Les services sociaux sont saisis par la CST : pas de service à nommer."
+        ),
+        "service-already-listed": "La cellule a déjà un service de ce nom pour cette destination.",
+        "service-not-found": "Ce service n'existe pas dans cette cellule.",
+    }
+)
+FIELD_ERRORS.update(
+    {
+        "date_too_old": "Cette date est trop ancienne (voyez la limite indiquée).",
+        "before_decision": "Cette date précède la décision de la cellule.",
+        "recorded_too_late": (
+            "Une réunion ne s'enregistre que peu de jours après s'être tenue (voyez la limite)."
+        ),
+        "received_on_not_allowed": "Seule la coordination déclare la date et le canal.",
+        "service_required": "Choisissez le service partenaire.",
+        "service_not_of_cell": "Choisissez un service de la liste.",
+        "social_services_via_cst": "Les services sociaux sont saisis par la CST.",
+    }
+)
+
+
+def step_detail(step: str, detail: str | None) -> str:
+    """What a step's detail code says, in the history's words (nothing for an id)."""
+    if not detail:
+        return ""
+    kind, _, value = detail.partition(":")
+    if kind == "declared":
+        return f"saisie par la coordination, reçue par {label(ReceivedVia, value).lower()}"
+    if kind == "outcome":
+        return f"famille : {label(FamilyOutcome, value).lower()}"
+    if kind == "destination":
+        return label(Destination, value)
+    if step in ("close", "close_without_action") and detail in LABELS[ClosureReason]:
+        return label(ClosureReason, detail)
+    return ""

@@ -20,8 +20,10 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.audit import trail
+from app.audit.context import audited_as
 from app.audit.trail import Action, Actor
 from app.clock import Today
+from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
 from app.crypto.vault import Vault
 from app.db import DbSession
@@ -32,7 +34,7 @@ from app.meetings import service
 from app.meetings.schemas import AgendaCaseIn, MeetingCreate
 from app.operations import metrics
 from app.policy import decisions
-from app.web.deps import CheckedForm, WebPrincipal, audited_as
+from app.web.deps import CheckedForm, WebPrincipal
 from app.web.forms import SentBack, field_errors, refusal_errors, text
 from app.web.rendering import page
 
@@ -100,14 +102,25 @@ def meetings_page(
 
 @router.post(MEETINGS, dependencies=[audited_as(Action.CREATE_MEETING)])
 def schedule_meeting(
-    request: Request, form: CheckedForm, principal: WebPrincipal, session: DbSession, on: Today
+    request: Request,
+    form: CheckedForm,
+    principal: WebPrincipal,
+    session: DbSession,
+    on: Today,
+    settings: CurrentSettings,
 ) -> Any:
     values = {"cell_id": text(form, "cell_id"), "held_on": text(form, "held_on")}
     try:
         data = MeetingCreate.model_validate(
             {"cell_id": values["cell_id"] or None, "held_on": values["held_on"] or None}
         )
-        meeting = service.create_meeting(session, principal=principal, data=data, today=on)
+        meeting = service.create_meeting(
+            session,
+            principal=principal,
+            data=data,
+            today=on,
+            meeting_record_days=settings.meeting_record_days,
+        )
     except ValidationError as error:
         errors = field_errors(error.errors(include_input=False))
     except InvalidInput as error:
@@ -127,6 +140,7 @@ def _meeting_page(
     vault: Vault,
     on: date,
     meeting_id: uuid.UUID,
+    record_days: int,
     *,
     sent: SentBack | None = None,
     status_code: int = 200,
@@ -136,7 +150,12 @@ def _meeting_page(
         session, principal=principal, vault=vault, meeting=meeting, today=on
     )
     candidates = service.agenda_candidates(
-        session, principal=principal, vault=vault, meeting=meeting, today=on
+        session,
+        principal=principal,
+        vault=vault,
+        meeting=meeting,
+        today=on,
+        meeting_record_days=record_days,
     )
     return page(
         request,
@@ -167,8 +186,11 @@ def meeting_page(
     session: DbSession,
     vault: CurrentVault,
     on: Today,
+    settings: CurrentSettings,
 ) -> HTMLResponse:
-    return _meeting_page(request, session, principal, vault, on, meeting_id)
+    return _meeting_page(
+        request, session, principal, vault, on, meeting_id, settings.meeting_record_days
+    )
 
 
 @router.post(MEETINGS + "/{meeting_id}/situations", dependencies=[audited_as(Action.PUT_ON_AGENDA)])
@@ -180,12 +202,18 @@ def put_on_agenda(
     session: DbSession,
     vault: CurrentVault,
     on: Today,
+    settings: CurrentSettings,
 ) -> Response:
     typed = {"case_id": text(form, "case_id")}
     try:
         data = AgendaCaseIn.model_validate(typed)
         service.put_on_agenda(
-            session, principal=principal, meeting_id=meeting_id, case_id=data.case_id, today=on
+            session,
+            principal=principal,
+            meeting_id=meeting_id,
+            case_id=data.case_id,
+            today=on,
+            meeting_record_days=settings.meeting_record_days,
         )
     except ValidationError as error:
         sent = SentBack("agenda", typed, field_errors(error.errors(include_input=False)))
@@ -208,5 +236,13 @@ def put_on_agenda(
     )
     metrics.count_refusal(status, slug)
     return _meeting_page(
-        request, session, principal, vault, on, meeting_id, sent=sent, status_code=status
+        request,
+        session,
+        principal,
+        vault,
+        on,
+        meeting_id,
+        settings.meeting_record_days,
+        sent=sent,
+        status_code=status,
     )

@@ -52,6 +52,7 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet, KeySetSerialization
 
 from app.audit import trail
+from app.audit.context import audited_as
 from app.audit.trail import Action, Actor
 from app.config import CurrentSettings, Settings
 from app.db import DbSession, utcnow
@@ -59,7 +60,7 @@ from app.directory import repository as directory
 from app.directory.models import User
 from app.http_hardening import AuthFailureLimiter
 from app.web import sessions
-from app.web.deps import CurrentVisit, audited_as, cookie_name, set_session_cookie, timeouts
+from app.web.deps import CurrentVisit, cookie_name, set_session_cookie, timeouts
 from app.web.pages import _sign_in_page
 from app.web.rendering import page
 from app.web.returns import HOME, SIGN_IN, safe_return

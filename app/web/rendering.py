@@ -60,6 +60,7 @@ def _environment() -> jinja2.Environment:
     env.globals["label"] = labels.label
     env.globals["kinds"] = {kind.__name__: kind for kind in labels.LABELS}
     env.globals["awaits"] = labels.AWAITS
+    env.globals["step_detail"] = labels.step_detail
     env.globals["CSRF_FIELD"] = CSRF_FIELD
     env.filters["french_date"] = french_date
     env.filters["short_id"] = lambda value: str(value)[:8]

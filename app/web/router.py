@@ -4,8 +4,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.web import audit_pages, indicators_pages, meetings_pages, oidc, pages
+from app.web import (
+    audit_pages,
+    case_pages,
+    indicators_pages,
+    meetings_pages,
+    oidc,
+    pages,
+    services_pages,
+)
 
 router = APIRouter(include_in_schema=False)
-for screens in (pages, oidc, meetings_pages, audit_pages, indicators_pages):
+for screens in (
+    pages,
+    case_pages,
+    oidc,
+    meetings_pages,
+    services_pages,
+    audit_pages,
+    indicators_pages,
+):
     router.include_router(screens.router)

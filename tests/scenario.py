@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+from app import clock
 from app.clock import today
 from tests.conftest import World
 
@@ -13,11 +16,11 @@ LAST_NAME = "Zyxwavel"
 FIRST_NAME = "Quentinette"
 
 
-def case_body(cell_id: int, *, received_days_ago: int = 40, **overrides: Any) -> dict[str, Any]:
+def case_body(cell_id: int, **overrides: Any) -> dict[str, Any]:
+    """A signalement as a member sends it: no receipt date (the server's day is the date)."""
     on = today()
     body: dict[str, Any] = {
         "cell_id": cell_id,
-        "received_on": (on - timedelta(days=received_days_ago)).isoformat(),
         "motifs": ["absenteeism", "night_presence"],
         "facts": "Absences répétées et présence nocturne signalées (exemple fictif).",
         "minor": {
@@ -32,6 +35,26 @@ def case_body(cell_id: int, *, received_days_ago: int = 40, **overrides: Any) ->
     }
     body.update(overrides)
     return body
+
+
+def declared_body(
+    cell_id: int, *, received_days_ago: int, received_via: str = "letter", **overrides: Any
+) -> dict[str, Any]:
+    """A signalement the coordinator enters, received outside the service (by letter)."""
+    received = (today() - timedelta(days=received_days_ago)).isoformat()
+    return case_body(cell_id, received_on=received, received_via=received_via, **overrides)
+
+
+@contextmanager
+def on_day(world: World, day: date) -> Iterator[None]:
+    """The requests of this block are handled as on ``day`` (Paris): the server's clock
+    pinned, as if they had been sent then. Its timestamps stay today's."""
+    overrides = world.client.app.dependency_overrides  # type: ignore[attr-defined]
+    overrides[clock.today] = lambda: day
+    try:
+        yield
+    finally:
+        overrides.pop(clock.today, None)
 
 
 def nominative_values(body: dict[str, Any]) -> list[str]:
@@ -49,8 +72,18 @@ def nominative_values(body: dict[str, Any]) -> list[str]:
     ]
 
 
-def submit(world: World, *, by: str = "police", **overrides: Any) -> str:
-    response = world.as_(by).post("/cases", case_body(world.cell.id, **overrides))
+def submit(
+    world: World, *, by: str = "police", received_days_ago: int = 40, **overrides: Any
+) -> str:
+    """A case ``by`` sent ``received_days_ago`` days ago: as a member, sent on that day (the
+    server's clock pinned then); as the coordinator, entered now, declared received by letter
+    on that day."""
+    if by.startswith("coordinator"):
+        body = declared_body(world.cell.id, received_days_ago=received_days_ago, **overrides)
+        response = world.as_(by).post("/cases", body)
+    else:
+        with on_day(world, today() - timedelta(days=received_days_ago)):
+            response = world.as_(by).post("/cases", case_body(world.cell.id, **overrides))
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -123,7 +156,7 @@ def through_the_six_steps(world: World) -> str:
         },
     )
     ids = {o["destination"]: o["id"] for o in ok(oriented)["orientations"]}
-    informed = {"informed_on": today().isoformat(), "means": "letter"}
+    informed = {"informed_on": today().isoformat(), "means": "letter", "outcome": "informed"}
     ok(coordinator.post(f"/cases/{case_id}/family-information", informed))
     for orientation_id in ids.values():
         ok(coordinator.post(f"/cases/{case_id}/orientations/{orientation_id}/transmission"))
@@ -134,7 +167,7 @@ def through_the_six_steps(world: World) -> str:
         )
     )
     ok(coordinator.get("/cases"))
-    ok(coordinator.post(f"/cases/{case_id}/closure"))
+    ok(coordinator.post(f"/cases/{case_id}/closure", {"reason": "moved_away"}))
     reason = {"reason": f"Relire le dossier {LAST_NAME} avant la cellule."}
     ok(coordinator.post(f"/cases/{case_id}/archive-access", reason))
     ok(coordinator.get(f"/cases/{case_id}"))

@@ -120,7 +120,7 @@ def _seed(world: World, sessions: Any) -> tuple[list[str], list[str]]:
     ok(world.as_("police").post(f"/cases/{research}/research-notes", {"content": NOTE}))
     cell_review = to_cell_review(world)
     with_feedback, oriented_to = to_oriented(world, "social_services", "crip")
-    informed = {"informed_on": today().isoformat(), "means": "letter"}
+    informed = {"informed_on": today().isoformat(), "means": "letter", "outcome": "informed"}
     ok(coordinator.post(f"/cases/{with_feedback}/family-information", informed))
     social = oriented_to["social_services"]
     ok(coordinator.post(f"/cases/{with_feedback}/orientations/{social}/transmission"))
@@ -138,7 +138,11 @@ def _seed(world: World, sessions: Any) -> tuple[list[str], list[str]]:
             {"reason": "Relire le dossier avant la cellule (fictif)."},
         )
     )
-    elsewhere = ok(world.as_("coordinator-19").post("/cases", case_body(world.other_cell.id)))
+    elsewhere = ok(
+        world.as_("coordinator-19").post(
+            "/cases", case_body(world.other_cell.id, received_via="email")
+        )
+    )
     cases = [
         destroyed,
         submitted,

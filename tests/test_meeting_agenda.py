@@ -72,7 +72,7 @@ def test_an_agenda_shows_each_reader_what_a_direct_read_shows(world: World, step
             ok(coordinator.post(f"{path}/transmission"))
             ok(coordinator.post(f"{path}/feedback", {"outcome": "support_in_place"}))
         if step == "closed":
-            ok(coordinator.post(f"/cases/{case_id}/closure"))
+            ok(coordinator.post(f"/cases/{case_id}/closure", {"reason": "feedback_received"}))
     _check_meeting_against_direct_reads(world, meeting_id, [case_id])
 
 

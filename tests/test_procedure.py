@@ -52,7 +52,7 @@ def test_a_case_goes_through_the_six_steps(world: World) -> None:
     )
     assert oriented["state"] == "oriented"
     ids = {o["destination"]: o["id"] for o in oriented["orientations"]}
-    informed = {"informed_on": today().isoformat(), "means": "letter"}
+    informed = {"informed_on": today().isoformat(), "means": "letter", "outcome": "informed"}
     ok(coordinator.post(f"/cases/{case_id}/family-information", informed))
     for orientation_id in ids.values():
         sent = ok(coordinator.post(f"/cases/{case_id}/orientations/{orientation_id}/transmission"))
@@ -72,7 +72,7 @@ def test_a_case_goes_through_the_six_steps(world: World) -> None:
             {"outcome": "reoriented", "reoriented_to": "medico_social"},
         )
     )
-    closed = ok(coordinator.post(f"/cases/{case_id}/closure"))
+    closed = ok(coordinator.post(f"/cases/{case_id}/closure", {"reason": "feedback_received"}))
     assert closed["state"] == "closed"
     # R17: the archive is read only through a motivated, time-limited access.
     assert "feedback" in closed["withheld"]
@@ -166,7 +166,7 @@ def test_no_action_decision_closes_the_case(world: World) -> None:
 
 def test_the_coordinator_enters_a_situation_for_another_structure(world: World) -> None:
     response = world.as_("coordinator").post(
-        "/cases", _body(world, origin="social_landlord", received_on=None)
+        "/cases", _body(world, origin="social_landlord", received_via="phone")
     )
     case = ok(response)
     assert case["origin"] == "social_landlord"

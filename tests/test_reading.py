@@ -18,11 +18,14 @@ from tests.scenario import (
 WORKFLOW_KEYS = {
     "origin",
     "received_on",
+    "received_on_declared",
+    "received_via",
     "submitted_at",
     "parquet",
     "meeting_id",
     "review_decision",
     "closed_at",
+    "closure_reason",
     "history",
 }
 ALWAYS = {"id", "state", "cell_id", "withheld"}
@@ -77,7 +80,7 @@ def test_the_cst_sees_the_social_services_orientation_and_contact_once_transmitt
     assert [o["destination"] for o in before["orientations"]] == ["social_services"]
     assert "contact" in before["withheld"]
     assert "rue Imaginaire" not in str(before)
-    informed = {"informed_on": today().isoformat(), "means": "phone"}
+    informed = {"informed_on": today().isoformat(), "means": "phone", "outcome": "informed"}
     ok(coordinator.post(f"/cases/{case_id}/family-information", informed))
     ok(coordinator.post(f"/cases/{case_id}/orientations/{ids['social_services']}/transmission"))
     after = ok(cst.get(f"/cases/{case_id}"))

@@ -140,7 +140,9 @@ def test_a_step_out_of_order_conflicts(world: World) -> None:
     )
     assert body["type"].endswith("step-not-allowed-in-state")
     assert "parquet_review" in body["detail"]
-    problem(world.as_("coordinator").post(f"/cases/{case_id}/closure"), 409)
+    problem(
+        world.as_("coordinator").post(f"/cases/{case_id}/closure", {"reason": "moved_away"}), 409
+    )
     problem(world.as_("police").post(f"/cases/{case_id}/research-notes", {"content": "x"}), 409)
     _unchanged(world, case_id, before)
 
@@ -230,7 +232,7 @@ def test_a_closed_case_takes_no_more_steps(world: World) -> None:
     case_id = to_cell_review(world)
     coordinator = world.as_("coordinator")
     ok(coordinator.post(f"/cases/{case_id}/review-decision", {"decision": "no_action"}))
-    problem(coordinator.post(f"/cases/{case_id}/closure"), 409)
+    problem(coordinator.post(f"/cases/{case_id}/closure", {"reason": "moved_away"}), 409)
     problem(coordinator.post(f"/cases/{case_id}/family-information", _informed()), 409)
 
 
@@ -260,23 +262,16 @@ def test_feedback_is_a_closed_form(world: World) -> None:
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"received_days_ago": -1}, "future"),
-        ({"received_days_ago": 400}, "one year"),
         ({"motifs": []}, "motifs"),
         ({"motifs": ["religion"]}, "motifs"),
+        ({"received_via": "pigeon"}, "received_via"),
         ({"unexpected": "x"}, "(unknown field)"),
     ],
 )
 def test_a_malformed_signalement_is_refused(
     world: World, change: dict[str, Any], field: str
 ) -> None:
-    days = change.pop("received_days_ago", 40)
-    body = problem(
-        world.as_("police").post(
-            "/cases", case_body(world.cell.id, received_days_ago=days, **change)
-        ),
-        422,
-    )
+    body = problem(world.as_("police").post("/cases", case_body(world.cell.id, **change)), 422)
     assert field in body["detail"]
     assert ok(world.as_("coordinator").get("/cases"))["items"] == []
 
@@ -418,7 +413,7 @@ def test_unknown_routes_answer_problems(world: World) -> None:
 
 
 def _informed() -> dict[str, str]:
-    return {"informed_on": today().isoformat(), "means": "meeting"}
+    return {"informed_on": today().isoformat(), "means": "meeting", "outcome": "informed"}
 
 
 def test_a_transmission_records_no_content(world: World) -> None:
@@ -431,4 +426,5 @@ def test_a_transmission_records_no_content(world: World) -> None:
     _unchanged(world, case_id, before)
     sent = ok(world.as_("coordinator").post(url))
     [orientation] = sent["orientations"]
-    assert set(orientation) == {"id", "destination", "decided_at", "transmitted_at"}
+    assert set(orientation) == {"id", "destination", "service", "decided_at", "transmitted_at"}
+    assert orientation["service"] is None  # the cell lists no CRIP service

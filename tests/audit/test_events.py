@@ -59,7 +59,7 @@ def test_each_step_of_the_procedure_and_each_read_is_an_event(world: World) -> N
             {"outcome": "support_in_place"},
         )
     )
-    ok(world.as_("coordinator").post(f"/cases/{case_id}/closure"))
+    ok(world.as_("coordinator").post(f"/cases/{case_id}/closure", {"reason": "feedback_received"}))
     steps = [
         (e["action"], e["detail"], e["actor_id"])
         for e in events(world, start)
@@ -234,7 +234,7 @@ def test_a_refused_request_leaves_exactly_one_event_and_no_other_change(
             f"/cases/{case_id}"
         ),
         "procedure: a step out of order": lambda: world.as_("coordinator").post(
-            f"/cases/{case_id}/closure"
+            f"/cases/{case_id}/closure", {"reason": "moved_away"}
         ),
         "auth: a deactivated account": lambda: world.as_("teacher").get(f"/cases/{case_id}"),
         "auth: an expired token of a known account": lambda: world.client.get(
@@ -293,7 +293,7 @@ def test_no_event_holds_a_nominative_value(world: World, caplog: pytest.LogCaptu
     )
     ok(world.as_("coordinator").get(f"/cases/{case_id}"))
     ok(world.as_("coordinator").get("/cases"))
-    ok(world.as_("coordinator").post(f"/cases/{case_id}/closure"))
+    ok(world.as_("coordinator").post(f"/cases/{case_id}/closure", {"reason": "moved_away"}))
     ok(world.as_("coordinator").post(f"/cases/{case_id}/archive-access", REASON))
     problem(world.as_("cst").post("/cases", body), 403)
     with world.db() as session:

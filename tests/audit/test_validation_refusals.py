@@ -35,7 +35,7 @@ def _only_refusal(world: World, before: int) -> dict[str, Any]:
         (
             "coordinator",
             "family-information",
-            {"informed_on": "hier", "means": "letter"},
+            {"informed_on": "hier", "means": "letter", "outcome": "informed"},
             "record_family_information",
         ),
         ("coordinator", "archive-access", {"reason": "court"}, "request_archive_access"),

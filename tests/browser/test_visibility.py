@@ -68,7 +68,7 @@ def cases(site: Site) -> dict[str, str]:
             {"decision": "orient", "orientations": [{"destination": d} for d in destinations]},
         )
         ids = {o["destination"]: o["id"] for o in ok(oriented)["orientations"]}
-        informed = {"informed_on": today().isoformat(), "means": "letter"}
+        informed = {"informed_on": today().isoformat(), "means": "letter", "outcome": "informed"}
         ok(coordinator.post(f"/cases/{case_id}/family-information", informed))
         for orientation_id in ids.values():
             ok(coordinator.post(f"/cases/{case_id}/orientations/{orientation_id}/transmission"))

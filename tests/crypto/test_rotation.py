@@ -186,6 +186,7 @@ def test_a_data_key_wrapped_with_the_old_kek_after_the_switch_still_reads(world:
             vault=late_vault,
             data=CaseCreate.model_validate(case_body(world.cell.id)),
             today=today(),
+            received_on_max_days=world.settings.received_on_max_days,
         ).id
     assert _keks(world) == Counter({old_kek: 1})
     _all_readable(world, [str(late)])

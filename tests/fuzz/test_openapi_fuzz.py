@@ -72,7 +72,16 @@ from tests.conftest import (
     make_settings,
     make_world,
 )
-from tests.scenario import case_body, meeting, ok, submit, to_cell_review, to_oriented, to_research
+from tests.scenario import (
+    case_body,
+    declared_body,
+    meeting,
+    ok,
+    submit,
+    to_cell_review,
+    to_oriented,
+    to_research,
+)
 
 EXAMPLES = int(os.environ.get("CENOMED_FUZZ_OPENAPI_EXAMPLES", "20"))
 REPORT = Path(__file__).resolve().parents[2] / "bench" / "results" / "fuzz-openapi.json"
@@ -204,7 +213,7 @@ def _seed(world: World, sessions: Any) -> Seeded:
     ok(
         coordinator.post(
             f"/cases/{oriented}/family-information",
-            {"informed_on": today().isoformat(), "means": "letter"},
+            {"informed_on": today().isoformat(), "means": "letter", "outcome": "informed"},
         )
     )
     with_feedback, feedback_to = to_oriented(world, "prevention_association")
@@ -219,7 +228,7 @@ def _seed(world: World, sessions: Any) -> Seeded:
     closed = to_cell_review(world)
     ok(coordinator.post(f"/cases/{closed}/review-decision", {"decision": "no_action"}))
     elsewhere = world.as_("coordinator-19").post(
-        "/cases", case_body(world.other_cell.id) | {"origin": "police"}
+        "/cases", case_body(world.other_cell.id) | {"origin": "police", "received_via": "letter"}
     )
     assert elsewhere.status_code == 201, elsewhere.text
     meetings = [
@@ -390,10 +399,15 @@ VALID_BODIES: dict[str, Any] = {
     "POST /api/v1/me/charter-acceptance": lambda fuzz: st.just(
         {"version": fuzz.world.settings.charter_version}
     ),
-    "POST /api/v1/cases": lambda fuzz: st.builds(
-        lambda cell, days: case_body(cell, received_days_ago=days),
-        st.sampled_from(fuzz.seeded.cells),
-        st.integers(0, 400),
+    "POST /api/v1/cases": lambda fuzz: st.one_of(
+        # A member's: received the day it is sent; the coordinator's: declared, and how.
+        st.builds(case_body, st.sampled_from(fuzz.seeded.cells)),
+        st.builds(
+            lambda cell, days, via: declared_body(cell, received_days_ago=days, received_via=via),
+            st.sampled_from(fuzz.seeded.cells),
+            st.integers(-1, 100),
+            st.sampled_from(["letter", "email", "phone", "meeting", "in_person"]),
+        ),
     ),
     "POST /api/v1/cases/{case_id}/parquet-decision": lambda _: st.fixed_dictionaries(
         {"retained": st.booleans()}
@@ -419,12 +433,26 @@ VALID_BODIES: dict[str, Any] = {
         {
             "informed_on": _days_from_today(-60, 0),
             "means": st.sampled_from(["letter", "meeting", "phone", "email"]),
+            "outcome": st.sampled_from(["informed", "objects", "unreachable"]),
         }
     ),
     "POST /api/v1/cases/{case_id}/orientations/{orientation_id}/feedback": lambda _: st.one_of(
         st.just({"outcome": "support_in_place"}),
         st.just({"outcome": "support_not_possible"}),
         st.just({"outcome": "reoriented", "reoriented_to": "social"}),
+    ),
+    "POST /api/v1/cases/{case_id}/closure": lambda _: st.fixed_dictionaries(
+        {
+            "reason": st.sampled_from(
+                [
+                    "feedback_received",
+                    "moved_away",
+                    "aged_out",
+                    "judicial_follow_up",
+                    "family_unreachable",
+                ]
+            )
+        }
     ),
     "POST /api/v1/cases/{case_id}/archive-access": lambda _: st.just(
         {"reason": "Demande écrite du juge des enfants pour une audience prochaine."}

@@ -81,7 +81,7 @@ from tests.conftest import (
     make_settings,
     make_world,
 )
-from tests.scenario import FIRST_NAME, LAST_NAME, case_body, ok, problem
+from tests.scenario import FIRST_NAME, LAST_NAME, case_body, ok, on_day, problem
 
 pytestmark = pytest.mark.slow
 
@@ -131,11 +131,14 @@ BLOCK_KEYS: dict[str, tuple[str, ...]] = {
     "workflow": (
         "origin",
         "received_on",
+        "received_on_declared",
+        "received_via",
         "submitted_at",
         "parquet",
         "meeting_id",
         "review_decision",
         "closed_at",
+        "closure_reason",
         "history",
     ),
     "identity": ("minor",),
@@ -159,7 +162,9 @@ LEGAL: dict[str, frozenset[str]] = {
     "record_family_information": OPEN,
     "transmit": OPEN,
     "record_feedback": OPEN,
-    "close": OPEN,
+    # A closure says why (issue 15): moving away or a judicial measure can come at any step
+    # after the parquet retained the case.
+    "close": frozenset({"research", "cell_review", "oriented", "feedback"}),
     "request_archive_access": frozenset({"closed"}),
 }
 # Who takes each step (the README's table; the feedback: the CST or the coordinator).
@@ -254,6 +259,9 @@ class CaseModel:
     meeting: uuid.UUID | None = None
     presentation: uuid.UUID | None = None
     family_informed: bool = False
+    family_outcome: str | None = None
+    received_declared: bool = False
+    closure_reason: str | None = None
     orientations: list[OrientationModel] = field(default_factory=list)
     note_authors: list[str] = field(default_factory=list)
     archive_holders: list[str] = field(default_factory=list)
@@ -684,6 +692,14 @@ class WorkflowMachine(RuleBasedStateMachine):
                 date.fromisoformat(minor["birth_date"]),
             )
             assert identity == case.identity, "another case's identity" + context
+        if "workflow" in visible:
+            # Dates and decisions as the model recorded them (issue 15).
+            assert shown["received_on"] == case.received_on.isoformat(), context
+            assert shown["received_on_declared"] == case.received_declared, context
+            expected_reason = case.closure_reason or (
+                "no_action" if case.state == "closed" and not case.orientations else None
+            )
+            assert shown["closure_reason"] == expected_reason, context
         if "research" in visible:
             authors = [note["author_id"] for note in shown["research_notes"]]
             if view.own_research_only or (user.role == "member" and case.meeting is None):
@@ -829,7 +845,16 @@ class WorkflowMachine(RuleBasedStateMachine):
     def _submit(self, data: st.DataObject, who: str, *, hostile: bool) -> None:
         user = self.users[who]
         cell_id = self._cell(data, user) if hostile else min(user.cells)
-        days_ago = self._mostly(data, [40, 45, 10, 0], [-1, 400] if hostile else [40], "received")
+        # A member's signalement is received the day it is sent (the server's clock, pinned
+        # back to that day); the coordinator declares the day (92 back at most) and the way.
+        days_ago = self._mostly(
+            data, [40, 45, 10, 0, 92], [-1, 93] if hostile else [40], "received"
+        )
+        declares = user.role == "coordinator"
+        via = self._mostly(data, ["letter", "phone"], [None] if hostile else ["letter"], "via")
+        member_declares = (
+            hostile and not declares and data.draw(st.integers(0, 9), label="member declares?") == 9
+        )
         age = self._mostly(data, [14, 16, 11], [19] if hostile else [14], "age")
         rare_origins = ["education", "mairie"] if hostile else [None]
         origin = self._mostly(data, [None, user.organisation], rare_origins, "origin")
@@ -843,7 +868,13 @@ class WorkflowMachine(RuleBasedStateMachine):
         on = today()
         received = on - timedelta(days=days_ago)
         birth = date(on.year - age, 5, 17)
-        body = case_body(cell_id, received_days_ago=days_ago, motifs=motifs)
+        body = case_body(cell_id, motifs=motifs)
+        if declares:
+            body["received_on"] = received.isoformat()
+            if via is not None:
+                body["received_via"] = via
+        elif member_declares:
+            body["received_on"] = received.isoformat()
         body["minor"].update(last_name=last, first_name=first, birth_date=birth.isoformat())
         if origin is not None:
             body["origin"] = origin
@@ -860,11 +891,25 @@ class WorkflowMachine(RuleBasedStateMachine):
             expect = (403, "origin-reserved")  # R4
         elif user.role not in ("member", "coordinator"):
             expect = (403, "role-not-allowed")
-        elif received > on or (on - received).days > 366 or age_on(birth, received) > 17:
-            expect = (422, "invalid-input")  # R21, and no receipt in the future
+        elif member_declares:
+            expect = (403, "received-on-not-allowed")  # the server's day, not the caller's
+        elif declares and via is None:
+            expect = (422, "received-via-required")
+        elif declares and received > on:
+            expect = (422, "received-on-in-future")
+        elif declares and (on - received).days > 92:
+            expect = (422, "received-on-too-old")
+        elif not declares and received > on:
+            expect = (422, "invalid-input")  # the day it is sent: a child born after it (R21)
+        elif age_on(birth, received) > 17:
+            expect = (422, "invalid-input")  # R21
         else:
             expect = CREATED
-        response = self._call(who, "POST", "/cases", body, expect=expect)
+        if declares or received > on:
+            response = self._call(who, "POST", "/cases", body, expect=expect)
+        else:
+            with on_day(self.world, received):
+                response = self._call(who, "POST", "/cases", body, expect=expect)
         if expect != CREATED:
             return
         shown = ok(response)
@@ -877,6 +922,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             who,
             (last, first, birth),
         )
+        case.received_declared = declares
         case.history.append(("submit", None, "submitted"))
         self.cases[case_id] = case
         self.aliases[str(case_id)] = case.alias
@@ -975,7 +1021,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         who = self._user(data, self._with_role(None, "coordinator"))
         user = self.users[who]
         cell_id = self._cell(data, user)
-        offset = self._mostly(data, [0, 0, -5, 35], [400], "held in days")
+        offset = self._mostly(data, [0, 0, -5, 35, -14], [400, -15], "held in days")
         self._meeting(who, cell_id, offset)
 
     def _meeting(self, who: str, cell_id: int, offset: int) -> MeetingModel | None:
@@ -986,7 +1032,9 @@ class WorkflowMachine(RuleBasedStateMachine):
             expect = (403, "not-a-cell-member")
         elif user.role != "coordinator":
             expect = (403, "role-not-allowed")
-        elif abs(offset) > 366:
+        elif offset < -14:
+            expect = (422, "meeting-recorded-too-late")  # CENOMED_MEETING_RECORD_DAYS
+        elif offset > 366:
             expect = (422, "invalid-input")
         else:
             expect = CREATED
@@ -1049,6 +1097,8 @@ class WorkflowMachine(RuleBasedStateMachine):
             )
             if expect is None and meeting.cell_id != _(case).cell_id:
                 expect = (409, "meeting-of-another-cell")
+            if expect is None and (today() - meeting.held_on).days > 14:
+                expect = (409, "meeting-recorded-too-late")
             if expect is None and meeting.held_on < add_calendar_months(_(case).received_on, 1):
                 expect = (409, "one-month-rule")  # R7
         path = f"/meetings/{meeting.id if meeting else GHOST}/cases"
@@ -1137,21 +1187,30 @@ class WorkflowMachine(RuleBasedStateMachine):
     def _family(
         self, data: st.DataObject, who: str, case: CaseModel | None, *, hostile: bool
     ) -> None:
-        offset = self._mostly(data, [0, -1, -3], [1, -100] if hostile else [0], "informed days ago")
+        # The decision was taken today (the model does not move time): the family is
+        # informed today, neither before the decision nor in the future.
+        offset = self._mostly(data, [0], [1, -1, -100] if hostile else [0], "informed days ago")
         means = data.draw(st.sampled_from(["letter", "meeting", "phone", "email"]), label="means")
+        outcome = self._mostly(
+            data, ["informed", "informed", "objects"], ["unreachable"], "family's answer"
+        )
         informed_on = today() + timedelta(days=offset)
         expect = self._gate(who, case, {"coordinator"})
-        if expect is None and (informed_on > today() or informed_on < _(case).received_on):
-            expect = (422, "invalid-input")
         expect = expect or self._legal(_(case), "record_family_information")
         if expect is None and _(case).family_informed:
             expect = (409, "family-already-informed")
-        body = {"informed_on": informed_on.isoformat(), "means": means}
+        if expect is None and informed_on > today():
+            expect = (422, "informed-on-in-future")
+        if expect is None and informed_on < today():
+            expect = (422, "informed-before-decision")
+        body = {"informed_on": informed_on.isoformat(), "means": means, "outcome": outcome}
         path = f"/cases/{_id(case)}/family-information"
         shown = self._step(who, path, body, expect or DONE, case, "record_family_information", None)
         if shown is None:
             return
         _(case).family_informed = True
+        _(case).family_outcome = outcome
+        assert shown["family_information"]["outcome"] == outcome, self._context()
         self._check_case(who, shown)
 
     def _pick_orientation(
@@ -1206,6 +1265,8 @@ class WorkflowMachine(RuleBasedStateMachine):
             social = o is not None and o.destination == "social_services"
             if expect is None and social and not _(case).family_informed:
                 expect = (409, "family-not-informed")  # R8
+            if expect is None and social and _(case).family_outcome == "unreachable":
+                expect = (409, "family-unreachable")  # R8: no transmission without the family
             if expect is None and social and not self._has_cst(_(case).cell_id):
                 expect = (409, "no-social-coordinator")  # R8: through the cell's CST
         oid = orientation.id if orientation else GHOST
@@ -1293,14 +1354,37 @@ class WorkflowMachine(RuleBasedStateMachine):
         self.stats.rules["closure"] += 1
         case = self._case(data, LEGAL["close"])
         who = self._user(data, self._with_role(_cell_of(case), "coordinator"))
-        self._close(who, case)
+        self._close(data, who, case)
 
-    def _close(self, who: str, case: CaseModel | None) -> None:
+    def _close(self, data: st.DataObject, who: str, case: CaseModel | None) -> None:
+        reason = self._mostly(
+            data,
+            ["feedback_received", "moved_away", "judicial_follow_up", "family_unreachable"],
+            [None, "no_action", "aged_out"],
+            "closure reason",
+        )
         expect = self._gate(who, case, {"coordinator"}) or self._legal(_(case), "close")
+        if expect is None and reason is None:
+            expect = (422, "closure-reason-required")
+        if expect is None and not self._closure_applies(_(case), reason):
+            expect = (409, "closure-reason-not-applicable")
         path = f"/cases/{_id(case)}/closure"
-        shown = self._step(who, path, None, expect or DONE, case, "close", "closed")
-        if shown is not None:
-            self._check_case(who, shown)
+        body = {"reason": reason} if reason else None
+        shown = self._step(who, path, body, expect or DONE, case, "close", "closed")
+        if shown is None:
+            return
+        _(case).closure_reason = reason
+        self._check_case(who, shown)
+
+    @staticmethod
+    def _closure_applies(case: CaseModel, reason: str | None) -> bool:
+        """The reasons the record bears out: every orientation answered, the family
+        unreachable; no_action is the review decision's; the model's minors never age out."""
+        if reason == "feedback_received":
+            return bool(case.orientations) and all(o.outcome for o in case.orientations)
+        if reason == "family_unreachable":
+            return case.family_outcome == "unreachable"
+        return reason in ("moved_away", "judicial_follow_up")
 
     @precondition(lambda self: self._some(LEGAL["request_archive_access"]))
     @rule(data=st.data())
@@ -1492,7 +1576,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             orientation = self._pick_orientation(data, case, lambda _o: True)
             self._feedback(data, who, case, orientation, hostile=True)
         elif step == "close":
-            self._close(who, case)
+            self._close(data, who, case)
         else:
             self._archive(data, who, case, hostile=True)
 
@@ -1587,7 +1671,9 @@ class WorkflowMachine(RuleBasedStateMachine):
         waiting = [o for o in case.orientations if o.transmitted and o.outcome is None]
         social_pending = any(o.destination == "social_services" for o in pending)
         choice = data.draw(st.integers(0, 9), label="what next")
-        if social_pending and not case.family_informed and choice < 8:
+        if social_pending and case.family_outcome == "unreachable" and choice < 6:
+            self._close(data, by("coordinator"), case)  # no transmission: closed for it
+        elif social_pending and not case.family_informed and choice < 8:
             self._family(data, by("coordinator"), case, hostile=False)
         elif pending and choice < 6:
             orientation = data.draw(st.sampled_from(pending), label="to transmit")
@@ -1600,7 +1686,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             who = by("cst") if social else by("coordinator")
             self._feedback(data, who, case, orientation, hostile=False)
         else:
-            self._close(by("coordinator"), case)
+            self._close(data, by("coordinator"), case)
         return True
 
 

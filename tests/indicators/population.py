@@ -20,9 +20,16 @@ from sqlalchemy import update
 
 from app.cases.models import Case, Orientation
 from app.clock import today
-from app.vocabulary import Destination, FeedbackOutcome, Motif, Organisation, Role
+from app.vocabulary import (
+    ClosureReason,
+    Destination,
+    FeedbackOutcome,
+    Motif,
+    Organisation,
+    Role,
+)
 from tests.conftest import World
-from tests.scenario import case_body, ok
+from tests.scenario import case_body, ok, on_day
 
 AGE_BRACKETS = {8: "0-9", 9: "0-9", 10: "10-12", 11: "10-12", 12: "10-12", 13: "13-15"}
 AGE_BRACKETS |= {14: "13-15", 15: "13-15", 16: "16-17", 17: "16-17"}
@@ -165,8 +172,10 @@ def build(world: World, specs: list[Spec] | None = None) -> Population:
 
 
 def _meeting(world: World, team: Team, cell_id: int, days_ago: int) -> str:
+    """A meeting held ``days_ago`` days ago, recorded on its day (or to come)."""
     body = {"cell_id": cell_id, "held_on": day(days_ago).isoformat()}
-    return str(ok(world.as_(team.coordinator).post("/meetings", body))["id"])
+    with on_day(world, day(max(days_ago, 0))):
+        return str(ok(world.as_(team.coordinator).post("/meetings", body))["id"])
 
 
 def _birth_date(received_on: date, age: int) -> date:
@@ -186,15 +195,13 @@ def _walk(population: Population, spec: Spec, meetings: dict[tuple[str, int], st
         "birth_date": _birth_date(received_on, spec.age).isoformat(),
         "sex": spec.sex,
     }
-    body = case_body(
-        population.cells[spec.team],
-        received_days_ago=spec.received,
-        motifs=list(spec.motifs),
-        minor=minor,
-    )
+    body = case_body(population.cells[spec.team], motifs=list(spec.motifs), minor=minor)
     if spec.by == team.coordinator:
         body["origin"] = spec.origin
-    case_id = spec.case_id = str(ok(world.as_(spec.by).post("/cases", body))["id"])
+        body["received_via"] = "letter"
+    # Sent on the day it is received: the server's clock pinned then.
+    with on_day(world, received_on):
+        case_id = spec.case_id = str(ok(world.as_(spec.by).post("/cases", body))["id"])
     if spec.at_parquet:
         ok(coordinator.post(f"/cases/{case_id}/parquet-referral"))
     if spec.decided is None:
@@ -212,7 +219,9 @@ def _walk(population: Population, spec: Spec, meetings: dict[tuple[str, int], st
     if spec.meeting is None:
         return
     meeting_id = meetings[(spec.team, spec.meeting)]
-    ok(coordinator.post(f"/meetings/{meeting_id}/cases", {"case_id": case_id}))
+    # Put on its agenda on the meeting's day (or now, for a meeting to come).
+    with on_day(world, day(max(spec.meeting, 0))):
+        ok(coordinator.post(f"/meetings/{meeting_id}/cases", {"case_id": case_id}))
     if spec.no_action:
         ok(coordinator.post(f"/cases/{case_id}/review-decision", {"decision": "no_action"}))
     if spec.oriented is None:
@@ -224,7 +233,7 @@ def _walk(population: Population, spec: Spec, meetings: dict[tuple[str, int], st
     answer = ok(coordinator.post(f"/cases/{case_id}/review-decision", decision_body))
     orientation = {o["destination"]: o["id"] for o in answer["orientations"]}
     if "social_services" in spec.transmitted:
-        informed = {"informed_on": day(0).isoformat(), "means": "letter"}
+        informed = {"informed_on": day(0).isoformat(), "means": "letter", "outcome": "informed"}
         ok(coordinator.post(f"/cases/{case_id}/family-information", informed))
     for destination in spec.transmitted:
         ok(
@@ -240,7 +249,7 @@ def _walk(population: Population, spec: Spec, meetings: dict[tuple[str, int], st
         url = f"/cases/{case_id}/orientations/{orientation[destination]}/feedback"
         ok(world.as_(reporter).post(url, feedback))
     if spec.closed:
-        ok(coordinator.post(f"/cases/{case_id}/closure"))
+        ok(coordinator.post(f"/cases/{case_id}/closure", {"reason": closure_reason(spec)}))
     for destination, oid in orientation.items():
         moved: dict[Any, Any] = {Orientation.decided_at: at(spec.oriented)}
         if destination in spec.transmitted:
@@ -261,6 +270,12 @@ def _set(world: World, table: Any, row_id: str, values: dict[Any, Any]) -> None:
 
 
 # --- the indicators, counted from the specs -----------------------------------------------
+
+
+def closure_reason(spec: Spec) -> str:
+    """Why a closed spec is closed: every orientation answered, or the minor moved away."""
+    answered = spec.destinations and set(spec.feedback) == set(spec.destinations)
+    return "feedback_received" if answered else "moved_away"
 
 
 def expected(
@@ -306,6 +321,11 @@ def _counted(
         for d, (outcome, days_ago) in s.feedback.items()
         if within(days_ago)
     ]
+    closures = [
+        "no_action" if s.no_action else closure_reason(s)
+        for s in mine
+        if (s.no_action or s.closed) and first <= now <= last
+    ]
     keys = [team] if team else list(MEETINGS)
     meetings = sum(within(held, held=True) for key in keys for held in MEETINGS[key])
 
@@ -333,6 +353,9 @@ def _counted(
         ),
         "transmitted": sum(within(t) for s in mine for t in s.transmitted.values()),
         "feedback": breakdown(list(FeedbackOutcome), [outcome for _, _, outcome, _ in feedback]),
+        # Closures are dated by the server (today): counted when today is in the period.
+        "closed": len(closures),
+        "by_closure_reason": breakdown(list(ClosureReason), closures),
     }
     delays = {
         "received_to_parquet_decision": [received(s) - (decided(s) or 0) for s in decisions],

@@ -17,13 +17,23 @@ COUNTS = (
     "examined",
     "orientations",
     "transmitted",
+    "closed",
 )
-BREAKDOWNS = ("by_origin", "by_motif", "by_sex", "by_age_bracket", "by_destination", "feedback")
+BREAKDOWNS = (
+    "by_origin",
+    "by_motif",
+    "by_sex",
+    "by_age_bracket",
+    "by_destination",
+    "feedback",
+    "by_closure_reason",
+)
 TOTAL_OF = {
     "by_origin": "signalements",
     "by_sex": "signalements",
     "by_age_bracket": "signalements",
     "by_destination": "orientations",
+    "by_closure_reason": "closed",
 }
 PORTRAITS = ("by_sex", "by_age_bracket", "by_motif")
 

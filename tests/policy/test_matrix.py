@@ -114,7 +114,7 @@ def _case_in_every_state(world: World) -> dict[str, str]:
         to_oriented(case_id)
         orientations = ok(coordinator.get(f"/cases/{case_id}"))["orientations"]
         social = next(o["id"] for o in orientations if o["destination"] == "social_services")
-        informed = {"informed_on": today().isoformat(), "means": "letter"}
+        informed = {"informed_on": today().isoformat(), "means": "letter", "outcome": "informed"}
         ok(coordinator.post(f"/cases/{case_id}/family-information", informed))
         ok(coordinator.post(f"/cases/{case_id}/orientations/{social}/transmission"))
         outcome = {"outcome": "support_in_place"}
@@ -144,7 +144,7 @@ def _case_in_every_state(world: World) -> dict[str, str]:
     ok(coordinator.post(f"/cases/{crip_only}/review-decision", crip))
     to_feedback(cases["feedback"])
     to_feedback(cases["closed"])
-    ok(coordinator.post(f"/cases/{cases['closed']}/closure"))
+    ok(coordinator.post(f"/cases/{cases['closed']}/closure", {"reason": "moved_away"}))
     reason = {"reason": "Vérification demandée par le comité de suivi ce trimestre."}
     ok(coordinator.post(f"/cases/{cases['closed']}/archive-access", reason))
     ok(parquet.post(f"/cases/{cases['closed']}/archive-access", reason))

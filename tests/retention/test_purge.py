@@ -36,7 +36,7 @@ REASON = {"reason": "Demande du juge des enfants sur la suite donnée au signale
 
 
 def _not_retained(world: World, *, coordinator: str, parquet: str, cell_id: int) -> str:
-    created = world.as_(coordinator).post("/cases", case_body(cell_id))
+    created = world.as_(coordinator).post("/cases", case_body(cell_id, received_via="phone"))
     case_id = str(ok(created)["id"])
     ok(world.as_(coordinator).post(f"/cases/{case_id}/parquet-referral"))
     ok(world.as_(parquet).post(f"/cases/{case_id}/parquet-decision", {"retained": False}))
@@ -277,3 +277,17 @@ def test_the_birth_month_is_kept_in_clear_and_filled_in_for_older_cases(world: W
         assert session.scalar(
             select(Case.birth_month_on).where(Case.id == case_id)
         ) == born.replace(day=1)
+
+
+def test_a_closure_reason_stays_with_the_statistics_after_the_purge(world: World) -> None:
+    """Issue 15: the reason a case was closed is a statistic (R19), not nominative data."""
+    case_id = to_research(world)
+    ok(world.as_("coordinator").post(f"/cases/{case_id}/closure", {"reason": "moved_away"}))
+    report = _run(world, today() + timedelta(days=1096))
+    assert report.purged == 1
+    with world.db() as session:
+        row = session.get(Case, uuid.UUID(case_id))
+        assert row is not None
+        assert (row.state, row.closure_reason) == ("purged", "moved_away")
+    figures = ok(world.as_("coordinator").get("/indicators", params={"cell_id": world.cell.id}))
+    assert (figures["closed"], figures["by_closure_reason"]["moved_away"]) == (1, 1)

@@ -51,6 +51,14 @@ class Browser:
         self._remember(response)
         return response
 
+    def confirm(self, path: str, data: dict[str, Any] | None = None) -> Any:
+        """An irreversible step: the first submit shows what will happen (a page asking for
+        confirmation), the second, explicit one takes the step."""
+        shown = self.post(path, data)
+        assert shown.status_code == 200, shown.text[:300]
+        assert 'name="confirme" value="oui"' in shown.text
+        return self.post(path, {**(data or {}), "confirme": "oui"})
+
     def sign_in(self, username: str, password: str = PASSWORD) -> Any:
         self.get("/connexion")
         response = self.post("/connexion", {"username": username, "password": password})

@@ -93,7 +93,11 @@ def test_a_valid_research_note_goes_through_the_page(world: World) -> None:
     response = police.post(
         f"/dossiers/{case_id}/note-recherche", {"content": "Connue du commissariat (fictif)."}
     )
-    assert (response.status_code, response.headers["location"]) == (303, f"/dossiers/{case_id}")
+    assert (response.status_code, response.headers["location"]) == (
+        303,
+        f"/dossiers/{case_id}?fait=note",
+    )
+    assert "Votre note de recherche a été ajoutée" in police.get(response.headers["location"]).text
     assert _notes(world) == 1
 
 
@@ -147,7 +151,8 @@ def test_a_family_information_in_the_future_is_sent_back_on_its_date(world: Worl
     tomorrow = (today() + timedelta(days=1)).isoformat()
     before = head(world)
     response = coordinator.post(
-        f"/dossiers/{case_id}/information-famille", {"informed_on": tomorrow, "means": "phone"}
+        f"/dossiers/{case_id}/information-famille",
+        {"informed_on": tomorrow, "means": "phone", "outcome": "informed"},
     )
     _refused_on_the_field(
         world,
@@ -157,7 +162,7 @@ def test_a_family_information_in_the_future_is_sent_back_on_its_date(world: Worl
         words="ne peut pas être dans le futur",
         before=before,
         case_id=case_id,
-        slug="invalid-input",
+        slug="informed-on-in-future",
     )
     assert f'name="informed_on" type="date" value="{tomorrow}"' in response.text
     assert 'id="means-phone" name="means" value="phone" checked' in response.text
@@ -185,7 +190,7 @@ def test_a_feedback_outside_the_closed_form_is_sent_back(world: World) -> None:
 
 def test_an_archive_reason_too_short_is_sent_back_with_what_was_typed(world: World) -> None:
     case_id, _ = to_oriented(world, "crip")
-    ok(world.as_("coordinator").post(f"/cases/{case_id}/closure"))
+    ok(world.as_("coordinator").post(f"/cases/{case_id}/closure", {"reason": "moved_away"}))
     coordinator = signed_in(world, "coordinator")
     assert coordinator.get(f"/dossiers/{case_id}").status_code == 403
     before = head(world)

@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from app.clock import today
-from app.vocabulary import Destination, FeedbackOutcome, Motif, Organisation, Role, Sex
+from app.vocabulary import (
+    ClosureReason,
+    Destination,
+    FeedbackOutcome,
+    Motif,
+    Organisation,
+    Role,
+    Sex,
+)
 from app.web import labels
 from app.web.indicators_pages import PLOT_WIDTH
 from tests.audit.log import events, head
@@ -51,7 +59,11 @@ def _figures(world: World) -> None:
     case_id = submit(world, by="teacher")
     ok(world.as_("coordinator").post(f"/cases/{case_id}/parquet-referral"))
     ok(world.as_("parquet").post(f"/cases/{case_id}/parquet-decision", {"retained": False}))
-    ok(world.as_("coordinator-19").post("/cases", case_body(world.other_cell.id)))
+    ok(
+        world.as_("coordinator-19").post(
+            "/cases", case_body(world.other_cell.id, received_via="email")
+        )
+    )
 
 
 def _expected(api: dict[str, Any]) -> list[Table]:
@@ -75,6 +87,7 @@ def _expected(api: dict[str, Any]) -> list[Table]:
         ("by_age_bracket", labels.age_bracket_label),
         ("by_destination", words(Destination)),
         ("feedback", words(FeedbackOutcome)),
+        ("by_closure_reason", words(ClosureReason)),
     ]
     counts = [(words, text(key, api[key])) for key, words in labels.INDICATOR_COUNTS.items()]
     return [

@@ -18,7 +18,7 @@ from app.clock import today
 from app.web import labels
 from tests.audit.log import events, head
 from tests.conftest import World
-from tests.scenario import FIRST_NAME, LAST_NAME, meeting, ok, to_cell_review
+from tests.scenario import FIRST_NAME, LAST_NAME, meeting, ok, on_day, to_cell_review
 from tests.web.browser import Browser, signed_in, title_of
 
 STATIC = Path(__file__).resolve().parents[2] / "app" / "web" / "static"
@@ -28,7 +28,6 @@ def _case_form(world: World, **overrides: Any) -> dict[str, Any]:
     on = today()
     form: dict[str, Any] = {
         "cell_id": str(world.cell.id),
-        "received_on": (on - timedelta(days=40)).isoformat(),
         "motifs": ["absenteeism", "night_presence"],
         "facts": "Absences répétées signalées (exemple fictif).",
         "last_name": LAST_NAME,
@@ -55,8 +54,9 @@ def _submitted(world: World, browser: Browser) -> str:
     response = browser.post("/dossiers/nouveau", _case_form(world))
     assert response.status_code == 303, response.text
     location = response.headers["location"]
-    assert re.fullmatch(r"/dossiers/[0-9a-f-]{36}", location)  # an id, never a name
-    return location.rsplit("/", 1)[1]
+    # An id, never a name, and the step done.
+    assert re.fullmatch(r"/dossiers/[0-9a-f-]{36}\?fait=signalement", location)
+    return location.split("?")[0].rsplit("/", 1)[1]
 
 
 def _withheld(page: str) -> list[str]:
@@ -66,7 +66,8 @@ def _withheld(page: str) -> list[str]:
 
 def test_the_six_steps_through_the_pages(world: World) -> None:
     police = signed_in(world, "police")
-    case_id = _submitted(world, police)
+    with on_day(world, today() - timedelta(days=40)):  # sent 40 days ago: a month has passed
+        case_id = _submitted(world, police)
     page = police.get(f"/dossiers/{case_id}")
     assert page.status_code == 200
     assert LAST_NAME not in title_of(page)
@@ -76,11 +77,19 @@ def test_the_six_steps_through_the_pages(world: World) -> None:
     page = coordinator.get(f"/dossiers/{case_id}")
     assert LAST_NAME in page.text
     assert "Transmettre au parquet" in page.text
-    assert coordinator.post(f"/dossiers/{case_id}/transmission-parquet").status_code == 303
+    referred = coordinator.post(f"/dossiers/{case_id}/transmission-parquet")
+    assert (referred.status_code, referred.headers["location"]) == (
+        303,
+        f"/dossiers/{case_id}?fait=parquet",
+    )
+    assert (
+        "La situation a été transmise au parquet"
+        in coordinator.get(referred.headers["location"]).text
+    )
 
     parquet = signed_in(world, "parquet")
     parquet.get(f"/dossiers/{case_id}")
-    response = parquet.post(f"/dossiers/{case_id}/decision-parquet", {"retained": "oui"})
+    response = parquet.confirm(f"/dossiers/{case_id}/decision-parquet", {"retained": "oui"})
     assert response.status_code == 303
 
     teacher = signed_in(world, "teacher")
@@ -95,7 +104,7 @@ def test_the_six_steps_through_the_pages(world: World) -> None:
     ok(world.as_("coordinator").post(f"/meetings/{meeting_id}/cases", {"case_id": case_id}))
 
     coordinator.get(f"/dossiers/{case_id}")
-    response = coordinator.post(
+    response = coordinator.confirm(
         f"/dossiers/{case_id}/decision-cellule",
         {"decision": "orient", "destinations": ["social_services"]},
     )
@@ -103,17 +112,13 @@ def test_the_six_steps_through_the_pages(world: World) -> None:
     coordinator.get(f"/dossiers/{case_id}")
     response = coordinator.post(
         f"/dossiers/{case_id}/information-famille",
-        {"informed_on": today().isoformat(), "means": "phone"},
+        {"informed_on": today().isoformat(), "means": "phone", "outcome": "informed"},
     )
     assert response.status_code == 303
     page = coordinator.get(f"/dossiers/{case_id}")
     [orientation_id] = re.findall(r"/orientations/([0-9a-f-]{36})/transmission", page.text)
-    assert (
-        coordinator.post(
-            f"/dossiers/{case_id}/orientations/{orientation_id}/transmission"
-        ).status_code
-        == 303
-    )
+    transmission = f"/dossiers/{case_id}/orientations/{orientation_id}/transmission"
+    assert coordinator.confirm(transmission).status_code == 303
 
     cst = signed_in(world, "cst")
     page = cst.get(f"/dossiers/{case_id}")

@@ -82,13 +82,21 @@ def test_the_public_of_each_kind_of_cell(kind: CellKind, age: int, accepted: boo
             guards.check_public(kind, birth, TODAY)
 
 
-def test_received_on_is_neither_future_nor_older_than_a_year() -> None:
-    guards.check_received_on(TODAY, TODAY)
-    guards.check_received_on(date(2025, 6, 15), TODAY)
-    with pytest.raises(InvalidStepInput, match="future"):
-        guards.check_received_on(date(2026, 6, 16), TODAY)
-    with pytest.raises(InvalidStepInput, match="one year"):
-        guards.check_received_on(date(2025, 6, 13), TODAY)
+def test_a_declared_receipt_is_neither_future_nor_older_than_the_bound() -> None:
+    guards.check_received_on(TODAY, TODAY, 92)
+    # 92 days back is the bound (15 June 2026 - 92 days = 15 March 2026): that day is allowed,
+    # the day before is not; tomorrow is not either.
+    guards.check_received_on(date(2026, 3, 15), TODAY, 92)
+    with pytest.raises(InvalidStepInput) as old:
+        guards.check_received_on(date(2026, 3, 14), TODAY, 92)
+    assert (old.value.slug, old.value.field) == ("received-on-too-old", ("received_on",))
+    with pytest.raises(InvalidStepInput) as future:
+        guards.check_received_on(date(2026, 6, 16), TODAY, 92)
+    assert future.value.slug == "received-on-in-future"
+    # The bound is a setting.
+    guards.check_received_on(date(2026, 6, 1), TODAY, 14)
+    with pytest.raises(InvalidStepInput):
+        guards.check_received_on(date(2026, 5, 31), TODAY, 14)
 
 
 def test_social_services_need_the_family_informed_and_a_cst() -> None:

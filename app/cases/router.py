@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from app.audit import service as audit_service
 from app.audit.schemas import AuditEventRead
 from app.auth import CurrentPrincipal
-from app.cases import service
+from app.cases import search, service
 from app.cases.schemas import (
     ArchiveAccessHeld,
     ArchiveAccessIn,
@@ -26,13 +26,14 @@ from app.cases.schemas import (
     ReviewDecisionIn,
     SubjectAccessExportRead,
 )
+from app.cases.search_schemas import ArchivedCaseFound, CaseSearch, CaseSearchResults
 from app.cases.serialise import case_read
-from app.clock import Today
+from app.clock import Now, Today
 from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
 from app.db import DbSession, utcnow
 from app.directory.principal import Principal
-from app.errors import InvalidInput, responses
+from app.errors import PROBLEM_RESPONSE, InvalidInput, responses
 from app.schemas import MAX_ROW_ID
 from app.vocabulary import ClosureReason
 from app.workflow.states import CaseState
@@ -379,5 +380,53 @@ def export_subject_access(
         ],
         access_log=[
             AuditEventRead(**event) for event in audit_service.case_events(session, case_id=case_id)
+        ],
+    )
+
+
+@router.post(
+    "/search",
+    response_model=CaseSearchResults,
+    responses={
+        **responses(401, 403, 422),
+        429: {
+            "description": "Too many searches by this account in the last hour "
+            "(CENOMED_SEARCHES_PER_HOUR), or too many failed authentications",
+            **PROBLEM_RESPONSE,
+        },
+    },
+    summary="Find a case of your cells by the minor's full identity (exact, never partial); "
+    "each case shown as the charter lets you see it; logged with the number of results",
+    response_model_exclude_unset=True,
+)
+def search_cases(
+    body: CaseSearch,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    settings: CurrentSettings,
+    at: Now,
+) -> CaseSearchResults:
+    found = search.search_cases(
+        session,
+        principal=principal,
+        vault=vault,
+        data=body,
+        now=at,
+        per_hour=settings.searches_per_hour,
+    )
+    return CaseSearchResults(
+        count=found.count,
+        items=[case_read(v, principal, in_list=True) for v in found.shown],
+        archived=[
+            ArchivedCaseFound(
+                id=case.id,
+                cell_id=case.cell_id,
+                state=CaseState(case.state),
+                received_on=case.received_on,
+                closed_at=case.closed_at,
+                archive_access=f"/api/v1/cases/{case.id}/archive-access",
+            )
+            for case in found.archived
         ],
     )

@@ -530,3 +530,25 @@ def step_detail(step: str, detail: str | None) -> str:
     if step in ("close", "close_without_action") and detail in LABELS[ClosureReason]:
         return label(ClosureReason, detail)
     return ""
+
+
+# --- finding a case by identity (issue 16) ----------------------------------------------------
+
+LABELS[Action]["search_cases"] = "Recherche d'une situation par l'identité"
+PROBLEMS.update(
+    {
+        "too-many-searches": (
+            "Vous avez fait le nombre maximal de recherches permis en une heure : patientez "
+            "avant d'en faire une autre, ou retrouvez la situation dans votre liste."
+        ),
+    }
+)
+FIELD_ERRORS.update(
+    {
+        "wildcard_not_allowed": (
+            "La recherche est exacte : saisissez le nom complet, sans caractère joker "
+            "(* % ? _)."
+        ),
+        "name_without_letter": "Un nom contient au moins une lettre.",
+    }
+)

@@ -549,6 +549,5 @@ FIELD_ERRORS.update(
             "La recherche est exacte : saisissez le nom complet, sans caractère joker "
             "(* % ? _)."
         ),
-        "name_without_letter": "Un nom contient au moins une lettre.",
     }
 )

@@ -82,6 +82,15 @@ def searchable_cells(principal: Principal) -> frozenset[int]:
     return cells
 
 
+def may_search(principal: Principal) -> bool:
+    """Whether the charter lets the caller search in one of their cells (the pages' offer)."""
+    try:
+        searchable_cells(principal)
+    except Forbidden:
+        return False
+    return True
+
+
 def searches_in_last_hour(session: Session, *, user_id: int, now: datetime) -> int:
     """The account's searches answered in the hour up to ``now`` (from the audit log)."""
     query = select(func.count()).where(

@@ -546,8 +546,7 @@ PROBLEMS.update(
 FIELD_ERRORS.update(
     {
         "wildcard_not_allowed": (
-            "La recherche est exacte : saisissez le nom complet, sans caractère joker "
-            "(* % ? _)."
+            "La recherche est exacte : saisissez le nom complet, sans caractère joker (* % ? _)."
         ),
     }
 )

@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from app.audit import trail
 from app.audit.context import audited_as
 from app.audit.trail import Action
-from app.cases import service
+from app.cases import search, service
 from app.cases.schemas import (
     CaseCreate,
 )
@@ -276,6 +276,7 @@ def my_cases(
             "cell": cellule,
             "next_url": next_url,
             "may_submit": service.may_submit(principal),
+            "may_search": search.may_search(principal),
             # The step just taken, when it took the case out of this user's sight (a closure).
             "done": labels.DONE.get(fait or ""),
             "managed_cells": [

@@ -70,7 +70,7 @@ def _search_page(
     return page(request, "search.html", context, status_code=status_code)
 
 
-@router.get(SEARCH_PAGE)
+@router.get(SEARCH_PAGE, dependencies=[audited_as(Action.SEARCH_CASES)])
 def search_page(
     request: Request, principal: WebPrincipal, session: DbSession, settings: CurrentSettings
 ) -> HTMLResponse:

@@ -143,6 +143,13 @@ def test_the_hourly_limit_is_the_apis(world: World) -> None:
     assert api.status_code == 429
 
 
-def test_roles_that_may_not_search_are_not_offered_it(world: World) -> None:
+def test_a_role_that_may_not_search_is_refused_the_form(world: World) -> None:
     auditor = signed_in(world, "auditor")
+    before = head(world)
     assert auditor.get("/dossiers/recherche").status_code == 403
+    [logged] = events(world, before)
+    assert (logged["action"], logged["outcome"], logged["detail"]) == (
+        "search_cases",
+        "denied",
+        "role-not-allowed",
+    )

@@ -29,8 +29,8 @@ from app.crypto.keyring import LocalKeyringProvider
 from app.crypto.vault import Vault
 from app.db import Base, make_engine, make_sessionmaker, unit_of_work
 from app.directory import service as directory
-from app.directory.principal import Principal
 from app.main import create_app
+from app.principal import Principal
 from app.vocabulary import CellKind, Organisation, Role
 
 POSTGRES_URL = os.environ.get("CENOMED_TEST_DATABASE_URL", "")

@@ -7,10 +7,18 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from app.cases.models import ArchiveAccess, Case, Orientation
+from app.cases.models import (
+    ArchiveAccess,
+    Case,
+    CaseReferenceCounter,
+    CaseRevision,
+    Orientation,
+)
 from app.crypto.models import IdentityIndex
 
 
@@ -160,4 +168,31 @@ def archive_accesses(session: Session, *, case_id: uuid.UUID) -> Sequence[Archiv
         select(ArchiveAccess)
         .where(ArchiveAccess.case_id == case_id)
         .order_by(ArchiveAccess.granted_at)
+    ).all()
+
+
+def next_reference_number(session: Session, *, cell_id: int, year: int) -> int:
+    """The next sequence number of a cell's year, taken atomically (an upsert that returns the
+    new value: two submissions at once never get the same number)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(CaseReferenceCounter)
+        .values(cell_id=cell_id, year=year, last=1)
+        .on_conflict_do_update(
+            index_elements=["cell_id", "year"],
+            set_={"last": CaseReferenceCounter.last + 1},
+        )
+        .returning(CaseReferenceCounter.last)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def case_id_of_reference(session: Session, *, reference: str) -> uuid.UUID | None:
+    return session.scalar(select(Case.id).where(Case.reference == reference))
+
+
+def revisions_of(session: Session, *, case_id: uuid.UUID) -> Sequence[CaseRevision]:
+    return session.scalars(
+        select(CaseRevision).where(CaseRevision.case_id == case_id).order_by(CaseRevision.at)
     ).all()

@@ -33,6 +33,7 @@ from app.cases.models import (
     Orientation,
     ResearchNote,
 )
+from app.cases.references import format_reference
 from app.cases.schemas import (
     CaseCreate,
     FamilyInformationIn,
@@ -46,7 +47,6 @@ from app.crypto.vault import DataDestroyed, KeyIntegrityError, Vault
 from app.db import utcnow
 from app.directory import repository as directory
 from app.directory.models import Cell
-from app.directory.principal import Principal
 from app.errors import Conflict, Forbidden, Gone, IntegrityFailure, InvalidInput, NotFound
 from app.meetings import repository as meetings
 from app.meetings.models import Meeting
@@ -54,6 +54,7 @@ from app.partners import service as partners
 from app.partners.models import PartnerService
 from app.policy import decisions
 from app.policy.visibility import SEALED_BLOCKS, Block, CaseFacts, CaseView, case_view
+from app.principal import Principal
 from app.retention.policy import birth_month
 from app.schemas import utc_instant
 from app.vocabulary import (
@@ -357,13 +358,14 @@ def submit_case(
         )
     received_on = data.received_on or today
     minor = data.minor
-    with _as_invalid_input():
+    with invalid_input_of_guards():
         guards.check_received_on(received_on, today, received_on_max_days)
         guards.check_public(CellKind(cell.kind), minor.birth_date, received_on)
 
     case_id = uuid.uuid4()
     case = Case(
         id=case_id,
+        reference=_new_reference(session, cell, received_on),
         cell_id=cell.id,
         state=CaseState.SUBMITTED.value,
         origin=origin.value,
@@ -408,10 +410,17 @@ def submit_case(
     )
     vault.index_identity(session, case_id, minor.last_name, minor.first_name, minor.birth_date)
     declared = f"declared:{data.received_via.value}" if data.received_via else None
-    _record_step(case, Step.SUBMIT, None, CaseState.SUBMITTED, principal, declared)
+    record_step(case, Step.SUBMIT, None, CaseState.SUBMITTED, principal, declared)
     trail.record(session, principal, Action.SUBMIT_CASE, case_id=case_id, detail=Step.SUBMIT.value)
     session.flush()
     return case
+
+
+def _new_reference(session: Session, cell: Cell, received_on: date) -> str:
+    """The case's reference: its cell, its year of receipt, the next number of that year."""
+    year = received_on.year
+    sequence = repository.next_reference_number(session, cell_id=cell.id, year=year)
+    return format_reference(CellKind(cell.kind), cell.arrondissement, year, sequence)
 
 
 # --- steps 2 to 6 -----------------------------------------------------------------------------
@@ -420,9 +429,9 @@ def submit_case(
 def refer_to_parquet(
     session: Session, *, principal: Principal, case_id: uuid.UUID, today: date
 ) -> Case:
-    case = _case_for_step(session, principal, case_id, Step.REFER_TO_PARQUET)
-    _advance(session, case, Step.REFER_TO_PARQUET, StepFacts(today=today), principal)
-    _save(session)
+    case = case_for_step(session, principal, case_id, Step.REFER_TO_PARQUET)
+    advance(session, case, Step.REFER_TO_PARQUET, receipt_facts(case, today), principal)
+    save(session)
     return case
 
 
@@ -430,8 +439,8 @@ def decide_parquet(
     session: Session, *, principal: Principal, case_id: uuid.UUID, retained: bool, today: date
 ) -> Case:
     step = Step.RETAIN if retained else Step.NOT_RETAIN
-    case = _case_for_step(session, principal, case_id, step)
-    _advance(session, case, step, StepFacts(today=today), principal)
+    case = case_for_step(session, principal, case_id, step)
+    advance(session, case, step, StepFacts(today=today), principal)
     # R5: a not-retained case records the decision and nothing about the judicial follow-up.
     case.retained = retained
     case.parquet_decided_at = utcnow()
@@ -439,7 +448,7 @@ def decide_parquet(
         # R7: the parquet presents it at the cell's next meeting (or the next one scheduled).
         upcoming = meetings.next_meeting(session, cell_id=case.cell_id, on_or_after=today)
         case.presentation_meeting_id = upcoming.id if upcoming else None
-    _save(session)
+    save(session)
     return case
 
 
@@ -461,7 +470,7 @@ def add_research_note(
     content: str,
     today: date,
 ) -> ResearchNote:
-    case = _case_for_step(session, principal, case_id, Step.ADD_RESEARCH_NOTE)
+    case = case_for_step(session, principal, case_id, Step.ADD_RESEARCH_NOTE)
     note_id = uuid.uuid4()
     note = ResearchNote(
         id=note_id,
@@ -471,9 +480,9 @@ def add_research_note(
         created_at=utcnow(),
         content_enc=personal.seal_note(cipher_of(vault, case), note_id, content),
     )
-    _advance(session, case, Step.ADD_RESEARCH_NOTE, StepFacts(today=today), principal)
+    advance(session, case, Step.ADD_RESEARCH_NOTE, StepFacts(today=today), principal)
     case.research_notes.append(note)
-    _save(session)
+    save(session)
     return note
 
 
@@ -486,11 +495,11 @@ def examine_at_meeting(
     today: date,
     meeting_record_days: int,
 ) -> Case:
-    case = _case_for_step(session, principal, case_id, Step.EXAMINE_AT_MEETING)
+    case = case_for_step(session, principal, case_id, Step.EXAMINE_AT_MEETING)
     facts = examination_facts(case, meeting, today, meeting_record_days)
-    _advance(session, case, Step.EXAMINE_AT_MEETING, facts, principal)
+    advance(session, case, Step.EXAMINE_AT_MEETING, facts, principal)
     case.meeting_id = meeting.id
-    _save(session)
+    save(session)
     return case
 
 
@@ -519,12 +528,12 @@ def review_decision(
     services, where it lists any) or no action (closes, with that reason)."""
     orient = data.decision is ReviewDecision.ORIENT
     step = Step.ORIENT if orient else Step.CLOSE_WITHOUT_ACTION
-    case = _case_for_step(session, principal, case_id, step)
+    case = case_for_step(session, principal, case_id, step)
     services = review_input(session, case, data, today)
     destinations = tuple(o.destination for o in data.orientations)
     facts = review_facts(session, case, today)
     detail = None if orient else ClosureReason.NO_ACTION.value
-    _advance(session, case, step, facts, principal, detail=detail)
+    advance(session, case, step, facts, principal, detail=detail)
     now = utcnow()
     case.review_decision = data.decision.value
     case.orientations.extend(
@@ -540,7 +549,7 @@ def review_decision(
     if not orient:
         case.closed_at = now
         case.closure_reason = ClosureReason.NO_ACTION.value
-    _save(session)
+    save(session)
     return case
 
 
@@ -550,9 +559,9 @@ def review_input(
     """The decision's destinations (open to the cell, each once; none with "no action") and
     the service each names: an InvalidInput otherwise. The services, in the orientations'
     order."""
-    cell = _cell_of(session, case)
+    cell = cell_of(session, case)
     destinations = tuple(o.destination for o in data.orientations)
-    with _as_invalid_input():
+    with invalid_input_of_guards():
         if data.decision is ReviewDecision.ORIENT:
             guards.destinations_allowed(
                 StepFacts(today=today, cell_kind=CellKind(cell.kind), destinations=destinations)
@@ -592,10 +601,10 @@ def record_family_information(
     """R8: the family was informed of the orientation (on a day between the decision and
     today), by what means, and its answer: informed, objects (recorded, shown to the CST with
     the transmission), unreachable (no transmission to social services)."""
-    case = _case_for_step(session, principal, case_id, Step.RECORD_FAMILY_INFORMATION)
+    case = case_for_step(session, principal, case_id, Step.RECORD_FAMILY_INFORMATION)
     facts = family_information_facts(case, today)
     # The state and the rules first (a second record is a conflict, whatever its date).
-    _advance(
+    advance(
         session,
         case,
         Step.RECORD_FAMILY_INFORMATION,
@@ -603,12 +612,12 @@ def record_family_information(
         principal,
         detail=f"outcome:{data.outcome.value}",
     )
-    with _as_invalid_input():
+    with invalid_input_of_guards():
         guards.check_informed_on(data.informed_on, _decided_on(case), today)
     case.family_informed_on = data.informed_on
     case.family_information_means = data.means.value
     case.family_information_outcome = data.outcome.value
-    _save(session)
+    save(session)
     return case
 
 
@@ -623,10 +632,10 @@ def add_orientation(
     """Orients the case elsewhere after the decision, when the family could not be reached or
     a service could not take it: a destination open to the cell that the case does not have
     yet, naming one of the cell's services where it lists any."""
-    case = _case_for_step(session, principal, case_id, Step.ADD_ORIENTATION)
-    cell = _cell_of(session, case)
+    case = case_for_step(session, principal, case_id, Step.ADD_ORIENTATION)
+    cell = cell_of(session, case)
     existing = frozenset(Destination(o.destination) for o in case.orientations)
-    with _as_invalid_input():
+    with invalid_input_of_guards():
         guards.another_destination(
             StepFacts(
                 today=today,
@@ -642,7 +651,7 @@ def add_orientation(
         service_id=data.service_id,
         at="service_id",
     )
-    _advance(
+    advance(
         session,
         case,
         Step.ADD_ORIENTATION,
@@ -659,7 +668,7 @@ def add_orientation(
             decided_at=utcnow(),
         )
     )
-    _save(session)
+    save(session)
     return case
 
 
@@ -671,13 +680,13 @@ def transmit(
     orientation_id: uuid.UUID,
     today: date,
 ) -> Case:
-    case = _case_for_step(session, principal, case_id, Step.TRANSMIT)
+    case = case_for_step(session, principal, case_id, Step.TRANSMIT)
     orientation = _orientation(case, orientation_id)
     facts = transmission_facts(session, case, orientation, today)
-    _advance(session, case, Step.TRANSMIT, facts, principal, detail=f"orientation:{orientation.id}")
+    advance(session, case, Step.TRANSMIT, facts, principal, detail=f"orientation:{orientation.id}")
     orientation.transmitted_at = utcnow()
     orientation.transmitted_by = principal.user_id
-    _save(session)
+    save(session)
     return case
 
 
@@ -709,12 +718,12 @@ def record_feedback(
             slug="invalid-feedback",
         )
     facts = feedback_facts(orientation, today)
-    _advance(session, case, Step.RECORD_FEEDBACK, facts, principal)
+    advance(session, case, Step.RECORD_FEEDBACK, facts, principal)
     orientation.feedback_outcome = data.outcome.value
     orientation.reoriented_to = data.reoriented_to.value if data.reoriented_to else None
     orientation.feedback_at = utcnow()
     orientation.feedback_by = principal.user_id
-    _save(session)
+    save(session)
     return case
 
 
@@ -742,7 +751,7 @@ def close(
     """Closes the case, saying why (a reason of the closed list that the record bears out:
     every feedback received, the family unreachable, the person out of the public); it joins
     the archive (R17)."""
-    case = _case_for_step(session, principal, case_id, Step.CLOSE)
+    case = case_for_step(session, principal, case_id, Step.CLOSE)
     if CaseState(case.state) not in ALLOWED_FROM[Step.CLOSE]:
         # Out of turn whatever the reason: say that first.
         raise Conflict(
@@ -759,10 +768,10 @@ def close(
             case_id=case.id,
         )
     facts = closure_facts(session, case, reason, today)
-    _advance(session, case, Step.CLOSE, facts, principal, detail=reason.value)
+    advance(session, case, Step.CLOSE, facts, principal, detail=reason.value)
     case.closed_at = utcnow()
     case.closure_reason = reason.value
-    _save(session)
+    save(session)
     return case
 
 
@@ -812,7 +821,7 @@ def closure_facts(
         orientations=len(case.orientations),
         orientations_with_feedback=sum(o.feedback_outcome is not None for o in case.orientations),
         family_outcome=_family_outcome(case),
-        aged_out=_aged_out(case, CellKind(_cell_of(session, case).kind), today),
+        aged_out=_aged_out(case, CellKind(cell_of(session, case).kind), today),
     )
 
 
@@ -864,17 +873,38 @@ def case_of(session: Session, *, principal: Principal, case_id: uuid.UUID) -> Ca
     return _case_in_cells(session, principal, case_id)
 
 
-def _case_for_step(session: Session, principal: Principal, case_id: uuid.UUID, step: Step) -> Case:
+def case_for_step(session: Session, principal: Principal, case_id: uuid.UUID, step: Step) -> Case:
+    """The case of the caller's cells (404) on which the charter lets them take ``step`` (403)."""
     case = _case_in_cells(session, principal, case_id)
+    require_step_on(principal, step, case)
+    return case
+
+
+def require_step_on(principal: Principal, step: Step, case: Case) -> None:
     try:
         decisions.require_step(principal, step, facts_of(case))
     except Forbidden as refusal:
         refusal.case_id = case.id  # for the audit log (the id may come from the body)
         raise
-    return case
 
 
-def _cell_of(session: Session, case: Case) -> Cell:
+def check_step(step: Step, case: Case, facts: StepFacts) -> None:
+    """Raises the 409 the step would meet now, changing nothing: a step that validates its
+    values after the procedure's checks asks this first."""
+    try:
+        fire(step, CaseState(case.state), facts)
+    except IllegalStep as error:
+        raise Conflict(str(error), slug="step-not-allowed-in-state", case_id=case.id) from error
+    except GuardFailed as error:
+        raise Conflict(error.detail, slug=error.slug, case_id=case.id) from error
+
+
+def receipt_facts(case: Case, today: date) -> StepFacts:
+    """What the steps on a received signalement look at: has it been sent back to its author."""
+    return StepFacts(today=today, returned_to_author=case.returned_reason is not None)
+
+
+def cell_of(session: Session, case: Case) -> Cell:
     cell = directory.get_cell(session, case.cell_id)
     assert cell is not None  # foreign key
     return cell
@@ -887,7 +917,7 @@ def _orientation(case: Case, orientation_id: uuid.UUID) -> Orientation:
     raise NotFound("This case has no orientation with this id.", slug="orientation-not-found")
 
 
-def _advance(
+def advance(
     session: Session,
     case: Case,
     step: Step,
@@ -899,15 +929,11 @@ def _advance(
     """Fires the step on the machine and records it (with ``detail``, a code that says more
     of it in the history); the caller then saves (version bump)."""
     before = CaseState(case.state)
-    try:
-        after = fire(step, before, facts)
-    except IllegalStep as error:
-        raise Conflict(str(error), slug="step-not-allowed-in-state", case_id=case.id) from error
-    except GuardFailed as error:
-        raise Conflict(error.detail, slug=error.slug, case_id=case.id) from error
+    check_step(step, case, facts)
+    after = fire(step, before, facts)
     case.state = after.value
     case.updated_at = utcnow()
-    _record_step(case, step, before, after, principal, detail)
+    record_step(case, step, before, after, principal, detail)
     trail.record(session, principal, STEP_ACTIONS[step], case_id=case.id, detail=step.value)
 
 
@@ -929,10 +955,16 @@ STEP_ACTIONS = {
     Step.CLOSE: Action.CLOSE,
     Step.REQUEST_ARCHIVE_ACCESS: Action.REQUEST_ARCHIVE_ACCESS,
     Step.EXPORT_SUBJECT_ACCESS: Action.EXPORT_SUBJECT_ACCESS,
+    Step.AMEND: Action.AMEND_CASE,
+    Step.CORRECT_IDENTITY: Action.AMEND_CASE,
+    Step.WITHDRAW: Action.WITHDRAW,
+    Step.RETURN_TO_AUTHOR: Action.RETURN_TO_AUTHOR,
+    Step.AMEND_RESEARCH_NOTE: Action.AMEND_RESEARCH_NOTE,
+    Step.READ_REVISIONS: Action.READ_REVISIONS,
 }
 
 
-def _record_step(
+def record_step(
     case: Case,
     step: Step,
     before: CaseState | None,
@@ -953,7 +985,7 @@ def _record_step(
     )
 
 
-def _save(session: Session) -> None:
+def save(session: Session) -> None:
     try:
         session.flush()
     except StaleDataError as error:
@@ -964,7 +996,7 @@ def _save(session: Session) -> None:
 
 
 @contextmanager
-def _as_invalid_input() -> Iterator[None]:
+def invalid_input_of_guards() -> Iterator[None]:
     """Turns a workflow input refusal into a 422 problem."""
     try:
         yield
@@ -995,7 +1027,7 @@ def grant_archive_access(
     hours: float,
 ) -> ArchiveAccess:
     """A motivated, time-limited read of a closed case, by its coordinator or the parquet."""
-    case = _case_for_step(session, principal, case_id, Step.REQUEST_ARCHIVE_ACCESS)
+    case = case_for_step(session, principal, case_id, Step.REQUEST_ARCHIVE_ACCESS)
     if case.state != CaseState.CLOSED:
         raise Conflict(
             "Only a closed (archived) case needs an archive access; read this one directly.",
@@ -1044,7 +1076,7 @@ def export_for_subject(
     """The only nominative export (R22): by the coordinator of the case's cell, whatever the
     step (the person's right does not wait for the procedure), logged as a high-severity read
     of every block."""
-    case = _case_for_step(session, principal, case_id, Step.EXPORT_SUBJECT_ACCESS)
+    case = case_for_step(session, principal, case_id, Step.EXPORT_SUBJECT_ACCESS)
     if case.state == CaseState.PURGED:
         raise Gone(
             "The nominative data of this case was destroyed under the retention rules (R18): "

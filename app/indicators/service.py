@@ -17,12 +17,12 @@ from app.audit import trail
 from app.audit.trail import Action
 from app.cases.age import AGE_BRACKETS
 from app.directory import repository as directory
-from app.directory.principal import Principal
 from app.errors import Forbidden, InvalidInput
 from app.indicators import disclosure, repository
 from app.indicators.repository import Counts, Median, Period
 from app.indicators.schemas import Count, IndicatorsRead, MedianDays
 from app.policy import decisions
+from app.principal import Principal
 from app.vocabulary import ClosureReason, Destination, FeedbackOutcome, Motif, Organisation, Sex
 from app.workflow.guards import add_calendar_months
 

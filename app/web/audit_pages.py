@@ -24,10 +24,10 @@ from app.audit.repository import EventFilter
 from app.audit.service import EventPage
 from app.audit.trail import OPERATOR_ROLE, Action
 from app.db import DbSession
-from app.directory.principal import Principal
 from app.errors import InvalidInput
 from app.policy import decisions
 from app.policy.visibility import Block
+from app.principal import Principal
 from app.schemas import MAX_ROW_ID, utc_instant
 from app.vocabulary import Organisation, Role
 from app.web import labels

@@ -49,12 +49,12 @@ from app.crypto.dependency import CurrentVault
 from app.crypto.vault import Vault
 from app.db import DbSession
 from app.directory import repository as directory
-from app.directory.principal import Principal
 from app.errors import Conflict, InvalidInput
 from app.operations import metrics
 from app.partners import repository as partners
 from app.policy import decisions
 from app.policy.visibility import case_view
+from app.principal import Principal
 from app.vocabulary import (
     DESTINATIONS_BY_KIND,
     CellKind,

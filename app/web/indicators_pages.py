@@ -29,10 +29,10 @@ from app.audit.trail import Action
 from app.clock import Today
 from app.config import CurrentSettings, Settings
 from app.db import DbSession
-from app.directory.principal import Principal
 from app.errors import InvalidInput
 from app.indicators import service
 from app.indicators.schemas import IndicatorsRead
+from app.principal import Principal
 from app.schemas import MAX_ROW_ID
 from app.vocabulary import (
     ClosureReason,

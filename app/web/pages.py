@@ -30,10 +30,10 @@ from app.crypto.dependency import CurrentVault
 from app.db import DbSession, utcnow
 from app.directory import repository as directory
 from app.directory import service as directory_service
-from app.directory.principal import Principal
 from app.errors import Forbidden, InvalidInput
 from app.http_hardening import AuthFailureLimiter
 from app.partners import service as partners
+from app.principal import Principal
 from app.vocabulary import (
     GuardianRelationship,
     Motif,

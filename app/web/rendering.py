@@ -20,9 +20,9 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
-from app.directory.principal import Principal
 from app.indicators.service import CELL_ACTION
 from app.policy import decisions
+from app.principal import Principal
 from app.web import labels
 from app.web.deps import CSRF_FIELD
 

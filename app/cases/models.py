@@ -34,6 +34,9 @@ class Case(Base):
         CheckConstraint(f"state IN ({_STATES})", name="state_known"),
         # The listing's keyset order within the caller's cells.
         Index("ix_case_file_cell_submitted", "cell_id", "submitted_at", "id"),
+        # The lists' two orders (newest received, newest changed) within the caller's cells.
+        Index("ix_case_file_cell_received", "cell_id", "received_on", "id"),
+        Index("ix_case_file_cell_updated", "cell_id", "updated_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

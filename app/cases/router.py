@@ -13,6 +13,7 @@ from app.audit import service as audit_service
 from app.audit.schemas import AuditEventRead
 from app.auth import CurrentPrincipal
 from app.cases import corrections, service
+from app.cases.references import REFERENCE_PATTERN
 from app.cases.schemas import (
     ArchiveAccessHeld,
     ArchiveAccessIn,
@@ -125,7 +126,9 @@ def submit_case(body: CaseCreate, step: CaseStep, settings: CurrentSettings) -> 
     "",
     response_model=CasePage,
     responses=responses(401, 403, 422),
-    summary="The cases of your cells that the charter lets you see",
+    summary="The cases of your cells that the charter lets you see, newest first by the date "
+    "sort names (a reference finds one; state=closed: the archive's index, for who may ask "
+    "for an archive access)",
     response_model_exclude_unset=True,
 )
 def list_cases(
@@ -136,6 +139,8 @@ def list_cases(
     state: CaseState | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    reference: Annotated[str | None, Query(pattern=REFERENCE_PATTERN, max_length=16)] = None,
+    sort: service.ListSort = service.ListSort.RECEIVED_ON,
 ) -> CasePage:
     items, next_cursor = service.list_cases(
         session,
@@ -145,6 +150,8 @@ def list_cases(
         state=state,
         limit=limit,
         cursor=cursor,
+        reference=reference,
+        sort=sort,
     )
     return CasePage(
         items=[case_read(item, principal, in_list=True) for item in items], next_cursor=next_cursor

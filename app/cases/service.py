@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -83,6 +84,8 @@ class VisibleCase:
     possible_duplicates: list[uuid.UUID] | None
     # Present only when a visible block holds nominative fields: decrypt only what is shown.
     cipher: FieldCipher | None
+    # A closed case listed for who may ask for an archive access: reference, dates, reason.
+    archive_entry: bool = False
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -206,6 +209,13 @@ def _possible_duplicates(session: Session, principal: Principal, case: Case) -> 
 MAX_PAGE = 100
 
 
+class ListSort(StrEnum):
+    """The date a list is sorted by, newest first."""
+
+    RECEIVED_ON = "received_on"
+    UPDATED_AT = "updated_at"
+
+
 def list_cases(
     session: Session,
     *,
@@ -215,8 +225,14 @@ def list_cases(
     state: CaseState | None,
     limit: int,
     cursor: str | None,
+    reference: str | None = None,
+    sort: ListSort = ListSort.RECEIVED_ON,
 ) -> tuple[list[VisibleCase], str | None]:
-    """A page of the cases the caller may see: SQL narrows to their cells, the policy per row."""
+    """A page of the cases the caller may see: SQL narrows to their cells, the policy per row.
+
+    Closed cases, which only an archive access opens (R17), are listed (``state=closed``) to
+    those who may ask for one: as an index entry, their reference, state, dates and closure
+    reason."""
     if not principal.charter_accepted:
         raise decisions.charter_refusal()
     if not principal.cell_ids:
@@ -228,7 +244,7 @@ def list_cases(
     if cell_id is not None and not cells:
         raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
     limit = max(1, min(limit, MAX_PAGE))
-    position = _decode_cursor(cursor)
+    position = _decode_cursor(cursor, sort)
     # Rows the policy hides are skipped, so read on until one more visible row than a page.
     visible: list[VisibleCase] = []
     while len(visible) <= limit:
@@ -236,38 +252,61 @@ def list_cases(
             session,
             cell_ids=cells,
             state=state.value if state else None,
+            reference=reference,
+            sort=sort.value,
             after=position,
             batch=limit + 1,
         )
         for case in batch:
-            if case_view(principal, facts_of(case)).blocks:
+            facts = facts_of(case)
+            if case_view(principal, facts).blocks:
                 visible.append(_visible(session, principal, vault, case, in_list=True))
+            elif state is CaseState.CLOSED and _may_index_archive(principal, facts):
+                visible.append(
+                    VisibleCase(case, CaseView(blocks=frozenset()), None, None, archive_entry=True)
+                )
         if len(batch) <= limit:
             break
-        position = (batch[-1].submitted_at, batch[-1].id)
+        position = (_sort_value(batch[-1], sort), batch[-1].id)
     page = visible[:limit]
     trail.record_reads(session, principal, Action.LIST_CASES, [_read(v) for v in page])
     if len(visible) <= limit:
         return page, None
-    return page, _encode_cursor(page[-1].case.submitted_at, page[-1].case.id)
+    return page, _encode_cursor(sort, _sort_value(page[-1].case, sort), page[-1].case.id)
 
 
-def _encode_cursor(submitted_at: datetime, case_id: uuid.UUID) -> str:
-    raw = f"{submitted_at.isoformat()}|{case_id}".encode()
+def _may_index_archive(principal: Principal, facts: CaseFacts) -> bool:
+    return decisions.may_step(principal, Step.REQUEST_ARCHIVE_ACCESS, facts)
+
+
+def _sort_value(case: Case, sort: ListSort) -> date | datetime:
+    return case.received_on if sort is ListSort.RECEIVED_ON else case.updated_at
+
+
+def _encode_cursor(sort: ListSort, value: date | datetime, case_id: uuid.UUID) -> str:
+    raw = f"{sort.value}|{value.isoformat()}|{case_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+def _decode_cursor(cursor: str | None, sort: ListSort) -> tuple[date | datetime, uuid.UUID] | None:
     if not cursor:
         return None
     refused = InvalidInput(
-        "The cursor is not one this service gave; start again without it.", slug="invalid-cursor"
+        "The cursor is not one this service gave for this sort; start again without it.",
+        slug="invalid-cursor",
     )
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, case_id = raw.split("|")
-        # A forged position must still be an instant of the calendar in UTC.
-        return utc_instant(datetime.fromisoformat(stamp)), uuid.UUID(case_id)
+        given_sort, stamp, case_id = raw.split("|")
+        if given_sort != sort.value:
+            raise refused
+        value: date | datetime
+        if sort is ListSort.RECEIVED_ON:
+            value = date.fromisoformat(stamp)
+        else:
+            # A forged position must still be an instant of the calendar in UTC.
+            value = utc_instant(datetime.fromisoformat(stamp))
+        return value, uuid.UUID(case_id)
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise refused from error
 

@@ -20,10 +20,12 @@ from app.audit import trail
 from app.audit.context import audited_as
 from app.audit.trail import Action
 from app.cases import service
+from app.cases.references import looks_like_reference
 from app.cases.schemas import (
     CaseCreate,
 )
 from app.cases.serialise import case_read
+from app.cases.service import ListSort
 from app.clock import Today
 from app.config import CurrentSettings, Settings
 from app.crypto.dependency import CurrentVault
@@ -245,22 +247,40 @@ def my_cases(
     cellule: Annotated[CellId | None, BLANK_IS_NONE] = None,
     suite: str | None = Query(default=None, max_length=200),
     fait: str | None = Query(default=None, max_length=40),
+    tri: Annotated[ListSort | None, BLANK_IS_NONE] = None,
+    reference: str = Query(default="", max_length=40),
 ) -> HTMLResponse:
-    items, next_cursor = service.list_cases(
-        session,
-        principal=principal,
-        vault=vault,
-        cell_id=cellule,
-        state=etat,
-        limit=50,
-        cursor=suite,
-    )
+    sort = tri or ListSort.RECEIVED_ON
+    wanted = reference.strip().upper()
+    reference_error = None
+    items: list[Any] = []
+    next_cursor = None
+    if wanted and not looks_like_reference(wanted):
+        reference_error = labels.REFERENCE_FORMAT
+    else:
+        items, next_cursor = service.list_cases(
+            session,
+            principal=principal,
+            vault=vault,
+            cell_id=cellule,
+            state=etat,
+            limit=50,
+            cursor=suite,
+            reference=wanted or None,
+            sort=sort,
+        )
     cells = _cells(session, principal)
     names = {cell_id: name for cell_id, name, _ in cells}
     rows = [case_read(item, principal, in_list=True) for item in items]
     next_url = None
     if next_cursor:
-        query = {"etat": etat.value if etat else None, "cellule": cellule, "suite": next_cursor}
+        query = {
+            "etat": etat.value if etat else None,
+            "cellule": cellule,
+            "tri": sort.value,
+            "reference": wanted or None,
+            "suite": next_cursor,
+        }
         next_url = HOME + "?" + urlencode({k: v for k, v in query.items() if v is not None})
     template = "cases_table.html" if request.headers.get("hx-request") else "cases.html"
     return page(
@@ -275,6 +295,10 @@ def my_cases(
             "state": etat.value if etat else "",
             "cell": cellule,
             "next_url": next_url,
+            "sorts": choices(ListSort),
+            "sort": sort.value,
+            "reference": reference.strip(),
+            "reference_error": reference_error,
             "may_submit": service.may_submit(principal),
             # The step just taken, when it took the case out of this user's sight (a closure).
             "done": labels.DONE.get(fait or ""),
@@ -284,6 +308,7 @@ def my_cases(
                 if partners.may_manage(principal, cell_id)
             ],
         },
+        status_code=422 if reference_error else 200,
     )
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from app.web import (
     audit_pages,
     case_pages,
+    correction_pages,
     indicators_pages,
     meetings_pages,
     oidc,
@@ -18,6 +19,7 @@ router = APIRouter(include_in_schema=False)
 for screens in (
     pages,
     case_pages,
+    correction_pages,
     oidc,
     meetings_pages,
     services_pages,

@@ -7,6 +7,7 @@
 * ``case_file.state`` may be ``withdrawn``; ``withdrawal_reason``/``withdrawn_at`` say why and
   when, ``returned_reason``/``returned_at`` that the coordinator sent the signalement back to
   its author.
+* Indexes for the lists' two orders (received, changed) within a cell.
 * ``case_revision``: the values an amendment replaced, sealed with the case's key;
   ``research_note.amended_at``: its author amended it.
 
@@ -160,6 +161,12 @@ def upgrade() -> None:
     )
     _number_existing_cases()
     op.create_index(op.f("ix_case_file_reference"), "case_file", ["reference"], unique=True)
+    op.create_index(
+        "ix_case_file_cell_received", "case_file", ["cell_id", "received_on", "id"], unique=False
+    )
+    op.create_index(
+        "ix_case_file_cell_updated", "case_file", ["cell_id", "updated_at", "id"], unique=False
+    )
 
     if op.get_bind().dialect.name == "sqlite":
         _edit_sqlite_definition(
@@ -199,6 +206,8 @@ def downgrade() -> None:
         op.create_check_constraint(
             op.f("ck_case_file_state_known"), "case_file", f"state IN ({OLD_STATES})"
         )
+    op.drop_index("ix_case_file_cell_updated", table_name="case_file")
+    op.drop_index("ix_case_file_cell_received", table_name="case_file")
     op.drop_index(op.f("ix_case_file_reference"), table_name="case_file")
     for column in ("returned_at", "returned_reason", "withdrawn_at", "withdrawal_reason"):
         op.execute(f"ALTER TABLE case_file DROP COLUMN {column}")

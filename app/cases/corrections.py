@@ -166,6 +166,14 @@ def amend_case(
             "facts).",
             slug="empty-amendment",
         )
+    if "minor" in changes or "contact" in changes:
+        raise _refuse_fields(
+            [name for name in ("minor", "contact") if name in changes],
+            "required-field-removed",
+            "A signalement always names the minor: a block cannot be removed, only its "
+            "optional fields.",
+            InvalidInput,
+        )
     allowed = amendable_fields(step)
     refused = sorted(name for name in changes if name not in allowed)
     if refused:
@@ -179,9 +187,9 @@ def amend_case(
     removed = sorted(
         name for name, value in changes.items() if value is None and name in REQUIRED_FIELDS
     )
-    if removed or "minor" in changes or "contact" in changes:
+    if removed:
         raise _refuse_fields(
-            removed or [name for name in ("minor", "contact") if name in changes],
+            removed,
             "required-field-removed",
             "A signalement always names the minor, their birth date and at least one motif: "
             "these cannot be removed.",

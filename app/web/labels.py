@@ -393,6 +393,7 @@ INDICATOR_COUNTS: dict[str, str] = {
     "orientations": "Orientations décidées",
     "transmitted": "Orientations transmises aux services",
     "closed": "Situations closes",
+    "withdrawn": "Signalements retirés",
 }
 INDICATOR_BREAKDOWNS: dict[str, str] = {
     "by_origin": "Situations signalées, par origine",
@@ -402,6 +403,7 @@ INDICATOR_BREAKDOWNS: dict[str, str] = {
     "by_destination": "Orientations décidées, par destination",
     "feedback": "Retours des services, par issue",
     "by_closure_reason": "Situations closes, par motif",
+    "by_withdrawal_reason": "Signalements retirés, par motif",
 }
 INDICATOR_MEDIANS: dict[str, str] = {
     "received_to_parquet_decision": "De la réception à la décision du parquet",

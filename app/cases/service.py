@@ -230,9 +230,9 @@ def list_cases(
 ) -> tuple[list[VisibleCase], str | None]:
     """A page of the cases the caller may see: SQL narrows to their cells, the policy per row.
 
-    Closed cases, which only an archive access opens (R17), are listed (``state=closed``) to
-    those who may ask for one: as an index entry, their reference, state, dates and closure
-    reason."""
+    Closed cases, which only an archive access opens (R17), are listed (``state=closed``, or
+    found by their reference) to those who may ask for one: as an index entry, their
+    reference, state, dates and closure reason."""
     if not principal.charter_accepted:
         raise decisions.charter_refusal()
     if not principal.cell_ids:
@@ -261,7 +261,7 @@ def list_cases(
             facts = facts_of(case)
             if case_view(principal, facts).blocks:
                 visible.append(_visible(session, principal, vault, case, in_list=True))
-            elif state is CaseState.CLOSED and _may_index_archive(principal, facts):
+            elif (state is CaseState.CLOSED or reference) and _may_index_archive(principal, facts):
                 visible.append(
                     VisibleCase(case, CaseView(blocks=frozenset()), None, None, archive_entry=True)
                 )

@@ -206,6 +206,7 @@ LABELS[ListSort] = {
     "updated_at": "Dernière modification (la plus récente d'abord)",
 }
 REFERENCE_FORMAT = "Un numéro de situation s'écrit comme 18-2026-0042 (ou R18-2026-0007)."
+REFERENCE_UNKNOWN = "Aucune situation de vos cellules ne porte ce numéro."
 # A signalement sent back to its author waits for them instead.
 AWAITS_RETURNED = "Compléments de son auteur, puis transmission au parquet"
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BeforeValidator, Field, ValidationError
 from starlette.datastructures import FormData
 
@@ -248,27 +248,38 @@ def my_cases(
     suite: str | None = Query(default=None, max_length=200),
     fait: str | None = Query(default=None, max_length=40),
     tri: Annotated[ListSort | None, BLANK_IS_NONE] = None,
-    reference: str = Query(default="", max_length=40),
 ) -> HTMLResponse:
     sort = tri or ListSort.RECEIVED_ON
-    wanted = reference.strip().upper()
-    reference_error = None
-    items: list[Any] = []
-    next_cursor = None
-    if wanted and not looks_like_reference(wanted):
-        reference_error = labels.REFERENCE_FORMAT
-    else:
-        items, next_cursor = service.list_cases(
-            session,
-            principal=principal,
-            vault=vault,
-            cell_id=cellule,
-            state=etat,
-            limit=50,
-            cursor=suite,
-            reference=wanted or None,
-            sort=sort,
-        )
+    items, next_cursor = service.list_cases(
+        session,
+        principal=principal,
+        vault=vault,
+        cell_id=cellule,
+        state=etat,
+        limit=50,
+        cursor=suite,
+        sort=sort,
+    )
+    return _cases_page(
+        request, session, principal, items, next_cursor, etat, cellule, sort, done=fait
+    )
+
+
+def _cases_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    items: list[Any],
+    next_cursor: str | None,
+    etat: CaseState | None,
+    cellule: int | None,
+    sort: ListSort,
+    *,
+    done: str | None = None,
+    reference: str = "",
+    reference_error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     cells = _cells(session, principal)
     names = {cell_id: name for cell_id, name, _ in cells}
     rows = [case_read(item, principal, in_list=True) for item in items]
@@ -278,7 +289,6 @@ def my_cases(
             "etat": etat.value if etat else None,
             "cellule": cellule,
             "tri": sort.value,
-            "reference": wanted or None,
             "suite": next_cursor,
         }
         next_url = HOME + "?" + urlencode({k: v for k, v in query.items() if v is not None})
@@ -297,19 +307,55 @@ def my_cases(
             "next_url": next_url,
             "sorts": choices(ListSort),
             "sort": sort.value,
-            "reference": reference.strip(),
+            "reference": reference,
             "reference_error": reference_error,
             "may_submit": service.may_submit(principal),
             # The step just taken, when it took the case out of this user's sight (a closure).
-            "done": labels.DONE.get(fait or ""),
+            "done": labels.DONE.get(done or ""),
             "managed_cells": [
                 (cell_id, name)
                 for cell_id, name, _ in cells
                 if partners.may_manage(principal, cell_id)
             ],
         },
-        status_code=422 if reference_error else 200,
+        status_code=status_code,
     )
+
+
+@router.post(HOME + "/reference", dependencies=[audited_as(Action.LIST_CASES)])
+def find_by_reference(
+    request: Request,
+    form: CheckedForm,
+    principal: WebPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+) -> Response:
+    """The search box: a reference posted (never in an address, where a name typed by mistake
+    would be logged), on to its case; else back to the list saying why, with what was typed."""
+    typed = text(form, "reference")[:40]
+    wanted = typed.strip().upper()
+    sort = ListSort.RECEIVED_ON
+    if not looks_like_reference(wanted):
+        return _cases_page(
+            request, session, principal, [], None, None, None, sort,
+            reference=typed, reference_error=labels.REFERENCE_FORMAT, status_code=422,
+        )  # fmt: skip
+    items, _ = service.list_cases(
+        session,
+        principal=principal,
+        vault=vault,
+        cell_id=None,
+        state=None,
+        limit=1,
+        cursor=None,
+        reference=wanted,
+    )
+    if not items:
+        return _cases_page(
+            request, session, principal, [], None, None, None, sort,
+            reference=typed, reference_error=labels.REFERENCE_UNKNOWN, status_code=404,
+        )  # fmt: skip
+    return _see_other(f"{HOME}/{items[0].case.id}")
 
 
 # --- a new signalement (step 1) --------------------------------------------------------------

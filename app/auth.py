@@ -34,12 +34,12 @@ from app.audit.trail import Actor
 from app.config import Settings
 from app.db import DbSession
 from app.directory import repository as directory_repository
-from app.directory.principal import Principal
 from app.directory.service import load_principal
 from app.errors import NotAuthenticated
 from app.http_hardening import AuthFailureLimiter
 from app.inputs import KEY_FILE_MAX_BYTES, read_bounded
 from app.keyfiles import check_private_file, write_private_file
+from app.principal import Principal
 
 log = logging.getLogger(__name__)
 

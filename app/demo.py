@@ -12,10 +12,10 @@ from app.cases.models import Case
 from app.cases.schemas import CaseCreate, MinorIn
 from app.clock import today
 from app.crypto.vault import Vault
-from app.directory.principal import Principal
 from app.directory.service import load_principal
 from app.meetings import service as meetings
 from app.meetings.schemas import MeetingCreate
+from app.principal import Principal
 from app.vocabulary import Motif, Sex
 
 

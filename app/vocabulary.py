@@ -140,3 +140,20 @@ class ClosureReason(StrEnum):
     FAMILY_UNREACHABLE = "family_unreachable"  # the family could not be reached (R8)
     NO_ACTION = "no_action"  # the review decision "no action"
     OTHER_LEGACY = "other_legacy"  # written only by the migration, for older closures
+
+
+class WithdrawalReason(StrEnum):
+    """Why a signalement was withdrawn before the parquet saw it (R4)."""
+
+    SENT_BY_MISTAKE = "sent_by_mistake"
+    WRONG_CELL = "wrong_cell"
+    SITUATION_RESOLVED = "situation_resolved"
+    OTHER = "other"
+
+
+class ReturnReason(StrEnum):
+    """Why the coordinator sent a signalement back to its author to be completed (R4)."""
+
+    INCOMPLETE_IDENTITY = "incomplete_identity"
+    FACTS_MISSING = "facts_missing"
+    OUTSIDE_CENOMED_SCOPE = "outside_cenomed_scope"

@@ -40,11 +40,11 @@ from app.cases.age import AGE_BRACKETS
 from app.clock import today
 from app.db import make_engine, make_sessionmaker
 from app.directory.models import Cell, User
-from app.directory.principal import Principal
 from app.indicators import repository
 from app.indicators.repository import Period
 from app.indicators.schemas import IndicatorsRead
 from app.indicators.service import default_period, read_indicators
+from app.principal import Principal
 from app.vocabulary import (
     CENOMED_DESTINATIONS,
     FeedbackOutcome,

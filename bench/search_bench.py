@@ -64,8 +64,8 @@ from app.crypto.models import CaseKey
 from app.crypto.vault import Vault
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.directory import service as directory
-from app.directory.principal import Principal
 from app.main import make_vault
+from app.principal import Principal
 from app.retention.policy import birth_month
 from app.workflow.states import CaseState
 from bench.audit_bench import DEFAULT_URL, server, throwaway_database
@@ -245,7 +245,7 @@ def _one_search(
                 now=datetime.now(UTC),
                 per_hour=1_000_000,
             )
-            [case_read(v, principal, in_list=True) for v in found.shown]
+            [case_read(v, principal, in_list=True) for v in found.cases]
         seconds = time.perf_counter() - started
     return seconds, found.count, len(keys), len(identities)
 

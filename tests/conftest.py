@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from json import dumps as json_dumps
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,8 @@ from app.crypto.keyring import LocalKeyringProvider
 from app.crypto.vault import Vault
 from app.db import Base, make_engine, make_sessionmaker, unit_of_work
 from app.directory import service as directory
-from app.directory.principal import Principal
 from app.main import create_app
+from app.principal import Principal
 from app.vocabulary import CellKind, Organisation, Role
 
 POSTGRES_URL = os.environ.get("CENOMED_TEST_DATABASE_URL", "")
@@ -223,6 +224,14 @@ class Actor:
 
     def post(self, url: str, json: Any = None, **kwargs: Any) -> Any:
         return self.client.post("/api/v1" + url, json=json, headers=self.headers, **kwargs)
+
+    def put(self, url: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.client.put("/api/v1" + url, json=json, headers=self.headers, **kwargs)
+
+    def patch(self, url: str, body: Any) -> Any:
+        """A JSON Merge Patch (RFC 7396), with its media type."""
+        headers = {**self.headers, "Content-Type": "application/merge-patch+json"}
+        return self.client.patch("/api/v1" + url, content=json_dumps(body), headers=headers)
 
 
 def _cell(session: Session, name: str, kind: CellKind, arrondissement: int) -> Cell:

@@ -26,9 +26,11 @@ WORKFLOW_KEYS = {
     "review_decision",
     "closed_at",
     "closure_reason",
+    "withdrawal",
+    "returned",
     "history",
 }
-ALWAYS = {"id", "state", "cell_id", "withheld"}
+ALWAYS = {"id", "reference", "state", "cell_id", "version", "withheld"}
 
 
 def test_the_cst_in_cell_review_sees_identity_only(world: World) -> None:

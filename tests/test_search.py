@@ -56,7 +56,7 @@ def search(world: World, who: str, body: dict[str, Any]) -> Any:
 
 def found(world: World, who: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     answer: dict[str, Any] = ok(search(world, who, body or terms()))
-    assert answer["count"] == len(answer["items"]) + len(answer["archived"])
+    assert answer["count"] == len(answer["items"])
     return answer
 
 
@@ -107,7 +107,6 @@ def test_the_whole_identity_is_found_whatever_its_spelling(
     [item] = answer["items"]
     assert item["minor"]["last_name"] == LAST
     assert item["minor"]["first_name"] == FIRST
-    assert answer["archived"] == []
 
 
 @pytest.mark.parametrize(
@@ -124,7 +123,7 @@ def test_the_whole_identity_is_found_whatever_its_spelling(
 )
 def test_nothing_but_the_whole_identity_matches(world: World, body: dict[str, str]) -> None:
     submit(world, by="coordinator", **minor())
-    assert found(world, "coordinator", body) == {"count": 0, "items": [], "archived": []}
+    assert found(world, "coordinator", body) == {"count": 0, "items": []}
 
 
 @pytest.mark.parametrize("wildcard", ["Zyx*", "Zyx%", "Zyxwave?", "Zyx_wavel"])
@@ -199,24 +198,47 @@ def test_the_coordinator_finds_each_case_as_the_list_shows_it(world: World) -> N
     assert from_search == from_list
 
 
-def test_a_closed_case_is_named_by_its_state_and_dates_only(world: World) -> None:
+def test_a_closed_case_is_found_as_the_archives_index_lists_it(world: World) -> None:
     case_id = close_without_action(world)
     answer = search(world, "coordinator", terms())
-    body = ok(answer)
-    assert body["items"] == []
-    [archived] = body["archived"]
-    assert set(archived) == {"id", "cell_id", "state", "received_on", "closed_at", "archive_access"}
-    assert archived["id"] == case_id
-    assert archived["state"] == "closed"
-    assert archived["closed_at"] is not None
-    assert archived["archive_access"] == f"/api/v1/cases/{case_id}/archive-access"
+    [entry] = ok(answer)["items"]
+    assert entry["id"] == case_id
+    assert set(entry) == {
+        "id",
+        "reference",
+        "state",
+        "cell_id",
+        "version",
+        "received_on",
+        "submitted_at",
+        "closed_at",
+        "closure_reason",
+        "withheld",
+    }
+    assert entry["state"] == "closed"
+    assert entry["closure_reason"] == "no_action"
+    assert set(entry["withheld"]) == {
+        "workflow",
+        "identity",
+        "contact",
+        "facts",
+        "research",
+        "orientation",
+        "feedback",
+    }
+    # Exactly what the list of closed cases shows of it.
+    [listed] = ok(world.as_("coordinator").get("/cases", params={"state": "closed"}))["items"]
+    assert entry == listed
     assert "Zyxwavel" not in answer.text
     assert "Quentinette" not in answer.text
     assert "Absences" not in answer.text
     # The parquet may ask for the archive too; the members and the CST may not: nothing.
-    assert [a["id"] for a in found(world, "parquet")["archived"]] == [case_id]
+    assert ids(found(world, "parquet")) == [case_id]
     for role in ("police", "teacher", "cst"):
         assert found(world, role)["count"] == 0, role
+    # The way to read it: a motivated, time-limited archive access (R17).
+    reason = {"reason": "Relire la situation avant la réunion de la cellule du mois."}
+    ok(world.as_("coordinator").post(f"/cases/{case_id}/archive-access", reason))
 
 
 def test_with_an_archive_access_the_closed_case_is_shown(world: World) -> None:
@@ -226,7 +248,6 @@ def test_with_an_archive_access_the_closed_case_is_shown(world: World) -> None:
     answer = found(world, "coordinator")
     assert ids(answer) == [case_id]
     assert answer["items"][0]["minor"]["last_name"] == LAST
-    assert answer["archived"] == []
     # Read from the archive: a high-severity read, as any archive read (R17).
     [read] = [e for e in events(world) if e["action"] == "search_cases" and e["case_id"] == case_id]
     assert read["severity"] == "high"
@@ -249,9 +270,8 @@ def test_only_the_cases_returned_are_decrypted(
 
     monkeypatch.setattr(vault, "cipher_for", counting)
     answer = found(world, "coordinator")
-    assert ids(answer) == [match]
-    assert [a["id"] for a in answer["archived"]] == [closed]
-    assert [str(c) for c in opened] == [match]
+    assert sorted(ids(answer)) == sorted([match, closed])
+    assert [str(c) for c in opened] == [match]  # the closed case is listed, never opened
 
 
 # --- the audit log -------------------------------------------------------------------------------

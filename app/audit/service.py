@@ -23,9 +23,9 @@ from app.audit.checkpoint import Signer, verify_log
 from app.audit.repository import EventFilter
 from app.audit.trail import Action
 from app.cases import repository as cases
-from app.directory.principal import Principal
 from app.errors import InvalidInput, NotFound
 from app.policy import decisions
+from app.principal import Principal
 from app.vocabulary import Role
 
 MAX_PAGE = 100

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from app.audit.chain import Event, append_all
 from app.audit.context import current_request
-from app.directory.principal import Principal
 from app.operations import metrics
+from app.principal import Principal
 
 ALLOWED = "allowed"
 DENIED = "denied"
@@ -58,6 +58,12 @@ class Action(StrEnum):
     CLOSE = "close"
     REQUEST_ARCHIVE_ACCESS = "request_archive_access"
     EXPORT_SUBJECT_ACCESS = "export_subject_access"
+    # corrections (issue 16)
+    AMEND_CASE = "amend_case"
+    WITHDRAW = "withdraw"
+    RETURN_TO_AUTHOR = "return_to_author"
+    AMEND_RESEARCH_NOTE = "amend_research_note"
+    READ_REVISIONS = "read_revisions"
     # a cell's partner services
     MANAGE_SERVICES = "manage_services"
     # statistics (never nominative)

@@ -34,9 +34,15 @@ class Case(Base):
         CheckConstraint(f"state IN ({_STATES})", name="state_known"),
         # The listing's keyset order within the caller's cells.
         Index("ix_case_file_cell_submitted", "cell_id", "submitted_at", "id"),
+        # The lists' two orders (newest received, newest changed) within the caller's cells.
+        Index("ix_case_file_cell_received", "cell_id", "received_on", "id"),
+        Index("ix_case_file_cell_updated", "cell_id", "updated_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # The human reference people speak of ("18-2026-0042"): unique, stable, says nothing of the
+    # minor (app.cases.references).
+    reference: Mapped[str] = mapped_column(String(16), unique=True, index=True)
     cell_id: Mapped[int] = mapped_column(ForeignKey("cell.id"))
     state: Mapped[str] = mapped_column(String(20), index=True)
     origin: Mapped[str] = mapped_column(String(30))
@@ -69,6 +75,12 @@ class Case(Base):
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The retention rule (its @id in policies/retention.cedar) under which it was destroyed.
     purge_rule: Mapped[str | None] = mapped_column(String(60))
+    # Withdrawn by its author or the coordinator (R4): why and when (the skeleton keeps it).
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(30))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Sent back to its author to be completed; cleared by the author's amendment.
+    returned_reason: Mapped[str | None] = mapped_column(String(30))
+    returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Optimistic concurrency: every step bumps it; a concurrent step on a stale copy fails (409).
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -144,6 +156,8 @@ class ResearchNote(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     author_organisation: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Its author amended it (the earlier text is a CaseRevision).
+    amended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     content_enc: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -207,3 +221,34 @@ class ArchiveAccess(Base):
     reason_enc: Mapped[bytes] = mapped_column(LargeBinary)
     granted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CaseReferenceCounter(Base):
+    """The last sequence number given in a cell for a year of receipt (references)."""
+
+    __tablename__ = "case_reference_counter"
+
+    cell_id: Mapped[int] = mapped_column(ForeignKey("cell.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class CaseRevision(Base):
+    """The values an amendment replaced (R10): sealed with the case's key, readable by the
+    coordinator only. ``fields`` names what changed, never a value; a research note's
+    revision points to the note."""
+
+    __tablename__ = "case_revision"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), index=True
+    )
+    note_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("research_note.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    fields: Mapped[str] = mapped_column(String(255))
+    previous_enc: Mapped[bytes] = mapped_column(LargeBinary)

@@ -6,12 +6,14 @@ fails to open is logged by place, never by value, and answered as an integrity p
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from app.cases.models import ArchiveAccess, CasePersonal, Guardian, ResearchNote
+from app.cases.models import ArchiveAccess, CasePersonal, CaseRevision, Guardian, ResearchNote
 from app.crypto.envelope import FieldCipher, FieldIntegrityError
 from app.errors import IntegrityFailure
 from app.operations import metrics
@@ -22,6 +24,7 @@ PERSONAL = "case_personal"
 GUARDIAN = "guardian"
 NOTE = "research_note"
 ARCHIVE_ACCESS = "archive_access"
+REVISION = "case_revision"
 
 
 def _seal(cipher: FieldCipher, table: str, column: str, row: uuid.UUID, value: str) -> bytes:
@@ -85,6 +88,11 @@ def seal_personal(
     )
 
 
+def seal_field(cipher: FieldCipher, case_id: uuid.UUID, column: str, value: str) -> bytes:
+    """One field of ``case_personal`` sealed again (an amendment)."""
+    return _seal(cipher, PERSONAL, column, case_id, value)
+
+
 def open_identity(cipher: FieldCipher, personal: CasePersonal) -> Identity:
     row = personal.case_id
     return Identity(
@@ -145,3 +153,14 @@ def seal_archive_reason(cipher: FieldCipher, access_id: uuid.UUID, reason: str) 
 
 def open_archive_reason(cipher: FieldCipher, access: ArchiveAccess) -> str:
     return _open(cipher, ARCHIVE_ACCESS, "reason_enc", access.id, access.reason_enc)
+
+
+def seal_revision(cipher: FieldCipher, revision_id: uuid.UUID, previous: dict[str, Any]) -> bytes:
+    """The values an amendment replaced, as one sealed JSON document."""
+    return _seal(cipher, REVISION, "previous_enc", revision_id, json.dumps(previous))
+
+
+def open_revision(cipher: FieldCipher, revision: CaseRevision) -> dict[str, Any]:
+    opened = _open(cipher, REVISION, "previous_enc", revision.id, revision.previous_enc)
+    previous: dict[str, Any] = json.loads(opened)
+    return previous

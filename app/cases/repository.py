@@ -5,12 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from app.cases.models import ArchiveAccess, Case, Orientation
+from app.cases.models import (
+    ArchiveAccess,
+    Case,
+    CaseReferenceCounter,
+    CaseRevision,
+    Orientation,
+)
 from app.crypto.models import IdentityIndex
 
 
@@ -66,27 +75,32 @@ def get_cases_for_policy(session: Session, case_ids: Sequence[uuid.UUID]) -> Seq
     return session.scalars(query).all()
 
 
+# The orders a list may take (its keyset column, newest first), by the sort's name.
+SORT_COLUMNS = {"received_on": Case.received_on, "updated_at": Case.updated_at}
+
+
 def cases_in_cells(
     session: Session,
     *,
     cell_ids: frozenset[int],
     state: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
+    reference: str | None = None,
+    sort: str = "received_on",
+    after: tuple[Any, uuid.UUID] | None,
     batch: int,
 ) -> Sequence[Case]:
-    """One batch of the caller's cells' cases, newest first, after a keyset position."""
+    """One batch of the caller's cells' cases, newest first by ``sort``, after a keyset
+    position (the sort's value and the id, which breaks ties)."""
+    column = SORT_COLUMNS[sort]
     query: Select[Case] = select(Case).where(Case.cell_id.in_(cell_ids))
     if state is not None:
         query = query.where(Case.state == state)
+    if reference is not None:
+        query = query.where(Case.reference == reference)
     if after is not None:
-        submitted_at, case_id = after
-        query = query.where(
-            or_(
-                Case.submitted_at < submitted_at,
-                and_(Case.submitted_at == submitted_at, Case.id < case_id),
-            )
-        )
-    query = query.order_by(Case.submitted_at.desc(), Case.id.desc()).limit(batch)
+        value, case_id = after
+        query = query.where(or_(column < value, and_(column == value, Case.id < case_id)))
+    query = query.order_by(column.desc(), Case.id.desc()).limit(batch)
     return session.scalars(query.options(*_everything())).all()
 
 
@@ -160,6 +174,33 @@ def archive_accesses(session: Session, *, case_id: uuid.UUID) -> Sequence[Archiv
         select(ArchiveAccess)
         .where(ArchiveAccess.case_id == case_id)
         .order_by(ArchiveAccess.granted_at)
+    ).all()
+
+
+def next_reference_number(session: Session, *, cell_id: int, year: int) -> int:
+    """The next sequence number of a cell's year, taken atomically (an upsert that returns the
+    new value: two submissions at once never get the same number)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(CaseReferenceCounter)
+        .values(cell_id=cell_id, year=year, last=1)
+        .on_conflict_do_update(
+            index_elements=["cell_id", "year"],
+            set_={"last": CaseReferenceCounter.last + 1},
+        )
+        .returning(CaseReferenceCounter.last)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def case_id_of_reference(session: Session, *, reference: str) -> uuid.UUID | None:
+    return session.scalar(select(Case.id).where(Case.reference == reference))
+
+
+def revisions_of(session: Session, *, case_id: uuid.UUID) -> Sequence[CaseRevision]:
+    return session.scalars(
+        select(CaseRevision).where(CaseRevision.case_id == case_id).order_by(CaseRevision.at)
     ).all()
 
 

@@ -1,20 +1,26 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Query, Request, status
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit_service
 from app.audit.schemas import AuditEventRead
 from app.auth import CurrentPrincipal
-from app.cases import search, service
+from app.cases import corrections, search, service
+from app.cases.references import REFERENCE_PATTERN
 from app.cases.schemas import (
     ArchiveAccessHeld,
     ArchiveAccessIn,
     ArchiveAccessRead,
     CaseCreate,
     CasePage,
+    CasePatch,
     CaseRead,
     ClosureIn,
     FamilyInformationIn,
@@ -23,17 +29,22 @@ from app.cases.schemas import (
     ParquetDecisionIn,
     ResearchNoteCreated,
     ResearchNoteIn,
+    ResearchNoteRead,
+    ReturnIn,
     ReviewDecisionIn,
+    RevisionRead,
     SubjectAccessExportRead,
+    WithdrawalIn,
 )
-from app.cases.search_schemas import ArchivedCaseFound, CaseSearch, CaseSearchResults
+from app.cases.search_schemas import CaseSearch, CaseSearchResults
 from app.cases.serialise import case_read
 from app.clock import Now, Today
 from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
+from app.crypto.vault import Vault
 from app.db import DbSession, utcnow
-from app.directory.principal import Principal
 from app.errors import PROBLEM_RESPONSE, InvalidInput, responses
+from app.principal import Principal
 from app.schemas import MAX_ROW_ID
 from app.vocabulary import ClosureReason
 from app.workflow.states import CaseState
@@ -42,12 +53,53 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 STEP_ERRORS = responses(401, 403, 404, 409, 422)
 
 
-def _present(
-    session: DbSession, principal: Principal, vault: CurrentVault, case_id: uuid.UUID
-) -> CaseRead:
-    """The case after a step, as the caller may now see it (the step may have hidden it)."""
-    view = service.view_case(session, principal=principal, vault=vault, case_id=case_id)
-    return case_read(view, principal)
+@dataclass(frozen=True, slots=True)
+class StepRequest:
+    """What every step needs from its request: who asks, the session, the vault and the day.
+
+    One dependency for all the steps, so that a step route says only its step."""
+
+    principal: Principal
+    session: Session
+    vault: Vault
+    today: date
+
+    def present(self, case_id: uuid.UUID) -> CaseRead:
+        """The case after a step, as the caller may now see it (the step may have hidden it)."""
+        view = service.view_case(
+            self.session, principal=self.principal, vault=self.vault, case_id=case_id
+        )
+        return case_read(view, self.principal)
+
+
+def _step_request(
+    principal: CurrentPrincipal, session: DbSession, vault: CurrentVault, on: Today
+) -> StepRequest:
+    return StepRequest(principal=principal, session=session, vault=vault, today=on)
+
+
+CaseStep = Annotated[StepRequest, Depends(_step_request)]
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def step_route(
+    path: str,
+    *,
+    summary: str,
+    extra_responses: tuple[int, ...] = (),
+    dependencies: Sequence[Any] = (),
+) -> Callable[[Handler], Handler]:
+    """A step of the procedure: a POST on the case that answers the case as the caller now sees it.
+
+    The errors every step may meet are declared once here (401, 403, 404, 409, 422)."""
+    return router.post(
+        path,
+        response_model=CaseRead,
+        responses={**STEP_ERRORS, **responses(*extra_responses)},
+        summary=summary,
+        response_model_exclude_unset=True,
+        dependencies=list(dependencies),
+    )
 
 
 @router.post(
@@ -59,30 +111,25 @@ def _present(
     "the coordinator declares an earlier day and the channel of one received elsewhere)",
     response_model_exclude_unset=True,
 )
-def submit_case(
-    body: CaseCreate,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
-    settings: CurrentSettings,
-) -> CaseRead:
+def submit_case(body: CaseCreate, step: CaseStep, settings: CurrentSettings) -> CaseRead:
     case = service.submit_case(
-        session,
-        principal=principal,
-        vault=vault,
+        step.session,
+        principal=step.principal,
+        vault=step.vault,
         data=body,
-        today=on,
+        today=step.today,
         received_on_max_days=settings.received_on_max_days,
     )
-    return _present(session, principal, vault, case.id)
+    return step.present(case.id)
 
 
 @router.get(
     "",
     response_model=CasePage,
     responses=responses(401, 403, 422),
-    summary="The cases of your cells that the charter lets you see",
+    summary="The cases of your cells that the charter lets you see, newest first by the date "
+    "sort names (a reference finds one; state=closed: the archive's index, for who may ask "
+    "for an archive access)",
     response_model_exclude_unset=True,
 )
 def list_cases(
@@ -93,6 +140,8 @@ def list_cases(
     state: CaseState | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    reference: Annotated[str | None, Query(pattern=REFERENCE_PATTERN, max_length=16)] = None,
+    sort: service.ListSort = service.ListSort.RECEIVED_ON,
 ) -> CasePage:
     items, next_cursor = service.list_cases(
         session,
@@ -102,6 +151,8 @@ def list_cases(
         state=state,
         limit=limit,
         cursor=cursor,
+        reference=reference,
+        sort=sort,
     )
     return CasePage(
         items=[case_read(item, principal, in_list=True) for item in items], next_cursor=next_cursor
@@ -122,43 +173,30 @@ def read_case(
     return case_read(visible, principal)
 
 
-@router.post(
+@step_route(
     "/{case_id}/parquet-referral",
-    response_model=CaseRead,
-    responses=STEP_ERRORS,
     summary="Step 2: the coordinator sends the situation to the parquet",
-    response_model_exclude_unset=True,
 )
-def refer_to_parquet(
-    case_id: uuid.UUID,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
-) -> CaseRead:
-    service.refer_to_parquet(session, principal=principal, case_id=case_id, today=on)
-    return _present(session, principal, vault, case_id)
-
-
-@router.post(
-    "/{case_id}/parquet-decision",
-    response_model=CaseRead,
-    responses=STEP_ERRORS,
-    summary="Step 2: the parquet retains the situation or not (judicial follow-up under way)",
-    response_model_exclude_unset=True,
-)
-def decide_parquet(
-    case_id: uuid.UUID,
-    body: ParquetDecisionIn,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
-) -> CaseRead:
-    service.decide_parquet(
-        session, principal=principal, case_id=case_id, retained=body.retained, today=on
+def refer_to_parquet(case_id: uuid.UUID, step: CaseStep) -> CaseRead:
+    service.refer_to_parquet(
+        step.session, principal=step.principal, case_id=case_id, today=step.today
     )
-    return _present(session, principal, vault, case_id)
+    return step.present(case_id)
+
+
+@step_route(
+    "/{case_id}/parquet-decision",
+    summary="Step 2: the parquet retains the situation or not (judicial follow-up under way)",
+)
+def decide_parquet(case_id: uuid.UUID, body: ParquetDecisionIn, step: CaseStep) -> CaseRead:
+    service.decide_parquet(
+        step.session,
+        principal=step.principal,
+        case_id=case_id,
+        retained=body.retained,
+        today=step.today,
+    )
+    return step.present(case_id)
 
 
 @router.post(
@@ -170,57 +208,41 @@ def decide_parquet(
     summary="Step 3: a member shares what their institution knows (never the CST)",
 )
 def add_research_note(
-    case_id: uuid.UUID,
-    body: ResearchNoteIn,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
+    case_id: uuid.UUID, body: ResearchNoteIn, step: CaseStep
 ) -> ResearchNoteCreated:
     note = service.add_research_note(
-        session, principal=principal, vault=vault, case_id=case_id, content=body.content, today=on
+        step.session,
+        principal=step.principal,
+        vault=step.vault,
+        case_id=case_id,
+        content=body.content,
+        today=step.today,
     )
     return ResearchNoteCreated(id=note.id, case_id=case_id, created_at=note.created_at)
 
 
-@router.post(
+@step_route(
     "/{case_id}/review-decision",
-    response_model=CaseRead,
-    responses=STEP_ERRORS,
     summary="Step 5: the cell's decision: orient (with destinations) or no action (closes)",
-    response_model_exclude_unset=True,
 )
-def review_decision(
-    case_id: uuid.UUID,
-    body: ReviewDecisionIn,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
-) -> CaseRead:
-    service.review_decision(session, principal=principal, case_id=case_id, data=body, today=on)
-    return _present(session, principal, vault, case_id)
+def review_decision(case_id: uuid.UUID, body: ReviewDecisionIn, step: CaseStep) -> CaseRead:
+    service.review_decision(
+        step.session, principal=step.principal, case_id=case_id, data=body, today=step.today
+    )
+    return step.present(case_id)
 
 
-@router.post(
+@step_route(
     "/{case_id}/family-information",
-    response_model=CaseRead,
-    responses=STEP_ERRORS,
     summary="Step 5: the coordinator records that the family was informed",
-    response_model_exclude_unset=True,
 )
 def record_family_information(
-    case_id: uuid.UUID,
-    body: FamilyInformationIn,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
+    case_id: uuid.UUID, body: FamilyInformationIn, step: CaseStep
 ) -> CaseRead:
     service.record_family_information(
-        session, principal=principal, case_id=case_id, data=body, today=on
+        step.session, principal=step.principal, case_id=case_id, data=body, today=step.today
     )
-    return _present(session, principal, vault, case_id)
+    return step.present(case_id)
 
 
 async def no_content(request: Request, _caller: CurrentPrincipal) -> None:
@@ -236,93 +258,173 @@ async def no_content(request: Request, _caller: CurrentPrincipal) -> None:
         )
 
 
-@router.post(
+@step_route(
     "/{case_id}/orientations/{orientation_id}/transmission",
-    response_model=CaseRead,
-    responses=STEP_ERRORS,
     summary="Step 5: transmission to the destination (social services via the CST)",
-    response_model_exclude_unset=True,
     dependencies=[Depends(no_content)],
 )
-def transmit(
-    case_id: uuid.UUID,
-    orientation_id: uuid.UUID,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
-) -> CaseRead:
+def transmit(case_id: uuid.UUID, orientation_id: uuid.UUID, step: CaseStep) -> CaseRead:
     service.transmit(
-        session, principal=principal, case_id=case_id, orientation_id=orientation_id, today=on
+        step.session,
+        principal=step.principal,
+        case_id=case_id,
+        orientation_id=orientation_id,
+        today=step.today,
     )
-    return _present(session, principal, vault, case_id)
+    return step.present(case_id)
 
 
-@router.post(
+@step_route(
     "/{case_id}/orientations/{orientation_id}/feedback",
-    response_model=CaseRead,
-    responses=STEP_ERRORS,
     summary="Step 6: the service seized says whether support could be set up (closed form)",
-    response_model_exclude_unset=True,
 )
 def record_feedback(
-    case_id: uuid.UUID,
-    orientation_id: uuid.UUID,
-    body: FeedbackIn,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
+    case_id: uuid.UUID, orientation_id: uuid.UUID, body: FeedbackIn, step: CaseStep
 ) -> CaseRead:
     service.record_feedback(
-        session,
-        principal=principal,
+        step.session,
+        principal=step.principal,
         case_id=case_id,
         orientation_id=orientation_id,
         data=body,
-        today=on,
+        today=step.today,
     )
-    return _present(session, principal, vault, case_id)
+    return step.present(case_id)
 
 
-@router.post(
+@step_route(
     "/{case_id}/orientations",
-    response_model=CaseRead,
-    responses=STEP_ERRORS,
     summary="Step 5: orients the case elsewhere after the decision (the family unreachable, a "
     "service that could not take it)",
-    response_model_exclude_unset=True,
 )
-def add_orientation(
-    case_id: uuid.UUID,
-    body: OrientationIn,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
-) -> CaseRead:
-    service.add_orientation(session, principal=principal, case_id=case_id, data=body, today=on)
-    return _present(session, principal, vault, case_id)
+def add_orientation(case_id: uuid.UUID, body: OrientationIn, step: CaseStep) -> CaseRead:
+    service.add_orientation(
+        step.session, principal=step.principal, case_id=case_id, data=body, today=step.today
+    )
+    return step.present(case_id)
 
 
-@router.post(
-    "/{case_id}/closure",
-    response_model=CaseRead,
-    responses=STEP_ERRORS,
-    summary="Closes the case, saying why; it joins the archive (R17)",
-    response_model_exclude_unset=True,
-)
-def close(
-    case_id: uuid.UUID,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    vault: CurrentVault,
-    on: Today,
-    body: ClosureIn | None = None,
-) -> CaseRead:
+@step_route("/{case_id}/closure", summary="Closes the case, saying why; it joins the archive (R17)")
+def close(case_id: uuid.UUID, step: CaseStep, body: ClosureIn | None = None) -> CaseRead:
     reason = ClosureReason(body.reason) if body and body.reason else None
-    service.close(session, principal=principal, case_id=case_id, reason=reason, today=on)
-    return _present(session, principal, vault, case_id)
+    service.close(
+        step.session, principal=step.principal, case_id=case_id, reason=reason, today=step.today
+    )
+    return step.present(case_id)
+
+
+# --- corrections (R4, R6, R10) -----------------------------------------------------------------
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@router.patch(
+    "/{case_id}",
+    response_model=CaseRead,
+    responses={**STEP_ERRORS, **responses(410)},
+    summary="Amends the signalement (JSON Merge Patch of minor, contact, motifs, facts): its "
+    "author or the coordinator until the parquet's decision, then the coordinator alone for "
+    "the identity and contact while the case is open",
+    response_model_exclude_unset=True,
+)
+def amend_case(
+    case_id: uuid.UUID,
+    body: Annotated[CasePatch, Body(media_type=MERGE_PATCH)],
+    step: CaseStep,
+) -> CaseRead:
+    corrections.amend_case(
+        step.session,
+        principal=step.principal,
+        vault=step.vault,
+        case_id=case_id,
+        patch=body,
+        today=step.today,
+    )
+    return step.present(case_id)
+
+
+@step_route(
+    "/{case_id}/withdrawal",
+    summary="Withdraws a signalement the parquet has not seen (its author or the coordinator); "
+    "terminal, destroyed by the next purge",
+)
+def withdraw(case_id: uuid.UUID, body: WithdrawalIn, step: CaseStep) -> CaseRead:
+    corrections.withdraw(
+        step.session,
+        principal=step.principal,
+        case_id=case_id,
+        reason=body.reason,
+        today=step.today,
+    )
+    return step.present(case_id)
+
+
+@step_route(
+    "/{case_id}/return",
+    summary="The coordinator sends an incomplete signalement back to its author, who amends it",
+)
+def return_to_author(case_id: uuid.UUID, body: ReturnIn, step: CaseStep) -> CaseRead:
+    corrections.return_to_author(
+        step.session,
+        principal=step.principal,
+        case_id=case_id,
+        reason=body.reason,
+        today=step.today,
+    )
+    return step.present(case_id)
+
+
+@router.put(
+    "/{case_id}/research-notes/{note_id}",
+    response_model=ResearchNoteRead,
+    responses={**STEP_ERRORS, **responses(410)},
+    summary="Step 3: a note's author amends it during the research (the earlier text is kept "
+    "for the coordinator)",
+)
+def amend_research_note(
+    case_id: uuid.UUID, note_id: uuid.UUID, body: ResearchNoteIn, step: CaseStep
+) -> ResearchNoteRead:
+    note = corrections.amend_research_note(
+        step.session,
+        principal=step.principal,
+        vault=step.vault,
+        case_id=case_id,
+        note_id=note_id,
+        content=body.content,
+        today=step.today,
+    )
+    return ResearchNoteRead(
+        id=note.id,
+        author_id=note.author_id,
+        author_organisation=note.author_organisation,
+        created_at=note.created_at,
+        amended_at=note.amended_at,
+        content=body.content,
+    )
+
+
+@router.get(
+    "/{case_id}/revisions",
+    response_model=list[RevisionRead],
+    responses=responses(401, 403, 404, 410),
+    summary="R10: the amendments of a case and the values they replaced (the coordinator; logged)",
+)
+def read_revisions(case_id: uuid.UUID, step: CaseStep) -> list[RevisionRead]:
+    found = corrections.revisions(
+        step.session, principal=step.principal, vault=step.vault, case_id=case_id
+    )
+    return [
+        RevisionRead(
+            id=r.id,
+            at=r.at,
+            actor_id=r.actor_id,
+            actor_role=r.actor_role,
+            note_id=r.note_id,
+            fields=r.fields,
+            previous=r.previous,
+        )
+        for r in found
+    ]
 
 
 @router.post(
@@ -417,16 +519,5 @@ def search_cases(
     )
     return CaseSearchResults(
         count=found.count,
-        items=[case_read(v, principal, in_list=True) for v in found.shown],
-        archived=[
-            ArchivedCaseFound(
-                id=case.id,
-                cell_id=case.cell_id,
-                state=CaseState(case.state),
-                received_on=case.received_on,
-                closed_at=case.closed_at,
-                archive_access=f"/api/v1/cases/{case.id}/archive-access",
-            )
-            for case in found.archived
-        ],
+        items=[case_read(v, principal, in_list=True) for v in found.cases],
     )

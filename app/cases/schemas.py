@@ -39,8 +39,10 @@ from app.vocabulary import (
     Organisation,
     ReceivedVia,
     ReorientedTo,
+    ReturnReason,
     ReviewDecision,
     Sex,
+    WithdrawalReason,
 )
 from app.workflow.states import CaseState
 
@@ -85,6 +87,59 @@ class CaseCreate(StrictInput):
     facts: FactsText | None = None
     minor: MinorIn
     guardians: Annotated[list[GuardianIn], Field(max_length=4)] = []
+
+
+class MinorPatch(StrictInput):
+    """The minor's identity as read (``MinorRead``): a key left out is unchanged; ``null``
+    removes an optional value (RFC 7396). Names and birth date cannot be removed."""
+
+    last_name: Name | None = None
+    first_name: Name | None = None
+    birth_date: date | None = None
+    sex: Sex | None = None
+    school: School | None = None
+
+
+class ContactPatch(StrictInput):
+    """The contact block as read (``ContactRead``); ``guardians`` replaces the whole list."""
+
+    address: Address | None = None
+    guardians: Annotated[list[GuardianIn], Field(max_length=4)] | None = None
+
+
+class CasePatch(StrictInput):
+    """An amendment of the signalement (JSON Merge Patch, RFC 7396) in the blocks' shape as
+    read: ``minor``, ``contact``, ``motifs``, ``facts``. ``version``: the case's version the
+    amendment was made on (as read); another request's change since is a 409."""
+
+    version: Annotated[int, Field(ge=1)] | None = None
+    minor: MinorPatch | None = None
+    contact: ContactPatch | None = None
+    motifs: Annotated[list[Motif], Field(min_length=1, max_length=len(Motif))] | None = None
+    facts: FactsText | None = None
+
+    def changes(self) -> dict[str, object]:
+        """Each field the patch names (its flat name), with its new value (None: removed)."""
+        named: dict[str, object] = {}
+        for block in ("minor", "contact"):
+            part = getattr(self, block)
+            if block in self.model_fields_set and part is None:
+                named[block] = None  # a whole block removed: refused by the service
+            elif part is not None:
+                for name in part.model_fields_set:
+                    named[name] = getattr(part, name)
+        for name in ("motifs", "facts"):
+            if name in self.model_fields_set:
+                named[name] = getattr(self, name)
+        return named
+
+
+class WithdrawalIn(StrictInput):
+    reason: WithdrawalReason
+
+
+class ReturnIn(StrictInput):
+    reason: ReturnReason
 
 
 class ParquetDecisionIn(StrictInput):
@@ -184,7 +239,33 @@ class ResearchNoteRead(BaseModel):
     author_id: int
     author_organisation: Organisation
     created_at: datetime
+    # Its author amended it (the earlier text is kept for the coordinator).
+    amended_at: datetime | None = None
     content: str
+
+
+class WithdrawalRead(BaseModel):
+    reason: WithdrawalReason
+    at: datetime
+
+
+class ReturnRead(BaseModel):
+    """The coordinator sent the signalement back to its author, who has not amended it yet."""
+
+    reason: ReturnReason
+    at: datetime
+
+
+class RevisionRead(BaseModel):
+    """An amendment: who, when, which fields, and the values it replaced (the coordinator's)."""
+
+    id: uuid.UUID
+    at: datetime
+    actor_id: int
+    actor_role: str
+    note_id: uuid.UUID | None
+    fields: list[str]
+    previous: dict[str, object]
 
 
 class FamilyInformationRead(BaseModel):
@@ -212,8 +293,12 @@ class FeedbackRead(BaseModel):
 
 class CaseRead(BaseModel):
     id: uuid.UUID
+    # The human reference ("18-2026-0042"): says nothing of the minor.
+    reference: str
     state: CaseState
     cell_id: int
+    # The version an amendment is made on (PATCH's "version").
+    version: int
     withheld: list[str]
     possible_duplicates: list[uuid.UUID] | None = None
     # workflow
@@ -228,6 +313,8 @@ class CaseRead(BaseModel):
     review_decision: ReviewDecision | None = None
     closed_at: datetime | None = None
     closure_reason: ClosureReason | None = None
+    withdrawal: WithdrawalRead | None = None
+    returned: ReturnRead | None = None
     history: list[StepRead] | None = None
     # identity
     minor: MinorRead | None = None

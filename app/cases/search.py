@@ -11,8 +11,10 @@ What is returned is what the charter lets the caller see of each case of their c
 
 * a case whose identity block the caller may read now is shown as the list shows it (the
   blocks of their view, ``withheld`` naming the others) and its reading is logged;
-* a closed case (R17) whose archive the caller may ask to open (coordinator, parquet) is named
-  by its state and dates only, with the way to ask;
+* a closed case (R17) whose archive the caller may ask to open (coordinator, parquet) is an
+  entry of the archive's index, as ``GET /cases?state=closed`` lists it: its reference, state,
+  dates and closure reason, nothing nominative (its key is not opened), read through
+  ``POST /cases/{id}/archive-access``;
 * any other case is left out: the match itself would tell the caller that this minor is the
   subject of a case whose identity the charter hides from them.
 
@@ -33,16 +35,15 @@ from app.audit import trail
 from app.audit.models import AuditEvent
 from app.audit.trail import Action
 from app.cases import repository, service
-from app.cases.models import Case
 from app.cases.search_schemas import CaseSearch
 from app.cases.service import VisibleCase
 from app.crypto.blind_index import identity_digest
 from app.crypto.vault import Vault
 from app.directory.models import User
-from app.directory.principal import Principal
 from app.errors import Forbidden, TooManySearches
 from app.policy import decisions
 from app.policy.visibility import Block, case_view
+from app.principal import Principal
 from app.workflow.states import CaseState, Step
 
 SEARCH = "search_cases"  # the charter's action (policies/charter.cedar), per cell
@@ -54,14 +55,13 @@ RESULTS = "results:"  # the detail of a search's own event: "results:<n>"
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """What a search shows: cases as the list shows them, and closed cases to ask for."""
+    """What a search shows, newest first, each case as the list shows it."""
 
-    shown: list[VisibleCase]
-    archived: list[Case]
+    cases: list[VisibleCase]
 
     @property
     def count(self) -> int:
-        return len(self.shown) + len(self.archived)
+        return len(self.cases)
 
 
 def searchable_cells(principal: Principal) -> frozenset[int]:
@@ -138,7 +138,6 @@ def search_cases(
         else []
     )
     shown: list[VisibleCase] = []
-    archived: list[Case] = []
     for case in candidates:
         facts = service.facts_of(case)
         if Block.IDENTITY in case_view(principal, facts).blocks:
@@ -148,8 +147,9 @@ def search_cases(
         elif case.state == CaseState.CLOSED and decisions.may_step(
             principal, Step.REQUEST_ARCHIVE_ACCESS, facts
         ):
-            archived.append(case)
-    found = Found(shown, archived)
+            shown.append(service.archive_index_entry(case))
+    found = Found(shown)
+    # One read event per case whose blocks are shown (an index entry shows none).
     trail.record_reads(session, principal, Action.SEARCH_CASES, [service.read_of(v) for v in shown])
     trail.record(session, principal, Action.SEARCH_CASES, detail=f"{RESULTS}{found.count}")
     return found

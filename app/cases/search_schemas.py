@@ -9,8 +9,7 @@ name could find anything.
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel
@@ -18,7 +17,6 @@ from pydantic_core import PydanticCustomError
 
 from app.cases.schemas import CaseRead
 from app.schemas import Name, StrictInput
-from app.workflow.states import CaseState
 
 # What a search box elsewhere would read as "anything": refused, never matched literally.
 WILDCARDS = frozenset("*%?_")
@@ -45,22 +43,10 @@ class CaseSearch(StrictInput):
     birth_date: date
 
 
-class ArchivedCaseFound(BaseModel):
-    """A closed case found (R17): no block is read, so nothing but its state and dates; the
-    caller may ask for a motivated archive access at ``archive_access``."""
-
-    id: uuid.UUID
-    cell_id: int
-    state: CaseState
-    received_on: date
-    closed_at: datetime | None
-    archive_access: str
-
-
 class CaseSearchResults(BaseModel):
-    """``items``: the cases found as a list shows them (the blocks the charter lets the caller
-    see); ``archived``: the closed ones the caller may ask an archive access to."""
+    """The cases found, newest first, each exactly as ``GET /cases`` lists it: the blocks the
+    charter lets the caller see (``withheld`` naming the others), or for a closed case the
+    archive's index entry (reference, state, dates, closure reason; every block withheld)."""
 
     count: int
     items: list[CaseRead]
-    archived: list[ArchivedCaseFound]

@@ -17,14 +17,16 @@ from app.cases.schemas import (
     OrientationRead,
     ParquetRead,
     ResearchNoteRead,
+    ReturnRead,
     StepRead,
+    WithdrawalRead,
 )
 from app.cases.service import VisibleCase
 from app.crypto.envelope import FieldCipher
-from app.directory.principal import Principal
 from app.errors import IntegrityFailure
 from app.partners.schemas import ServiceNamed
 from app.policy.visibility import SEALED_BLOCKS, Block
+from app.principal import Principal
 from app.vocabulary import Destination
 
 
@@ -32,7 +34,13 @@ def case_read(visible: VisibleCase, principal: Principal, *, in_list: bool = Fal
     """``in_list``: a block that fails to open is withheld instead of failing the whole list."""
     case, view = visible.case, visible.view
     withheld = set(view.withheld)
-    fields: dict[str, Any] = {"id": case.id, "state": case.state, "cell_id": case.cell_id}
+    fields: dict[str, Any] = {
+        "id": case.id,
+        "reference": case.reference,
+        "state": case.state,
+        "cell_id": case.cell_id,
+        "version": case.version,
+    }
     if visible.possible_duplicates is not None:
         fields["possible_duplicates"] = visible.possible_duplicates
     own_notes = principal.user_id if view.own_research_only else None
@@ -48,6 +56,15 @@ def case_read(visible: VisibleCase, principal: Principal, *, in_list: bool = Fal
                 if not in_list:
                     raise
                 withheld.add(block)
+    if visible.archive_entry:
+        # R17: the archive's index (nothing nominative); reading the case needs an access.
+        withheld = set(Block)
+        fields.update(
+            received_on=case.received_on,
+            submitted_at=case.submitted_at,
+            closed_at=case.closed_at,
+            closure_reason=case.closure_reason,
+        )
     fields["withheld"] = [block.value for block in Block if block in withheld]
     # Only the keys set here are sent: a withheld block's keys are absent, not null.
     return CaseRead(**fields)
@@ -68,6 +85,16 @@ def _workflow(case: Case, _only: Destination | None) -> dict[str, Any]:
         "review_decision": case.review_decision,
         "closed_at": case.closed_at,
         "closure_reason": case.closure_reason,
+        "withdrawal": (
+            WithdrawalRead(reason=case.withdrawal_reason, at=case.withdrawn_at)
+            if case.withdrawal_reason and case.withdrawn_at
+            else None
+        ),
+        "returned": (
+            ReturnRead(reason=case.returned_reason, at=case.returned_at)
+            if case.returned_reason and case.returned_at
+            else None
+        ),
         "history": [
             StepRead(
                 step=s.step,
@@ -124,6 +151,7 @@ def _research(case: Case, cipher: FieldCipher, own_notes: int | None) -> dict[st
                 author_id=n.author_id,
                 author_organisation=n.author_organisation,
                 created_at=n.created_at,
+                amended_at=n.amended_at,
                 content=personal.open_note(cipher, n),
             )
             for n in notes

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -33,6 +34,7 @@ from app.cases.models import (
     Orientation,
     ResearchNote,
 )
+from app.cases.references import format_reference
 from app.cases.schemas import (
     CaseCreate,
     FamilyInformationIn,
@@ -46,7 +48,6 @@ from app.crypto.vault import DataDestroyed, KeyIntegrityError, Vault
 from app.db import utcnow
 from app.directory import repository as directory
 from app.directory.models import Cell
-from app.directory.principal import Principal
 from app.errors import Conflict, Forbidden, Gone, IntegrityFailure, InvalidInput, NotFound
 from app.meetings import repository as meetings
 from app.meetings.models import Meeting
@@ -54,6 +55,7 @@ from app.partners import service as partners
 from app.partners.models import PartnerService
 from app.policy import decisions
 from app.policy.visibility import SEALED_BLOCKS, Block, CaseFacts, CaseView, case_view
+from app.principal import Principal
 from app.retention.policy import birth_month
 from app.schemas import utc_instant
 from app.vocabulary import (
@@ -82,6 +84,8 @@ class VisibleCase:
     possible_duplicates: list[uuid.UUID] | None
     # Present only when a visible block holds nominative fields: decrypt only what is shown.
     cipher: FieldCipher | None
+    # A closed case listed for who may ask for an archive access: reference, dates, reason.
+    archive_entry: bool = False
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -185,6 +189,11 @@ def shown_in_list(
     return _visible(session, principal, vault, case, in_list=True)
 
 
+def archive_index_entry(case: Case) -> VisibleCase:
+    """A closed case as the archive's index lists it (R17): no block, no key opened."""
+    return VisibleCase(case, CaseView(blocks=frozenset()), None, None, archive_entry=True)
+
+
 def read_of(visible: VisibleCase) -> Read:
     """What a response shows of a case, for the audit log (R23)."""
     return _read(visible)
@@ -218,6 +227,13 @@ def _possible_duplicates(session: Session, principal: Principal, case: Case) -> 
 MAX_PAGE = 100
 
 
+class ListSort(StrEnum):
+    """The date a list is sorted by, newest first."""
+
+    RECEIVED_ON = "received_on"
+    UPDATED_AT = "updated_at"
+
+
 def list_cases(
     session: Session,
     *,
@@ -227,8 +243,14 @@ def list_cases(
     state: CaseState | None,
     limit: int,
     cursor: str | None,
+    reference: str | None = None,
+    sort: ListSort = ListSort.RECEIVED_ON,
 ) -> tuple[list[VisibleCase], str | None]:
-    """A page of the cases the caller may see: SQL narrows to their cells, the policy per row."""
+    """A page of the cases the caller may see: SQL narrows to their cells, the policy per row.
+
+    Closed cases, which only an archive access opens (R17), are listed (``state=closed``, or
+    found by their reference) to those who may ask for one: as an index entry, their
+    reference, state, dates and closure reason."""
     if not principal.charter_accepted:
         raise decisions.charter_refusal()
     if not principal.cell_ids:
@@ -240,7 +262,7 @@ def list_cases(
     if cell_id is not None and not cells:
         raise Forbidden("You are not a member of this cell.", slug="not-a-cell-member")
     limit = max(1, min(limit, MAX_PAGE))
-    position = _decode_cursor(cursor)
+    position = _decode_cursor(cursor, sort)
     # Rows the policy hides are skipped, so read on until one more visible row than a page.
     visible: list[VisibleCase] = []
     while len(visible) <= limit:
@@ -248,38 +270,61 @@ def list_cases(
             session,
             cell_ids=cells,
             state=state.value if state else None,
+            reference=reference,
+            sort=sort.value,
             after=position,
             batch=limit + 1,
         )
         for case in batch:
-            if case_view(principal, facts_of(case)).blocks:
+            facts = facts_of(case)
+            if case_view(principal, facts).blocks:
                 visible.append(_visible(session, principal, vault, case, in_list=True))
+            elif (state is CaseState.CLOSED or reference) and _may_index_archive(principal, facts):
+                visible.append(
+                    VisibleCase(case, CaseView(blocks=frozenset()), None, None, archive_entry=True)
+                )
         if len(batch) <= limit:
             break
-        position = (batch[-1].submitted_at, batch[-1].id)
+        position = (_sort_value(batch[-1], sort), batch[-1].id)
     page = visible[:limit]
     trail.record_reads(session, principal, Action.LIST_CASES, [_read(v) for v in page])
     if len(visible) <= limit:
         return page, None
-    return page, _encode_cursor(page[-1].case.submitted_at, page[-1].case.id)
+    return page, _encode_cursor(sort, _sort_value(page[-1].case, sort), page[-1].case.id)
 
 
-def _encode_cursor(submitted_at: datetime, case_id: uuid.UUID) -> str:
-    raw = f"{submitted_at.isoformat()}|{case_id}".encode()
+def _may_index_archive(principal: Principal, facts: CaseFacts) -> bool:
+    return decisions.may_step(principal, Step.REQUEST_ARCHIVE_ACCESS, facts)
+
+
+def _sort_value(case: Case, sort: ListSort) -> date | datetime:
+    return case.received_on if sort is ListSort.RECEIVED_ON else case.updated_at
+
+
+def _encode_cursor(sort: ListSort, value: date | datetime, case_id: uuid.UUID) -> str:
+    raw = f"{sort.value}|{value.isoformat()}|{case_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+def _decode_cursor(cursor: str | None, sort: ListSort) -> tuple[date | datetime, uuid.UUID] | None:
     if not cursor:
         return None
     refused = InvalidInput(
-        "The cursor is not one this service gave; start again without it.", slug="invalid-cursor"
+        "The cursor is not one this service gave for this sort; start again without it.",
+        slug="invalid-cursor",
     )
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, case_id = raw.split("|")
-        # A forged position must still be an instant of the calendar in UTC.
-        return utc_instant(datetime.fromisoformat(stamp)), uuid.UUID(case_id)
+        given_sort, stamp, case_id = raw.split("|")
+        if given_sort != sort.value:
+            raise refused
+        value: date | datetime
+        if sort is ListSort.RECEIVED_ON:
+            value = date.fromisoformat(stamp)
+        else:
+            # A forged position must still be an instant of the calendar in UTC.
+            value = utc_instant(datetime.fromisoformat(stamp))
+        return value, uuid.UUID(case_id)
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise refused from error
 
@@ -370,13 +415,14 @@ def submit_case(
         )
     received_on = data.received_on or today
     minor = data.minor
-    with _as_invalid_input():
+    with invalid_input_of_guards():
         guards.check_received_on(received_on, today, received_on_max_days)
         guards.check_public(CellKind(cell.kind), minor.birth_date, received_on)
 
     case_id = uuid.uuid4()
     case = Case(
         id=case_id,
+        reference=_new_reference(session, cell, received_on),
         cell_id=cell.id,
         state=CaseState.SUBMITTED.value,
         origin=origin.value,
@@ -421,10 +467,17 @@ def submit_case(
     )
     vault.index_identity(session, case_id, minor.last_name, minor.first_name, minor.birth_date)
     declared = f"declared:{data.received_via.value}" if data.received_via else None
-    _record_step(case, Step.SUBMIT, None, CaseState.SUBMITTED, principal, declared)
+    record_step(case, Step.SUBMIT, None, CaseState.SUBMITTED, principal, declared)
     trail.record(session, principal, Action.SUBMIT_CASE, case_id=case_id, detail=Step.SUBMIT.value)
     session.flush()
     return case
+
+
+def _new_reference(session: Session, cell: Cell, received_on: date) -> str:
+    """The case's reference: its cell, its year of receipt, the next number of that year."""
+    year = received_on.year
+    sequence = repository.next_reference_number(session, cell_id=cell.id, year=year)
+    return format_reference(CellKind(cell.kind), cell.arrondissement, year, sequence)
 
 
 # --- steps 2 to 6 -----------------------------------------------------------------------------
@@ -433,9 +486,9 @@ def submit_case(
 def refer_to_parquet(
     session: Session, *, principal: Principal, case_id: uuid.UUID, today: date
 ) -> Case:
-    case = _case_for_step(session, principal, case_id, Step.REFER_TO_PARQUET)
-    _advance(session, case, Step.REFER_TO_PARQUET, StepFacts(today=today), principal)
-    _save(session)
+    case = case_for_step(session, principal, case_id, Step.REFER_TO_PARQUET)
+    advance(session, case, Step.REFER_TO_PARQUET, receipt_facts(case, today), principal)
+    save(session)
     return case
 
 
@@ -443,8 +496,8 @@ def decide_parquet(
     session: Session, *, principal: Principal, case_id: uuid.UUID, retained: bool, today: date
 ) -> Case:
     step = Step.RETAIN if retained else Step.NOT_RETAIN
-    case = _case_for_step(session, principal, case_id, step)
-    _advance(session, case, step, StepFacts(today=today), principal)
+    case = case_for_step(session, principal, case_id, step)
+    advance(session, case, step, StepFacts(today=today), principal)
     # R5: a not-retained case records the decision and nothing about the judicial follow-up.
     case.retained = retained
     case.parquet_decided_at = utcnow()
@@ -452,7 +505,7 @@ def decide_parquet(
         # R7: the parquet presents it at the cell's next meeting (or the next one scheduled).
         upcoming = meetings.next_meeting(session, cell_id=case.cell_id, on_or_after=today)
         case.presentation_meeting_id = upcoming.id if upcoming else None
-    _save(session)
+    save(session)
     return case
 
 
@@ -474,7 +527,7 @@ def add_research_note(
     content: str,
     today: date,
 ) -> ResearchNote:
-    case = _case_for_step(session, principal, case_id, Step.ADD_RESEARCH_NOTE)
+    case = case_for_step(session, principal, case_id, Step.ADD_RESEARCH_NOTE)
     note_id = uuid.uuid4()
     note = ResearchNote(
         id=note_id,
@@ -484,9 +537,9 @@ def add_research_note(
         created_at=utcnow(),
         content_enc=personal.seal_note(cipher_of(vault, case), note_id, content),
     )
-    _advance(session, case, Step.ADD_RESEARCH_NOTE, StepFacts(today=today), principal)
+    advance(session, case, Step.ADD_RESEARCH_NOTE, StepFacts(today=today), principal)
     case.research_notes.append(note)
-    _save(session)
+    save(session)
     return note
 
 
@@ -499,11 +552,11 @@ def examine_at_meeting(
     today: date,
     meeting_record_days: int,
 ) -> Case:
-    case = _case_for_step(session, principal, case_id, Step.EXAMINE_AT_MEETING)
+    case = case_for_step(session, principal, case_id, Step.EXAMINE_AT_MEETING)
     facts = examination_facts(case, meeting, today, meeting_record_days)
-    _advance(session, case, Step.EXAMINE_AT_MEETING, facts, principal)
+    advance(session, case, Step.EXAMINE_AT_MEETING, facts, principal)
     case.meeting_id = meeting.id
-    _save(session)
+    save(session)
     return case
 
 
@@ -532,12 +585,12 @@ def review_decision(
     services, where it lists any) or no action (closes, with that reason)."""
     orient = data.decision is ReviewDecision.ORIENT
     step = Step.ORIENT if orient else Step.CLOSE_WITHOUT_ACTION
-    case = _case_for_step(session, principal, case_id, step)
+    case = case_for_step(session, principal, case_id, step)
     services = review_input(session, case, data, today)
     destinations = tuple(o.destination for o in data.orientations)
     facts = review_facts(session, case, today)
     detail = None if orient else ClosureReason.NO_ACTION.value
-    _advance(session, case, step, facts, principal, detail=detail)
+    advance(session, case, step, facts, principal, detail=detail)
     now = utcnow()
     case.review_decision = data.decision.value
     case.orientations.extend(
@@ -553,7 +606,7 @@ def review_decision(
     if not orient:
         case.closed_at = now
         case.closure_reason = ClosureReason.NO_ACTION.value
-    _save(session)
+    save(session)
     return case
 
 
@@ -563,9 +616,9 @@ def review_input(
     """The decision's destinations (open to the cell, each once; none with "no action") and
     the service each names: an InvalidInput otherwise. The services, in the orientations'
     order."""
-    cell = _cell_of(session, case)
+    cell = cell_of(session, case)
     destinations = tuple(o.destination for o in data.orientations)
-    with _as_invalid_input():
+    with invalid_input_of_guards():
         if data.decision is ReviewDecision.ORIENT:
             guards.destinations_allowed(
                 StepFacts(today=today, cell_kind=CellKind(cell.kind), destinations=destinations)
@@ -605,10 +658,10 @@ def record_family_information(
     """R8: the family was informed of the orientation (on a day between the decision and
     today), by what means, and its answer: informed, objects (recorded, shown to the CST with
     the transmission), unreachable (no transmission to social services)."""
-    case = _case_for_step(session, principal, case_id, Step.RECORD_FAMILY_INFORMATION)
+    case = case_for_step(session, principal, case_id, Step.RECORD_FAMILY_INFORMATION)
     facts = family_information_facts(case, today)
     # The state and the rules first (a second record is a conflict, whatever its date).
-    _advance(
+    advance(
         session,
         case,
         Step.RECORD_FAMILY_INFORMATION,
@@ -616,12 +669,12 @@ def record_family_information(
         principal,
         detail=f"outcome:{data.outcome.value}",
     )
-    with _as_invalid_input():
+    with invalid_input_of_guards():
         guards.check_informed_on(data.informed_on, _decided_on(case), today)
     case.family_informed_on = data.informed_on
     case.family_information_means = data.means.value
     case.family_information_outcome = data.outcome.value
-    _save(session)
+    save(session)
     return case
 
 
@@ -636,10 +689,10 @@ def add_orientation(
     """Orients the case elsewhere after the decision, when the family could not be reached or
     a service could not take it: a destination open to the cell that the case does not have
     yet, naming one of the cell's services where it lists any."""
-    case = _case_for_step(session, principal, case_id, Step.ADD_ORIENTATION)
-    cell = _cell_of(session, case)
+    case = case_for_step(session, principal, case_id, Step.ADD_ORIENTATION)
+    cell = cell_of(session, case)
     existing = frozenset(Destination(o.destination) for o in case.orientations)
-    with _as_invalid_input():
+    with invalid_input_of_guards():
         guards.another_destination(
             StepFacts(
                 today=today,
@@ -655,7 +708,7 @@ def add_orientation(
         service_id=data.service_id,
         at="service_id",
     )
-    _advance(
+    advance(
         session,
         case,
         Step.ADD_ORIENTATION,
@@ -672,7 +725,7 @@ def add_orientation(
             decided_at=utcnow(),
         )
     )
-    _save(session)
+    save(session)
     return case
 
 
@@ -684,13 +737,13 @@ def transmit(
     orientation_id: uuid.UUID,
     today: date,
 ) -> Case:
-    case = _case_for_step(session, principal, case_id, Step.TRANSMIT)
+    case = case_for_step(session, principal, case_id, Step.TRANSMIT)
     orientation = _orientation(case, orientation_id)
     facts = transmission_facts(session, case, orientation, today)
-    _advance(session, case, Step.TRANSMIT, facts, principal, detail=f"orientation:{orientation.id}")
+    advance(session, case, Step.TRANSMIT, facts, principal, detail=f"orientation:{orientation.id}")
     orientation.transmitted_at = utcnow()
     orientation.transmitted_by = principal.user_id
-    _save(session)
+    save(session)
     return case
 
 
@@ -722,12 +775,12 @@ def record_feedback(
             slug="invalid-feedback",
         )
     facts = feedback_facts(orientation, today)
-    _advance(session, case, Step.RECORD_FEEDBACK, facts, principal)
+    advance(session, case, Step.RECORD_FEEDBACK, facts, principal)
     orientation.feedback_outcome = data.outcome.value
     orientation.reoriented_to = data.reoriented_to.value if data.reoriented_to else None
     orientation.feedback_at = utcnow()
     orientation.feedback_by = principal.user_id
-    _save(session)
+    save(session)
     return case
 
 
@@ -755,7 +808,7 @@ def close(
     """Closes the case, saying why (a reason of the closed list that the record bears out:
     every feedback received, the family unreachable, the person out of the public); it joins
     the archive (R17)."""
-    case = _case_for_step(session, principal, case_id, Step.CLOSE)
+    case = case_for_step(session, principal, case_id, Step.CLOSE)
     if CaseState(case.state) not in ALLOWED_FROM[Step.CLOSE]:
         # Out of turn whatever the reason: say that first.
         raise Conflict(
@@ -772,10 +825,10 @@ def close(
             case_id=case.id,
         )
     facts = closure_facts(session, case, reason, today)
-    _advance(session, case, Step.CLOSE, facts, principal, detail=reason.value)
+    advance(session, case, Step.CLOSE, facts, principal, detail=reason.value)
     case.closed_at = utcnow()
     case.closure_reason = reason.value
-    _save(session)
+    save(session)
     return case
 
 
@@ -825,7 +878,7 @@ def closure_facts(
         orientations=len(case.orientations),
         orientations_with_feedback=sum(o.feedback_outcome is not None for o in case.orientations),
         family_outcome=_family_outcome(case),
-        aged_out=_aged_out(case, CellKind(_cell_of(session, case).kind), today),
+        aged_out=_aged_out(case, CellKind(cell_of(session, case).kind), today),
     )
 
 
@@ -877,17 +930,38 @@ def case_of(session: Session, *, principal: Principal, case_id: uuid.UUID) -> Ca
     return _case_in_cells(session, principal, case_id)
 
 
-def _case_for_step(session: Session, principal: Principal, case_id: uuid.UUID, step: Step) -> Case:
+def case_for_step(session: Session, principal: Principal, case_id: uuid.UUID, step: Step) -> Case:
+    """The case of the caller's cells (404) on which the charter lets them take ``step`` (403)."""
     case = _case_in_cells(session, principal, case_id)
+    require_step_on(principal, step, case)
+    return case
+
+
+def require_step_on(principal: Principal, step: Step, case: Case) -> None:
     try:
         decisions.require_step(principal, step, facts_of(case))
     except Forbidden as refusal:
         refusal.case_id = case.id  # for the audit log (the id may come from the body)
         raise
-    return case
 
 
-def _cell_of(session: Session, case: Case) -> Cell:
+def check_step(step: Step, case: Case, facts: StepFacts) -> None:
+    """Raises the 409 the step would meet now, changing nothing: a step that validates its
+    values after the procedure's checks asks this first."""
+    try:
+        fire(step, CaseState(case.state), facts)
+    except IllegalStep as error:
+        raise Conflict(str(error), slug="step-not-allowed-in-state", case_id=case.id) from error
+    except GuardFailed as error:
+        raise Conflict(error.detail, slug=error.slug, case_id=case.id) from error
+
+
+def receipt_facts(case: Case, today: date) -> StepFacts:
+    """What the steps on a received signalement look at: has it been sent back to its author."""
+    return StepFacts(today=today, returned_to_author=case.returned_reason is not None)
+
+
+def cell_of(session: Session, case: Case) -> Cell:
     cell = directory.get_cell(session, case.cell_id)
     assert cell is not None  # foreign key
     return cell
@@ -900,7 +974,7 @@ def _orientation(case: Case, orientation_id: uuid.UUID) -> Orientation:
     raise NotFound("This case has no orientation with this id.", slug="orientation-not-found")
 
 
-def _advance(
+def advance(
     session: Session,
     case: Case,
     step: Step,
@@ -912,15 +986,11 @@ def _advance(
     """Fires the step on the machine and records it (with ``detail``, a code that says more
     of it in the history); the caller then saves (version bump)."""
     before = CaseState(case.state)
-    try:
-        after = fire(step, before, facts)
-    except IllegalStep as error:
-        raise Conflict(str(error), slug="step-not-allowed-in-state", case_id=case.id) from error
-    except GuardFailed as error:
-        raise Conflict(error.detail, slug=error.slug, case_id=case.id) from error
+    check_step(step, case, facts)
+    after = fire(step, before, facts)
     case.state = after.value
     case.updated_at = utcnow()
-    _record_step(case, step, before, after, principal, detail)
+    record_step(case, step, before, after, principal, detail)
     trail.record(session, principal, STEP_ACTIONS[step], case_id=case.id, detail=step.value)
 
 
@@ -942,10 +1012,16 @@ STEP_ACTIONS = {
     Step.CLOSE: Action.CLOSE,
     Step.REQUEST_ARCHIVE_ACCESS: Action.REQUEST_ARCHIVE_ACCESS,
     Step.EXPORT_SUBJECT_ACCESS: Action.EXPORT_SUBJECT_ACCESS,
+    Step.AMEND: Action.AMEND_CASE,
+    Step.CORRECT_IDENTITY: Action.AMEND_CASE,
+    Step.WITHDRAW: Action.WITHDRAW,
+    Step.RETURN_TO_AUTHOR: Action.RETURN_TO_AUTHOR,
+    Step.AMEND_RESEARCH_NOTE: Action.AMEND_RESEARCH_NOTE,
+    Step.READ_REVISIONS: Action.READ_REVISIONS,
 }
 
 
-def _record_step(
+def record_step(
     case: Case,
     step: Step,
     before: CaseState | None,
@@ -966,7 +1042,7 @@ def _record_step(
     )
 
 
-def _save(session: Session) -> None:
+def save(session: Session) -> None:
     try:
         session.flush()
     except StaleDataError as error:
@@ -977,7 +1053,7 @@ def _save(session: Session) -> None:
 
 
 @contextmanager
-def _as_invalid_input() -> Iterator[None]:
+def invalid_input_of_guards() -> Iterator[None]:
     """Turns a workflow input refusal into a 422 problem."""
     try:
         yield
@@ -1008,7 +1084,7 @@ def grant_archive_access(
     hours: float,
 ) -> ArchiveAccess:
     """A motivated, time-limited read of a closed case, by its coordinator or the parquet."""
-    case = _case_for_step(session, principal, case_id, Step.REQUEST_ARCHIVE_ACCESS)
+    case = case_for_step(session, principal, case_id, Step.REQUEST_ARCHIVE_ACCESS)
     if case.state != CaseState.CLOSED:
         raise Conflict(
             "Only a closed (archived) case needs an archive access; read this one directly.",
@@ -1057,7 +1133,7 @@ def export_for_subject(
     """The only nominative export (R22): by the coordinator of the case's cell, whatever the
     step (the person's right does not wait for the procedure), logged as a high-severity read
     of every block."""
-    case = _case_for_step(session, principal, case_id, Step.EXPORT_SUBJECT_ACCESS)
+    case = case_for_step(session, principal, case_id, Step.EXPORT_SUBJECT_ACCESS)
     if case.state == CaseState.PURGED:
         raise Gone(
             "The nominative data of this case was destroyed under the retention rules (R18): "

@@ -109,6 +109,13 @@ class Vault:
         if digest is not None:
             session.add(IdentityIndex(case_id=case_id, digest=digest))
 
+    def reindex_identity(
+        self, session: Session, case_id: uuid.UUID, last_name: str, first_name: str, born: date
+    ) -> None:
+        """The blind index follows an amended identity (the old entry goes, the new one comes)."""
+        session.execute(delete(IdentityIndex).where(IdentityIndex.case_id == case_id))
+        self.index_identity(session, case_id, last_name, first_name, born)
+
     # --- crypto-shredding ---------------------------------------------------------------------
 
     def shred(self, session: Session, case_id: uuid.UUID) -> bool:

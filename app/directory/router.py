@@ -8,9 +8,9 @@ from app.auth import CurrentPrincipal
 from app.config import CurrentSettings
 from app.db import DbSession
 from app.directory import service
-from app.directory.principal import Principal
 from app.directory.schemas import CharterAcceptanceIn, CharterStatus, MeRead
 from app.errors import responses
+from app.principal import Principal
 
 router = APIRouter(tags=["account"])
 

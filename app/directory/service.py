@@ -10,8 +10,8 @@ from app.audit.trail import OPERATOR, Action, Actor
 from app.db import utcnow
 from app.directory import repository
 from app.directory.models import Cell, CharterAcceptance, User
-from app.directory.principal import Principal
 from app.errors import Conflict, InvalidInput, NotFound
+from app.principal import Principal
 from app.vocabulary import CellKind, Organisation, Role
 
 # Roles bound to one institution by the fiche: the coordinator is the DPP's, the CST the DASES'.

@@ -141,6 +141,8 @@ class Counts:
     outcomes: dict[str, int] = field(default_factory=dict)
     # Closures of the period, by reason (kept with the skeleton after the purge).
     closures: dict[str, int] = field(default_factory=dict)
+    # Signalements withdrawn in the period, by reason (R4; kept with the skeleton too).
+    withdrawals: dict[str, int] = field(default_factory=dict)
     medians: dict[str, Median] = field(default_factory=dict)
 
 
@@ -152,6 +154,7 @@ def count(session: Session, *, cell_id: int | None, period: Period) -> Counts:
     counts.motifs = _motifs(session, cell_id, period)
     _orientations(session, cell_id, period, counts)
     counts.closures = _closures(session, cell_id, period)
+    counts.withdrawals = _withdrawals(session, cell_id, period)
     counts.medians = {
         "received_to_parquet_decision": median(session, _decision_delays(cell_id, period)),
         "received_to_examination": median(session, _examination_delays(cell_id, period)),
@@ -216,6 +219,20 @@ def _closures(session: Session, cell_id: int | None, period: Period) -> dict[str
             *_in_cell(Case.cell_id, cell_id),
         )
         .group_by(Case.closure_reason)
+    )
+    return {str(reason): int(n) for reason, n in session.execute(query)}
+
+
+def _withdrawals(session: Session, cell_id: int | None, period: Period) -> dict[str, int]:
+    """Signalements withdrawn in the period, by reason."""
+    query = (
+        select(Case.withdrawal_reason, func.count())
+        .where(
+            period.instants(Case.withdrawn_at),
+            Case.withdrawal_reason.is_not(None),
+            *_in_cell(Case.cell_id, cell_id),
+        )
+        .group_by(Case.withdrawal_reason)
     )
     return {str(reason): int(n) for reason, n in session.execute(query)}
 

@@ -53,4 +53,8 @@ class IndicatorsRead(BaseModel):
     feedback: dict[str, Count] = Field(description="Feedback recorded in the period, by outcome")
     closed: Count = Field(description="Cases closed in the period")
     by_closure_reason: dict[str, Count] = Field(description="Cases closed in the period, by reason")
+    withdrawn: Count = Field(description="Signalements withdrawn in the period (R4)")
+    by_withdrawal_reason: dict[str, Count] = Field(
+        description="Signalements withdrawn in the period, by reason"
+    )
     median_days: MedianDays

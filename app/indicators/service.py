@@ -17,13 +17,21 @@ from app.audit import trail
 from app.audit.trail import Action
 from app.cases.age import AGE_BRACKETS
 from app.directory import repository as directory
-from app.directory.principal import Principal
 from app.errors import Forbidden, InvalidInput
 from app.indicators import disclosure, repository
 from app.indicators.repository import Counts, Median, Period
 from app.indicators.schemas import Count, IndicatorsRead, MedianDays
 from app.policy import decisions
-from app.vocabulary import ClosureReason, Destination, FeedbackOutcome, Motif, Organisation, Sex
+from app.principal import Principal
+from app.vocabulary import (
+    ClosureReason,
+    Destination,
+    FeedbackOutcome,
+    Motif,
+    Organisation,
+    Sex,
+    WithdrawalReason,
+)
 from app.workflow.guards import add_calendar_months
 
 CELL_ACTION = "read_cell_indicators"
@@ -144,6 +152,7 @@ TOTAL_OF = {
     "by_age_bracket": "signalements",
     "by_destination": "orientations",
     "by_closure_reason": "closed",
+    "by_withdrawal_reason": "withdrawn",
 }
 # The breakdowns that portray the children counted (rule 4).
 PORTRAITS = ("by_sex", "by_age_bracket", "by_motif")
@@ -170,6 +179,7 @@ def shape(
         "orientations": sum(destinations.values()),
         "transmitted": counts.transmitted,
         "closed": sum(counts.closures.values()),
+        "withdrawn": sum(counts.withdrawals.values()),
     }
     breakdowns = {
         "by_origin": _complete(Organisation, by_origin),
@@ -179,6 +189,7 @@ def shape(
         "by_destination": destinations,
         "feedback": _complete(FeedbackOutcome, counts.outcomes),
         "by_closure_reason": _complete(ClosureReason, counts.closures),
+        "by_withdrawal_reason": _complete(WithdrawalReason, counts.withdrawals),
     }
     withheld = _withheld(totals, breakdowns, counts.medians, control)
 

@@ -18,7 +18,6 @@ from app.cases.models import Case
 from app.crypto.vault import Vault
 from app.db import utcnow
 from app.directory import repository as directory
-from app.directory.principal import Principal
 from app.errors import Forbidden, Gone, IntegrityFailure, InvalidInput, NotFound
 from app.meetings import repository
 from app.meetings.models import Meeting
@@ -31,6 +30,7 @@ from app.meetings.schemas import (
 )
 from app.policy import decisions
 from app.policy.visibility import Block, case_view
+from app.principal import Principal
 from app.workflow import guards
 from app.workflow.guards import GuardFailed, InvalidStepInput
 from app.workflow.machine import ALLOWED_FROM, IllegalStep, fire

@@ -12,12 +12,12 @@ from app.audit import trail
 from app.audit.trail import Action
 from app.db import utcnow
 from app.directory import repository as directory
-from app.directory.principal import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.partners import repository
 from app.partners.models import PartnerService
 from app.partners.schemas import ServiceCreate, ServiceUpdate
 from app.policy import decisions
+from app.principal import Principal
 from app.vocabulary import DESTINATIONS_BY_KIND, CellKind, Destination
 
 MANAGE = "manage_services"

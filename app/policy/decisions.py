@@ -5,10 +5,10 @@ Refusals say what to do: accept the charter first, or who may take this step.
 
 from __future__ import annotations
 
-from app.directory.principal import Principal
 from app.errors import Forbidden
 from app.policy.engine import get_engine
 from app.policy.visibility import CaseFacts, case_shape, principal_shape
+from app.principal import Principal
 from app.vocabulary import Destination
 from app.workflow.states import Step
 

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from app.directory.principal import Principal
 from app.policy.decisions import (
     may_in_cell,
     may_read_all_indicators,
@@ -22,6 +21,7 @@ from app.policy.decisions import (
     may_step,
 )
 from app.policy.visibility import Block, CaseFacts, case_view
+from app.principal import Principal
 from app.vocabulary import Destination, Organisation, Role
 from app.workflow.states import CaseState, Step
 
@@ -188,6 +188,33 @@ def render() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _step_cell(role: Role, step: Step) -> str:
+    """✓, ·, or the situation the charter asks for (the caller's own submission, or notes)."""
+    allowed = {
+        (own, notes): may_step(
+            _principal(role, NO_SITUATION),
+            step,
+            CaseFacts(
+                state=CaseState.SUBMITTED,
+                cell_id=CELL,
+                submitted_by=ME if own else SOMEONE_ELSE,
+                research_authors=frozenset({ME}) if notes else frozenset(),
+                case_id=CASE_ID,
+            ),
+        )
+        for own, notes in itertools.product([False, True], repeat=2)
+    }
+    if all(allowed.values()):
+        return "✓"
+    if not any(allowed.values()):
+        return "·"
+    if all(allowed[own, notes] == own for own, notes in allowed):
+        return "if own submission"
+    if all(allowed[own, notes] == notes for own, notes in allowed):
+        return "if wrote notes"
+    return "in some situations"
+
+
 def _steps() -> list[str]:
     """Who may take each step, whatever the state (the procedure then says when)."""
     lines = [
@@ -216,7 +243,7 @@ def _steps() -> list[str]:
                     else "·"
                 )
             else:
-                row.append("✓" if may_step(principal, step, facts) else "·")
+                row.append(_step_cell(role, step))
         lines.append(f"| {step.value} | " + " | ".join(row) + " |")
     cell_actions = (
         "schedule_meeting",

@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.directory.principal import Principal
 from app.policy.engine import BLOCK_ACTIONS, get_engine
+from app.principal import Principal
 from app.vocabulary import Destination
 from app.workflow.states import CaseState
 

@@ -34,7 +34,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.audit import trail
 from app.audit.trail import Action
 from app.cases import personal
-from app.cases.models import ArchiveAccess, Case, CasePersonal, Guardian, ResearchNote
+from app.cases.models import (
+    ArchiveAccess,
+    Case,
+    CasePersonal,
+    CaseRevision,
+    Guardian,
+    ResearchNote,
+)
 from app.crypto.vault import DataDestroyed, KeyIntegrityError, Vault
 from app.db import unit_of_work, utcnow
 from app.errors import IntegrityFailure
@@ -44,7 +51,11 @@ from app.workflow.states import CaseState
 
 # A broad first cut in SQL (the policy decides): the states the rules name, or anyone who may
 # be 25 by now. Candidates are read in keyset batches of this size.
-STATES_WITH_A_PERIOD = (CaseState.NOT_RETAINED.value, CaseState.CLOSED.value)
+STATES_WITH_A_PERIOD = (
+    CaseState.NOT_RETAINED.value,
+    CaseState.CLOSED.value,
+    CaseState.WITHDRAWN.value,
+)
 OLDEST_YOUNG_AGE = 24
 BATCH = 500
 
@@ -205,7 +216,7 @@ def _destroy(
                 return True  # purged by another run, or no longer due: nothing to do
             case = session.get(Case, case_id)
             assert case is not None
-            for table in (CasePersonal, Guardian, ResearchNote, ArchiveAccess):
+            for table in (CasePersonal, Guardian, CaseRevision, ResearchNote, ArchiveAccess):
                 session.execute(delete(table).where(table.case_id == case_id))
             vault.shred(session, case_id)
             case.state = CaseState.PURGED.value

@@ -23,11 +23,14 @@ from app.audit.context import audited_as
 from app.audit.repository import EventFilter
 from app.audit.service import EventPage
 from app.audit.trail import OPERATOR_ROLE, Action
+from app.cases import repository as cases
+from app.cases.references import looks_like_reference
+from app.cases.service import CASE_NOT_FOUND
 from app.db import DbSession
-from app.directory.principal import Principal
-from app.errors import InvalidInput
+from app.errors import InvalidInput, NotFound
 from app.policy import decisions
 from app.policy.visibility import Block
+from app.principal import Principal
 from app.schemas import MAX_ROW_ID, utc_instant
 from app.vocabulary import Organisation, Role
 from app.web import labels
@@ -240,13 +243,23 @@ def verification(request: Request, principal: WebPrincipal, session: DbSession) 
 
 
 @router.get(AUDIT + "/dossiers", dependencies=[audited_as(Action.READ_ACCESS_LOG)])
-def access_log_form(_principal: WebPrincipal, dossier: Text = "") -> RedirectResponse:
-    """The case-id form's target: on to that case's access log (an id in the path, never a
-    name)."""
+def access_log_form(
+    _principal: WebPrincipal, session: DbSession, dossier: Text = ""
+) -> RedirectResponse:
+    """The case form's target (a reference or an id): on to that case's access log (an id in
+    the path, never a name)."""
+    given = dossier.strip()
+    if looks_like_reference(given.upper()):
+        found = cases.case_id_of_reference(session, reference=given.upper())
+        if found is None:
+            raise NotFound(CASE_NOT_FOUND, slug="case-not-found")
+        return RedirectResponse(f"{AUDIT}/dossiers/{found}", status_code=303)
     try:
-        case_id = uuid.UUID(dossier.strip())
+        case_id = uuid.UUID(given)
     except ValueError:
-        raise InvalidInput("Give a case's full id (36 characters).") from None
+        raise InvalidInput(
+            "Give a case's reference (18-2026-0042) or its full id (36 characters)."
+        ) from None
     return RedirectResponse(f"{AUDIT}/dossiers/{case_id}", status_code=303)
 
 

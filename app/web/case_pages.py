@@ -30,7 +30,7 @@ from starlette.datastructures import FormData
 from app.audit import trail
 from app.audit.context import audited_as
 from app.audit.trail import Action, Actor
-from app.cases import service
+from app.cases import corrections, service
 from app.cases.models import Case, Orientation
 from app.cases.schemas import (
     ArchiveAccessIn,
@@ -40,7 +40,9 @@ from app.cases.schemas import (
     OrientationIn,
     ParquetDecisionIn,
     ResearchNoteIn,
+    ReturnIn,
     ReviewDecisionIn,
+    WithdrawalIn,
 )
 from app.cases.serialise import case_read
 from app.clock import Today
@@ -49,12 +51,12 @@ from app.crypto.dependency import CurrentVault
 from app.crypto.vault import Vault
 from app.db import DbSession
 from app.directory import repository as directory
-from app.directory.principal import Principal
 from app.errors import Conflict, InvalidInput
 from app.operations import metrics
 from app.partners import repository as partners
 from app.policy import decisions
 from app.policy.visibility import case_view
+from app.principal import Principal
 from app.vocabulary import (
     DESTINATIONS_BY_KIND,
     CellKind,
@@ -64,7 +66,9 @@ from app.vocabulary import (
     FeedbackOutcome,
     InformationMeans,
     ReorientedTo,
+    ReturnReason,
     ReviewDecision,
+    WithdrawalReason,
 )
 from app.web import labels
 from app.web.deps import CheckedForm, WebPrincipal
@@ -92,6 +96,20 @@ class Offers:
     transmissions: list[uuid.UUID] = field(default_factory=list)
     feedback: list[tuple[uuid.UUID, str]] = field(default_factory=list)
     closure_reasons: list[ClosureReason] = field(default_factory=list)
+    # The research notes this user may amend now (their own, during the research).
+    note_edits: list[uuid.UUID] = field(default_factory=list)
+    # The coordinator reads the values amendments replaced (R10).
+    revisions: bool = False
+
+    @property
+    def any(self) -> bool:
+        return bool(
+            self.steps
+            or self.transmissions
+            or self.feedback
+            or self.closure_reasons
+            or self.note_edits
+        )
 
 
 def offers(session: Session, principal: Principal, case: Case, today: date) -> Offers:
@@ -118,8 +136,21 @@ def offers(session: Session, principal: Principal, case: Case, today: date) -> O
         elif step is Step.RECORD_FAMILY_INFORMATION:
             if service.allows(step, case, service.family_information_facts(case, today)):
                 found.steps.add(step.value)
+        elif step in (Step.REFER_TO_PARQUET, Step.RETURN_TO_AUTHOR):
+            if service.allows(step, case, service.receipt_facts(case, today)):
+                found.steps.add(step.value)
+        elif step is Step.AMEND_RESEARCH_NOTE:
+            found.note_edits = [
+                n.id for n in case.research_notes if n.author_id == principal.user_id
+            ]
+        elif step is Step.CORRECT_IDENTITY:
+            found.steps.add(Step.AMEND.value)  # one correction page for both
         else:
             found.steps.add(step.value)
+    found.revisions = CaseState(case.state) not in (
+        CaseState.PURGED,
+        CaseState.CLOSED,
+    ) and decisions.may_step(principal, Step.READ_REVISIONS, facts)
     return found
 
 
@@ -167,6 +198,8 @@ def _case_page(
             "means": choices(InformationMeans),
             "family_outcomes": choices(FamilyOutcome),
             "outcomes": choices(FeedbackOutcome),
+            "withdrawal_reasons": choices(WithdrawalReason),
+            "return_reasons": choices(ReturnReason),
             "reoriented": choices(ReorientedTo),
             "today": on.isoformat(),
             "archived": visible.case.state == CaseState.CLOSED,
@@ -718,4 +751,81 @@ def request_archive_access(post: CurrentCasePost) -> Response:
         done="acces-archive",
         back=_archive_access_page,
         opens=True,
+    )
+
+
+# --- corrections ----------------------------------------------------------------------------------
+
+
+@router.post(HOME + "/{case_id}/retrait", dependencies=[audited_as(Action.WITHDRAW)])
+def withdraw(post: CurrentCasePost) -> Response:
+    typed = {"reason": post.text("reason")}
+
+    def confirm(data: WithdrawalIn) -> Confirmation:
+        return Confirmation(
+            "Retirer le signalement",
+            [
+                f"Motif : {label(WithdrawalReason, data.reason)}.",
+                "Le signalement ne sera pas transmis au parquet ; ses données nominatives sont "
+                "détruites à la prochaine purge (R18). Il reste compté dans les indicateurs.",
+                "Le retrait ne peut pas être annulé.",
+            ],
+            "Confirmer le retrait",
+        )
+
+    return post.step(
+        "withdrawal",
+        typed,
+        lambda: WithdrawalIn.model_validate({"reason": typed["reason"] or None}),
+        lambda data: corrections.withdraw(
+            post.session,
+            principal=post.principal,
+            case_id=post.case_id,
+            reason=data.reason,
+            today=post.on,
+        ),
+        confirm=confirm,
+        done="retiree",
+    )
+
+
+@router.post(HOME + "/{case_id}/renvoi", dependencies=[audited_as(Action.RETURN_TO_AUTHOR)])
+def return_to_author(post: CurrentCasePost) -> Response:
+    typed = {"reason": post.text("reason")}
+    return post.step(
+        "return",
+        typed,
+        lambda: ReturnIn.model_validate({"reason": typed["reason"] or None}),
+        lambda data: corrections.return_to_author(
+            post.session,
+            principal=post.principal,
+            case_id=post.case_id,
+            reason=data.reason,
+            today=post.on,
+        ),
+        done="renvoyee",
+    )
+
+
+@router.post(
+    HOME + "/{case_id}/notes/{note_id}", dependencies=[audited_as(Action.AMEND_RESEARCH_NOTE)]
+)
+def amend_research_note(note_id: uuid.UUID, post: CurrentCasePost) -> Response:
+    name = f"note-{note_id}"
+    typed = {"content": post.text("content")}
+
+    def act(data: ResearchNoteIn) -> Case:
+        corrections.amend_research_note(
+            post.session,
+            principal=post.principal,
+            vault=post.vault,
+            case_id=post.case_id,
+            note_id=note_id,
+            content=data.content,
+            today=post.on,
+        )
+        return service.case_of(post.session, principal=post.principal, case_id=post.case_id)
+
+    return post.step(
+        name, typed, lambda: ResearchNoteIn.model_validate(typed), act, done="note-corrigee"
     )

@@ -23,9 +23,9 @@ from starlette.datastructures import FormData
 from app.audit.trail import Actor
 from app.config import Settings
 from app.db import DbSession, utcnow
-from app.directory.principal import Principal
 from app.directory.service import load_principal
 from app.errors import Forbidden
+from app.principal import Principal
 from app.web import sessions
 from app.web.models import WebSession
 

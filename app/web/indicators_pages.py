@@ -29,10 +29,10 @@ from app.audit.trail import Action
 from app.clock import Today
 from app.config import CurrentSettings, Settings
 from app.db import DbSession
-from app.directory.principal import Principal
 from app.errors import InvalidInput
 from app.indicators import service
 from app.indicators.schemas import IndicatorsRead
+from app.principal import Principal
 from app.schemas import MAX_ROW_ID
 from app.vocabulary import (
     ClosureReason,
@@ -41,6 +41,7 @@ from app.vocabulary import (
     Motif,
     Organisation,
     Sex,
+    WithdrawalReason,
 )
 from app.web import labels
 from app.web.deps import WebPrincipal
@@ -180,6 +181,13 @@ def tables(figures: IndicatorsRead) -> list[Table]:
             "Motif",
             "Situations",
             _breakdown(figures, "by_closure_reason", lambda v: label(ClosureReason, v)),
+        ),
+        Table(
+            "retrait",
+            words["by_withdrawal_reason"],
+            "Motif",
+            "Signalements",
+            _breakdown(figures, "by_withdrawal_reason", lambda v: label(WithdrawalReason, v)),
         ),
         Table(
             "delais",

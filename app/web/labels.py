@@ -22,9 +22,11 @@ from app.vocabulary import (
     Organisation,
     ReceivedVia,
     ReorientedTo,
+    ReturnReason,
     ReviewDecision,
     Role,
     Sex,
+    WithdrawalReason,
 )
 from app.workflow.states import CaseState, Step
 
@@ -135,6 +137,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "feedback": "Retour des services",
         "closed": "Close",
         "purged": "Détruite (durée de conservation échue)",
+        "withdrawn": "Retirée",
     },
     Step: {
         "submit": "Signaler la situation",
@@ -153,6 +156,23 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "close": "Clore la situation",
         "request_archive_access": "Demander l'accès à l'archive",
         "export_subject_access": "Exporter pour le droit d'accès",
+        "amend": "Corriger le signalement",
+        "correct_identity": "Corriger l'identité ou les coordonnées",
+        "withdraw": "Retirer le signalement",
+        "return_to_author": "Renvoyer à son auteur pour compléments",
+        "amend_research_note": "Corriger une note de recherche",
+        "read_revisions": "Voir les versions antérieures",
+    },
+    WithdrawalReason: {
+        "sent_by_mistake": "Envoyée par erreur",
+        "wrong_cell": "Adressée à la mauvaise cellule",
+        "situation_resolved": "La situation s'est réglée",
+        "other": "Autre raison",
+    },
+    ReturnReason: {
+        "incomplete_identity": "Identité incomplète",
+        "facts_missing": "Faits manquants ou trop vagues",
+        "outside_cenomed_scope": "Situation hors du champ de la cellule",
     },
     Block: {
         "workflow": "Suivi de la procédure",
@@ -176,7 +196,19 @@ AWAITS: dict[str, str] = {
     "feedback": "Retour des services",
     "closed": "Rien : la situation est close",
     "purged": "Rien : les données sont détruites",
+    "withdrawn": "Rien : la situation a été retirée (détruite à la prochaine purge)",
 }
+# The lists' orders (app.cases.service.ListSort).
+from app.cases.service import ListSort  # noqa: E402
+
+LABELS[ListSort] = {
+    "received_on": "Date de réception (la plus récente d'abord)",
+    "updated_at": "Dernière modification (la plus récente d'abord)",
+}
+REFERENCE_FORMAT = "Un numéro de situation s'écrit comme 18-2026-0042 (ou R18-2026-0007)."
+REFERENCE_UNKNOWN = "Aucune situation de vos cellules ne porte ce numéro."
+# A signalement sent back to its author waits for them instead.
+AWAITS_RETURNED = "Compléments de son auteur, puis transmission au parquet"
 
 
 def label(kind: type[StrEnum], value: str | StrEnum | None) -> str:
@@ -339,6 +371,11 @@ LABELS[Action] = {
     "read_audit_events": "Consultation du journal d'audit",
     "verify_audit_log": "Vérification du journal d'audit",
     "read_access_log": "Consultation des accès à une situation",
+    "amend_case": "Correction d'un signalement",
+    "withdraw": "Retrait d'un signalement",
+    "return_to_author": "Renvoi d'un signalement à son auteur",
+    "amend_research_note": "Correction d'une note de recherche",
+    "read_revisions": "Consultation des versions antérieures",
 }
 AUDIT_OUTCOMES: dict[str, str] = {"allowed": "Autorisée", "denied": "Refusée"}
 AUDIT_SEVERITIES: dict[str, str] = {"info": "Normale", "high": "Élevée"}
@@ -357,6 +394,7 @@ INDICATOR_COUNTS: dict[str, str] = {
     "orientations": "Orientations décidées",
     "transmitted": "Orientations transmises aux services",
     "closed": "Situations closes",
+    "withdrawn": "Signalements retirés",
 }
 INDICATOR_BREAKDOWNS: dict[str, str] = {
     "by_origin": "Situations signalées, par origine",
@@ -366,6 +404,7 @@ INDICATOR_BREAKDOWNS: dict[str, str] = {
     "by_destination": "Orientations décidées, par destination",
     "feedback": "Retours des services, par issue",
     "by_closure_reason": "Situations closes, par motif",
+    "by_withdrawal_reason": "Signalements retirés, par motif",
 }
 INDICATOR_MEDIANS: dict[str, str] = {
     "received_to_parquet_decision": "De la réception à la décision du parquet",
@@ -466,6 +505,11 @@ DONE: dict[str, str] = {
     "retour": "Le retour du service est enregistré.",
     "close": "La situation est close et archivée.",
     "acces-archive": "L'accès à l'archive est ouvert pour quelques heures.",
+    "corrigee": "La correction est enregistrée ; les valeurs remplacées sont conservées.",
+    "inchangee": "Rien n'a changé : les valeurs envoyées sont celles déjà enregistrées.",
+    "retiree": "Le signalement est retiré ; ses données seront détruites à la prochaine purge.",
+    "renvoyee": "Le signalement est renvoyé à son auteur pour compléments.",
+    "note-corrigee": "Votre note de recherche est corrigée.",
 }
 
 PROBLEMS.update(
@@ -499,8 +543,41 @@ PROBLEMS.update(
         ),
         "service-already-listed": "La cellule a déjà un service de ce nom pour cette destination.",
         "service-not-found": "Ce service n'existe pas dans cette cellule.",
+        "returned-to-author": (
+            "Ce signalement a été renvoyé à son auteur pour compléments : il sera transmis au "
+            "parquet une fois corrigé."
+        ),
+        "already-returned": "Ce signalement attend déjà les compléments de son auteur.",
+        "empty-amendment": "Modifiez au moins un champ avant d'enregistrer la correction.",
+        "amendment-field-not-allowed": (
+            "Après la décision du parquet, seules l'identité et les coordonnées se corrigent."
+        ),
+        "required-field-removed": (
+            "Le nom, le prénom, la date de naissance et au moins un motif restent obligatoires."
+        ),
+        "research-note-not-found": "Cette situation n'a pas cette note de recherche.",
+        "not-note-author": "Seul l'auteur d'une note de recherche peut la corriger.",
     }
 )
+FIELD_ERRORS.update(
+    {
+        "amendment_field_not_allowed": "Ce champ ne se corrige plus à cette étape.",
+        "required_field_removed": "Ce champ est obligatoire.",
+    }
+)
+# The amended fields, as the history names them (never their values).
+AMENDED_FIELDS: dict[str, str] = {
+    "last_name": "nom",
+    "first_name": "prénom",
+    "birth_date": "date de naissance",
+    "sex": "sexe",
+    "school": "établissement scolaire",
+    "address": "adresse",
+    "guardians": "représentants légaux",
+    "motifs": "motifs",
+    "facts": "faits",
+    "content": "texte de la note",
+}
 FIELD_ERRORS.update(
     {
         "date_too_old": "Cette date est trop ancienne (voyez la limite indiquée).",
@@ -529,6 +606,15 @@ def step_detail(step: str, detail: str | None) -> str:
         return label(Destination, value)
     if step in ("close", "close_without_action") and detail in LABELS[ClosureReason]:
         return label(ClosureReason, detail)
+    if step == "withdraw":
+        return label(WithdrawalReason, detail)
+    if step == "return_to_author":
+        return label(ReturnReason, detail)
+    if step == "amend_research_note":
+        return "note de recherche corrigée"
+    if step in ("amend", "correct_identity"):
+        names = [AMENDED_FIELDS.get(name, "") for name in detail.split(",")]
+        return "champs corrigés : " + ", ".join(name for name in names if name)
     return ""
 
 

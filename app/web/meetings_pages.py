@@ -28,12 +28,12 @@ from app.crypto.dependency import CurrentVault
 from app.crypto.vault import Vault
 from app.db import DbSession
 from app.directory import repository as directory
-from app.directory.principal import Principal
 from app.errors import Conflict, InvalidInput
 from app.meetings import service
 from app.meetings.schemas import AgendaCaseIn, MeetingCreate
 from app.operations import metrics
 from app.policy import decisions
+from app.principal import Principal
 from app.web.deps import CheckedForm, WebPrincipal
 from app.web.forms import SentBack, field_errors, refusal_errors, text
 from app.web.rendering import page

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BeforeValidator, Field, ValidationError
 from starlette.datastructures import FormData
 
@@ -20,20 +20,22 @@ from app.audit import trail
 from app.audit.context import audited_as
 from app.audit.trail import Action
 from app.cases import search, service
+from app.cases.references import looks_like_reference
 from app.cases.schemas import (
     CaseCreate,
 )
 from app.cases.serialise import case_read
+from app.cases.service import ListSort
 from app.clock import Today
 from app.config import CurrentSettings, Settings
 from app.crypto.dependency import CurrentVault
 from app.db import DbSession, utcnow
 from app.directory import repository as directory
 from app.directory import service as directory_service
-from app.directory.principal import Principal
 from app.errors import Forbidden, InvalidInput
 from app.http_hardening import AuthFailureLimiter
 from app.partners import service as partners
+from app.principal import Principal
 from app.vocabulary import (
     GuardianRelationship,
     Motif,
@@ -245,7 +247,9 @@ def my_cases(
     cellule: Annotated[CellId | None, BLANK_IS_NONE] = None,
     suite: str | None = Query(default=None, max_length=200),
     fait: str | None = Query(default=None, max_length=40),
+    tri: Annotated[ListSort | None, BLANK_IS_NONE] = None,
 ) -> HTMLResponse:
+    sort = tri or ListSort.RECEIVED_ON
     items, next_cursor = service.list_cases(
         session,
         principal=principal,
@@ -254,13 +258,39 @@ def my_cases(
         state=etat,
         limit=50,
         cursor=suite,
+        sort=sort,
     )
+    return _cases_page(
+        request, session, principal, items, next_cursor, etat, cellule, sort, done=fait
+    )
+
+
+def _cases_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    items: list[Any],
+    next_cursor: str | None,
+    etat: CaseState | None,
+    cellule: int | None,
+    sort: ListSort,
+    *,
+    done: str | None = None,
+    reference: str = "",
+    reference_error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     cells = _cells(session, principal)
     names = {cell_id: name for cell_id, name, _ in cells}
     rows = [case_read(item, principal, in_list=True) for item in items]
     next_url = None
     if next_cursor:
-        query = {"etat": etat.value if etat else None, "cellule": cellule, "suite": next_cursor}
+        query = {
+            "etat": etat.value if etat else None,
+            "cellule": cellule,
+            "tri": sort.value,
+            "suite": next_cursor,
+        }
         next_url = HOME + "?" + urlencode({k: v for k, v in query.items() if v is not None})
     template = "cases_table.html" if request.headers.get("hx-request") else "cases.html"
     return page(
@@ -275,17 +305,58 @@ def my_cases(
             "state": etat.value if etat else "",
             "cell": cellule,
             "next_url": next_url,
+            "sorts": choices(ListSort),
+            "sort": sort.value,
+            "reference": reference,
+            "reference_error": reference_error,
             "may_submit": service.may_submit(principal),
             "may_search": search.may_search(principal),
             # The step just taken, when it took the case out of this user's sight (a closure).
-            "done": labels.DONE.get(fait or ""),
+            "done": labels.DONE.get(done or ""),
             "managed_cells": [
                 (cell_id, name)
                 for cell_id, name, _ in cells
                 if partners.may_manage(principal, cell_id)
             ],
         },
+        status_code=status_code,
     )
+
+
+@router.post(HOME + "/reference", dependencies=[audited_as(Action.LIST_CASES)])
+def find_by_reference(
+    request: Request,
+    form: CheckedForm,
+    principal: WebPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+) -> Response:
+    """The search box: a reference posted (never in an address, where a name typed by mistake
+    would be logged), on to its case; else back to the list saying why, with what was typed."""
+    typed = text(form, "reference")[:40]
+    wanted = typed.strip().upper()
+    sort = ListSort.RECEIVED_ON
+    if not looks_like_reference(wanted):
+        return _cases_page(
+            request, session, principal, [], None, None, None, sort,
+            reference=typed, reference_error=labels.REFERENCE_FORMAT, status_code=422,
+        )  # fmt: skip
+    items, _ = service.list_cases(
+        session,
+        principal=principal,
+        vault=vault,
+        cell_id=None,
+        state=None,
+        limit=1,
+        cursor=None,
+        reference=wanted,
+    )
+    if not items:
+        return _cases_page(
+            request, session, principal, [], None, None, None, sort,
+            reference=typed, reference_error=labels.REFERENCE_UNKNOWN, status_code=404,
+        )  # fmt: skip
+    return _see_other(f"{HOME}/{items[0].case.id}")
 
 
 # --- a new signalement (step 1) --------------------------------------------------------------

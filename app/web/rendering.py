@@ -20,9 +20,9 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
-from app.directory.principal import Principal
 from app.indicators.service import CELL_ACTION
 from app.policy import decisions
+from app.principal import Principal
 from app.web import labels
 from app.web.deps import CSRF_FIELD
 
@@ -60,6 +60,8 @@ def _environment() -> jinja2.Environment:
     env.globals["label"] = labels.label
     env.globals["kinds"] = {kind.__name__: kind for kind in labels.LABELS}
     env.globals["awaits"] = labels.AWAITS
+    env.globals["awaits_returned"] = labels.AWAITS_RETURNED
+    env.globals["amended_fields"] = labels.AMENDED_FIELDS
     env.globals["step_detail"] = labels.step_detail
     env.globals["CSRF_FIELD"] = CSRF_FIELD
     env.filters["french_date"] = french_date

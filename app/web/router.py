@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from app.web import (
     audit_pages,
     case_pages,
+    correction_pages,
     indicators_pages,
     meetings_pages,
     oidc,
@@ -21,6 +22,7 @@ for screens in (
     # Before the case pages: /dossiers/recherche is not a case's id.
     search_pages,
     case_pages,
+    correction_pages,
     oidc,
     meetings_pages,
     services_pages,

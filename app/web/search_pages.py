@@ -6,7 +6,8 @@ the API's own schema (``CaseSearch``) and service function (``app.cases.search``
 validation, one charter, one audit event per search with the number of results, one hourly
 limit. A refused value brings the page back with each error on its field and what was typed,
 the refusal logged (without the terms). The cases found are shown as the list shows them; the
-closed ones by their state and dates, with the way to ask for an archive access (R17).
+closed ones as the archive's index lists them, each leading to the page where an archive access
+is asked for (R17).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
 from app.db import DbSession
 from app.directory import repository as directory
-from app.directory.principal import Principal
 from app.operations import metrics
+from app.principal import Principal
 from app.web.deps import CheckedForm, WebPrincipal
 from app.web.forms import field_errors, first_part, text
 from app.web.rendering import page
@@ -61,12 +62,12 @@ def _search_page(
         "cell_names": {cell.id: cell.name for cell in cells},
         "searched": found is not None,
         "rows": [],
-        "archived": [],
+        "archived": False,
         "next_url": None,  # the list's table: one search, one page
     }
     if found is not None:
-        context["rows"] = [case_read(v, principal, in_list=True) for v in found.shown]
-        context["archived"] = found.archived
+        context["rows"] = [case_read(v, principal, in_list=True) for v in found.cases]
+        context["archived"] = any(v.archive_entry for v in found.cases)
     return page(request, "search.html", context, status_code=status_code)
 
 

@@ -15,10 +15,10 @@ from app.audit.context import audited_as
 from app.audit.trail import Action
 from app.db import DbSession
 from app.directory import repository as directory
-from app.directory.principal import Principal
 from app.errors import Conflict, InvalidInput
 from app.partners import service
 from app.partners.schemas import ServiceCreate, ServiceUpdate
+from app.principal import Principal
 from app.schemas import MAX_ROW_ID
 from app.vocabulary import DESTINATIONS_BY_KIND, CellKind, Destination
 from app.web.deps import CheckedForm, WebPrincipal

@@ -68,6 +68,8 @@ class StepFacts:
     orientations: int = 0
     orientations_with_feedback: int = 0
     aged_out: bool = False
+    # The coordinator sent the signalement back to its author, who has not amended it yet.
+    returned_to_author: bool = False
 
 
 def add_calendar_months(day: date, months: int) -> date:
@@ -339,3 +341,20 @@ def closure_reason_applies(facts: StepFacts) -> None:
         refusal = "The person has not left the cell's public (R21) by age."
     if refusal is not None:
         raise GuardFailed("closure-reason-not-applicable", refusal)
+
+
+def not_returned_to_author(facts: StepFacts) -> None:
+    if facts.returned_to_author:
+        raise GuardFailed(
+            "returned-to-author",
+            "This signalement was sent back to its author to be completed: it goes to the "
+            "parquet once amended.",
+        )
+
+
+def not_already_returned(facts: StepFacts) -> None:
+    if facts.returned_to_author:
+        raise GuardFailed(
+            "already-returned",
+            "This signalement is already waiting for its author's amendment.",
+        )

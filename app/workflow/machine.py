@@ -50,7 +50,28 @@ def _condition(*checks: Guard) -> Callable[[EventData], bool]:
 
 # dest=None marks an internal step: allowed in those states, the state does not change.
 TRANSITIONS: list[dict[str, Any]] = [
-    {"trigger": Step.REFER_TO_PARQUET, "source": S.SUBMITTED, "dest": S.PARQUET_REVIEW},
+    {
+        "trigger": Step.REFER_TO_PARQUET,
+        "source": S.SUBMITTED,
+        "dest": S.PARQUET_REVIEW,
+        "conditions": [_condition(guards.not_returned_to_author)],
+    },
+    # Corrections: the signalement itself until the parquet's decision; the identity and the
+    # contact, by the coordinator, while the case is open.
+    {"trigger": Step.AMEND, "source": [S.SUBMITTED, S.PARQUET_REVIEW], "dest": None},
+    {
+        "trigger": Step.CORRECT_IDENTITY,
+        "source": [S.RESEARCH, S.CELL_REVIEW, S.ORIENTED, S.FEEDBACK],
+        "dest": None,
+    },
+    {"trigger": Step.WITHDRAW, "source": S.SUBMITTED, "dest": S.WITHDRAWN},
+    {
+        "trigger": Step.RETURN_TO_AUTHOR,
+        "source": S.SUBMITTED,
+        "dest": None,
+        "conditions": [_condition(guards.not_already_returned)],
+    },
+    {"trigger": Step.AMEND_RESEARCH_NOTE, "source": S.RESEARCH, "dest": None},
     {"trigger": Step.RETAIN, "source": S.PARQUET_REVIEW, "dest": S.RESEARCH},
     {"trigger": Step.NOT_RETAIN, "source": S.PARQUET_REVIEW, "dest": S.NOT_RETAINED},
     {"trigger": Step.ADD_RESEARCH_NOTE, "source": [S.RESEARCH, S.CELL_REVIEW], "dest": None},

@@ -13,6 +13,8 @@ class CaseState(StrEnum):
     FEEDBACK = "feedback"
     CLOSED = "closed"
     PURGED = "purged"
+    # Taken back by its author or the coordinator before the parquet saw it; terminal.
+    WITHDRAWN = "withdrawn"
 
 
 class Step(StrEnum):
@@ -36,3 +38,13 @@ class Step(StrEnum):
     # Not moves of the procedure: reading an archived case (R17), the data-subject export (R22).
     REQUEST_ARCHIVE_ACCESS = "request_archive_access"
     EXPORT_SUBJECT_ACCESS = "export_subject_access"
+    # Corrections (R4, R10): the signalement amended by its author or the coordinator before the
+    # parquet's decision; the identity and contact corrected by the coordinator afterwards.
+    AMEND = "amend"
+    CORRECT_IDENTITY = "correct_identity"
+    WITHDRAW = "withdraw"
+    # The coordinator sends an incomplete signalement back to its author, who amends it.
+    RETURN_TO_AUTHOR = "return_to_author"
+    AMEND_RESEARCH_NOTE = "amend_research_note"
+    # The previous values of the amended fields, kept for the coordinator (R10).
+    READ_REVISIONS = "read_revisions"

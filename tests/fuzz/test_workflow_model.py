@@ -65,11 +65,11 @@ from app.cases.models import ArchiveAccess, Case, CaseStep, Guardian, Orientatio
 from app.cases.service import facts_of
 from app.clock import today
 from app.db import make_engine, make_sessionmaker, unit_of_work, utcnow
-from app.directory.principal import Principal
 from app.main import create_app
 from app.meetings.models import Meeting
 from app.policy import decisions
 from app.policy.visibility import Block, CaseView, case_view
+from app.principal import Principal
 from app.vocabulary import Motif, Role
 from app.workflow.guards import add_calendar_months, age_on
 from tests.audit.log import events, head
@@ -139,6 +139,8 @@ BLOCK_KEYS: dict[str, tuple[str, ...]] = {
         "review_decision",
         "closed_at",
         "closure_reason",
+        "withdrawal",
+        "returned",
         "history",
     ),
     "identity": ("minor",),
@@ -149,7 +151,7 @@ BLOCK_KEYS: dict[str, tuple[str, ...]] = {
     "feedback": ("feedback",),
 }
 assert set(BLOCK_KEYS) == ALL_BLOCKS
-ALWAYS_KEYS = frozenset({"id", "state", "cell_id", "withheld"})
+ALWAYS_KEYS = frozenset({"id", "reference", "state", "cell_id", "version", "withheld"})
 
 # The procedure, as the README's table says it: the states from which each step may be taken.
 OPEN = frozenset({"oriented", "feedback"})

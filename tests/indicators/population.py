@@ -27,6 +27,7 @@ from app.vocabulary import (
     Motif,
     Organisation,
     Role,
+    WithdrawalReason,
 )
 from tests.conftest import World
 from tests.scenario import case_body, ok, on_day
@@ -356,6 +357,9 @@ def _counted(
         # Closures are dated by the server (today): counted when today is in the period.
         "closed": len(closures),
         "by_closure_reason": breakdown(list(ClosureReason), closures),
+        # The population withdraws nothing: every reason is zero.
+        "withdrawn": 0,
+        "by_withdrawal_reason": breakdown(list(WithdrawalReason), []),
     }
     delays = {
         "received_to_parquet_decision": [received(s) - (decided(s) or 0) for s in decisions],

@@ -18,6 +18,7 @@ COUNTS = (
     "orientations",
     "transmitted",
     "closed",
+    "withdrawn",
 )
 BREAKDOWNS = (
     "by_origin",
@@ -27,6 +28,7 @@ BREAKDOWNS = (
     "by_destination",
     "feedback",
     "by_closure_reason",
+    "by_withdrawal_reason",
 )
 TOTAL_OF = {
     "by_origin": "signalements",
@@ -34,6 +36,7 @@ TOTAL_OF = {
     "by_age_bracket": "signalements",
     "by_destination": "orientations",
     "by_closure_reason": "closed",
+    "by_withdrawal_reason": "withdrawn",
 }
 PORTRAITS = ("by_sex", "by_age_bracket", "by_motif")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.directory.principal import Principal
 from app.policy.decisions import may_as_member, may_in_cell, may_read_all_indicators
+from app.principal import Principal
 from app.vocabulary import Organisation, Role
 
 CELL, OTHER_CELL = 7, 8

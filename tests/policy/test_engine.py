@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.directory.principal import Principal
 from app.policy.decisions import may_step
 from app.policy.engine import BLOCK_ACTIONS, PolicyEngine, PolicyError, get_engine, policies_dir
 from app.policy.visibility import CaseFacts, case_view
+from app.principal import Principal
 from app.vocabulary import Destination, Organisation, Role
 from app.workflow.states import CaseState, Step
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.directory.principal import Principal
 from app.policy.decisions import may_in_cell, may_step
 from app.policy.visibility import Block, CaseFacts, case_view
+from app.principal import Principal
 from app.vocabulary import Destination, Organisation, Role
 from app.workflow.states import CaseState, Step
 

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from app.directory.principal import Principal
 from app.policy.visibility import Block, CaseFacts, case_view
+from app.principal import Principal
 from app.vocabulary import Organisation, Role
 from app.workflow.states import CaseState as S
 

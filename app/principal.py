@@ -1,3 +1,7 @@
+"""Who is calling: the identity authentication produces, which audit, policy and services read.
+
+It lives with the authentication foundations, not in `directory/`, which only fills it in."""
+
 from __future__ import annotations
 
 import uuid

@@ -156,6 +156,14 @@ def test_several_cases_of_one_minor_come_newest_first(world: World) -> None:
     assert ids(found(world, "coordinator")) == [second, first]
 
 
+def test_a_search_follows_an_amended_identity(world: World) -> None:
+    case_id = submit(world, by="coordinator", **minor())
+    coordinator = world.as_("coordinator")
+    ok(coordinator.patch(f"/cases/{case_id}", {"minor": {"first_name": "Ysoline"}}))
+    assert found(world, "coordinator")["count"] == 0  # the old identity finds nothing now
+    assert ids(found(world, "coordinator", terms(first="ysoline"))) == [case_id]
+
+
 # --- each case as the charter lets the caller see it ------------------------------------------
 
 

@@ -389,7 +389,7 @@ def _auditor_finds_the_reads(site: Site, case_id: str) -> None:
     events = page.get_by_role("region", name="Événements")
     events.get_by_label("Action", exact=True).select_option(label="Consultation d'une situation")
     events.get_by_label("Résultat").select_option(label="Autorisée")
-    events.get_by_label("Numéro complet de la situation").fill(case_id)
+    events.get_by_label("N° de la situation (18-2026-0042) ou identifiant complet").fill(case_id)
     events.get_by_role("button", name="Filtrer").click()
     table = events.get_by_role("table")
     expect(table).to_be_visible()
@@ -402,7 +402,7 @@ def _auditor_finds_the_reads(site: Site, case_id: str) -> None:
     # And the case's own access log, from its number.
     page.get_by_role("link", name="Journal d'audit").first.click()
     page.get_by_role("region", name="Qui a consulté une situation ?").get_by_label(
-        "Numéro complet de la situation"
+        "N° de la situation (18-2026-0042) ou identifiant complet"
     ).fill(case_id)
     page.get_by_role("button", name="Voir les accès").click()
     expect(page).to_have_url(re.compile(f"/audit/dossiers/{case_id}$"))

@@ -90,7 +90,7 @@ def skeleton(cases: int, on: date, seed: int = 6) -> dict[str, list[tuple[Any, .
             meetings[cell].append((new_meeting, held))
             rows["meeting"].append((new_meeting, cell, held, 1, _noon(held)))
             held += timedelta(days=30)
-    for _ in range(cases):
+    for number in range(1, cases + 1):
         case_id, cell = uuid.uuid4(), rng.randrange(1, CELLS + 1)
         received = start + timedelta(days=rng.randrange((on - start).days + 1))
         decided = received + timedelta(days=rng.randrange(1, 30))
@@ -134,6 +134,8 @@ def skeleton(cases: int, on: date, seed: int = 6) -> dict[str, list[tuple[Any, .
                 closed_at,
                 _noon(received),
                 1,
+                # Unique, as references are (the statistics never read them).
+                f"{cell:02d}-{received.year}-{number:06d}",
             )
         )
         for motif in rng.sample(list(Motif), rng.randrange(1, 4)):
@@ -166,7 +168,8 @@ def _orientation(
 COLUMNS = {
     "meeting": "id, cell_id, held_on, created_by, created_at",
     "case_file": "id, cell_id, state, origin, received_on, sex, age_bracket, submitted_by, "
-    "submitted_at, retained, parquet_decided_at, meeting_id, closed_at, updated_at, version",
+    "submitted_at, retained, parquet_decided_at, meeting_id, closed_at, updated_at, version, "
+    "reference",
     "case_motif": "case_id, motif",
     "orientation": "id, case_id, position, destination, decided_at, transmitted_at, "
     "transmitted_by, feedback_outcome, feedback_at, feedback_by",

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, func, select, text
+from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit import checkpoint
@@ -59,11 +59,13 @@ from app.cases.models import (
     Case,
     CaseMotif,
     CasePersonal,
+    CaseReferenceCounter,
     CaseStep,
     Guardian,
     Orientation,
     ResearchNote,
 )
+from app.cases.references import format_reference
 from app.cases.service import STEP_ACTIONS
 from app.clock import today
 from app.config import Settings
@@ -71,6 +73,7 @@ from app.crypto.models import CaseKey, IdentityIndex
 from app.crypto.vault import Vault
 from app.db import make_engine, make_sessionmaker, unit_of_work, utcnow
 from app.directory import service as directory
+from app.directory.models import Cell
 from app.main import make_vault
 from app.meetings.models import Meeting
 from app.retention.policy import birth_month
@@ -242,6 +245,16 @@ class _World:
     today: date
     meetings: dict[int, list[tuple[uuid.UUID, date]]] = field(default_factory=dict)
     identities: dict[int, list[_Identity]] = field(default_factory=dict)
+    # The last reference number given per (cell, year of receipt), as the service keeps it.
+    references: dict[tuple[int, int], int] = field(default_factory=dict)
+    arrondissements: dict[int, int] = field(default_factory=dict)
+
+    def reference(self, cell: int, received: date) -> str:
+        key = (cell, received.year)
+        self.references[key] = self.references.get(key, 0) + 1
+        return format_reference(
+            CellKind.CENOMED, self.arrondissements[cell], received.year, self.references[key]
+        )
 
     def account(self, role: str, cell: int) -> Account:
         return self.accounts[username(role, cell)]
@@ -417,6 +430,7 @@ class _Case:
         self.identity = self._identity(received)
         self.values.update(
             id=self.id,
+            reference=world.reference(cell, received),
             cell_id=cell,
             state=CaseState.SUBMITTED.value,
             origin=origin.value,
@@ -827,6 +841,10 @@ def build(
         accounts = create_accounts(make_sessionmaker(engine), settings)
         rng = random.Random(seed)
         world = _World(accounts, make_vault(settings), now=utcnow(), today=today())
+        with engine.connect() as connection:
+            world.arrondissements = dict(
+                connection.execute(select(Cell.id, Cell.arrondissement)).tuples().all()
+            )
         rows = _Rows()
         _meetings(world, rows, rng)
         _copy(engine, rows.tables)
@@ -849,6 +867,14 @@ def build(
             events.extend(rows.events)
             for table, table_rows in rows.tables.items():
                 counts[table] += len(table_rows)
+        with engine.begin() as connection:
+            connection.execute(
+                insert(CaseReferenceCounter),
+                [
+                    {"cell_id": cell, "year": year, "last": last}
+                    for (cell, year), last in world.references.items()
+                ],
+            )
         seconds["build_cases"] = generate
         seconds["copy_cases"] = write
         started = time.perf_counter()

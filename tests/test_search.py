@@ -208,7 +208,13 @@ def test_the_coordinator_finds_each_case_as_the_list_shows_it(world: World) -> N
 
 def test_a_closed_case_is_found_as_the_archives_index_lists_it(world: World) -> None:
     case_id = close_without_action(world)
+    before = head(world)
     answer = search(world, "coordinator", terms())
+    logged = [(e["action"], e["case_id"], e["blocks"], e["detail"]) for e in events(world, before)]
+    assert logged == [
+        ("search_cases", case_id, [], "archive_index"),
+        ("search_cases", None, [], "results:1"),
+    ]
     [entry] = ok(answer)["items"]
     assert entry["id"] == case_id
     assert set(entry) == {

@@ -18,7 +18,8 @@ What is returned is what the charter lets the caller see of each case of their c
 * any other case is left out: the match itself would tell the caller that this minor is the
   subject of a case whose identity the charter hides from them.
 
-Each search is one audit event with the number of results, never the terms (R23). An account
+Each search is one audit event with the number of results, never the terms (R23), besides
+one event per case shown (its blocks, or ``archive_index`` for an index entry). An account
 makes at most ``searches_per_hour`` searches in any hour: counted from its own search events in
 the audit log, so the limit holds across workers and restarts and is the server's fact alone.
 """
@@ -149,7 +150,12 @@ def search_cases(
         ):
             shown.append(service.archive_index_entry(case))
     found = Found(shown)
-    # One read event per case whose blocks are shown (an index entry shows none).
+    # One read event per case whose blocks are shown; an index entry shows none, but its
+    # showing is an access too (R17, R23), logged as the list logs it.
     trail.record_reads(session, principal, Action.SEARCH_CASES, [service.read_of(v) for v in shown])
+    for entry in (v for v in shown if v.archive_entry):
+        trail.record(
+            session, principal, Action.SEARCH_CASES, case_id=entry.case.id, detail="archive_index"
+        )
     trail.record(session, principal, Action.SEARCH_CASES, detail=f"{RESULTS}{found.count}")
     return found

@@ -288,6 +288,11 @@ def list_cases(
         position = (_sort_value(batch[-1], sort), batch[-1].id)
     page = visible[:limit]
     trail.record_reads(session, principal, Action.LIST_CASES, [_read(v) for v in page])
+    for entry in (v for v in page if v.archive_entry):
+        # R17, R23: the archive's index shows no block, but its showing is an access too.
+        trail.record(
+            session, principal, Action.LIST_CASES, case_id=entry.case.id, detail="archive_index"
+        )
     if len(visible) <= limit:
         return page, None
     return page, _encode_cursor(sort, _sort_value(page[-1].case, sort), page[-1].case.id)

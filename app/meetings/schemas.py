@@ -33,6 +33,7 @@ class AgendaItem(BaseModel):
     it (``withheld`` names what is not shown, R16)."""
 
     case_id: uuid.UUID
+    reference: str
     state: CaseState
     minor: PersonShown | None
     withheld: list[Block]
@@ -43,6 +44,7 @@ class NotRetainedItem(BaseModel):
     to those attending on the meeting's day; on another day, what the charter shows."""
 
     case_id: uuid.UUID
+    reference: str
     minor: PersonShown | None
     not_retained: bool = True
     withheld: list[Block]

@@ -161,7 +161,11 @@ def agenda_item(principal: Principal, vault: Vault, case: Case) -> AgendaItem | 
         return None
     minor = _person(vault, case) if Block.IDENTITY in view.blocks else None
     return AgendaItem(
-        case_id=case.id, state=CaseState(case.state), minor=minor, withheld=_withheld(minor)
+        case_id=case.id,
+        reference=case.reference,
+        state=CaseState(case.state),
+        minor=minor,
+        withheld=_withheld(minor),
     )
 
 
@@ -175,9 +179,13 @@ def _presented_item(
         if not view.blocks:
             return None
         if Block.IDENTITY not in view.blocks:
-            return NotRetainedItem(case_id=case.id, minor=None, withheld=_withheld(None))
+            return NotRetainedItem(
+                case_id=case.id, reference=case.reference, minor=None, withheld=_withheld(None)
+            )
     minor = _person(vault, case)
-    return NotRetainedItem(case_id=case.id, minor=minor, withheld=_withheld(minor))
+    return NotRetainedItem(
+        case_id=case.id, reference=case.reference, minor=minor, withheld=_withheld(minor)
+    )
 
 
 # What a line of a meeting shows of a case: its state or "not retained" mark (workflow), and

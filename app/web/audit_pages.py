@@ -9,6 +9,7 @@ access log). Events hold ids and codes only: nothing nominative reaches these pa
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -49,7 +50,10 @@ _MESSAGES = {
     "resultat": "Choisissez un résultat de la liste.",
     "gravite": "Choisissez une gravité de la liste.",
     "acteur": "Saisissez le numéro d'un compte (un nombre entier positif).",
-    "dossier": "Saisissez le numéro complet d'une situation (36 caractères, tirets compris).",
+    "dossier": (
+        "Saisissez le numéro d'une situation (18-2026-0042) ou son identifiant complet "
+        "(36 caractères, tirets compris)."
+    ),
     "du": "Saisissez une date valide.",
     "au": "Saisissez une date valide, postérieure ou égale à la date de début.",
 }
@@ -68,7 +72,9 @@ def _after(day: date) -> datetime:
     return _day_start(day + timedelta(days=1))
 
 
-def _filters(values: dict[str, str]) -> tuple[EventFilter, dict[str, str]]:
+def _filters(
+    values: dict[str, str], case_of_reference: Callable[[str], uuid.UUID | None]
+) -> tuple[EventFilter, dict[str, str]]:
     """The filter the form asks for, and the fields it got wrong (by their name)."""
     errors: dict[str, str] = {}
 
@@ -99,7 +105,14 @@ def _filters(values: dict[str, str]) -> tuple[EventFilter, dict[str, str]]:
     outcome = parse("resultat", one_of(set(labels.AUDIT_OUTCOMES)))
     severity = parse("gravite", one_of(set(labels.AUDIT_SEVERITIES)))
     actor_id = parse("acteur", actor)
-    case_id = parse("dossier", uuid.UUID)
+
+    def case(raw: str) -> uuid.UUID:
+        if looks_like_reference(raw.upper()):
+            # A reference nobody bears filters on nothing: no event, as for an unknown id.
+            return case_of_reference(raw.upper()) or uuid.UUID(int=0)
+        return uuid.UUID(raw)
+
+    case_id = parse("dossier", case)
     first = parse("du", date.fromisoformat)
     last = parse("au", date.fromisoformat)
     if first and last and last < first:
@@ -208,7 +221,9 @@ def audit_events(
         "du": du,
         "au": au,
     }
-    where, errors = _filters(values)
+    where, errors = _filters(
+        values, lambda reference: cases.case_id_of_reference(session, reference=reference)
+    )
     if errors:
         return _audit_page(
             request,

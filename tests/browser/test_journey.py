@@ -110,7 +110,9 @@ def _open_case(page: Page, case_id: str) -> None:
     expect(page.get_by_role("heading", name="Mes situations", level=1)).to_be_visible()
     page.locator(f'a[href="/dossiers/{case_id}"]').click()
     expect(page).to_have_url(re.compile(f"/dossiers/{case_id}$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Situation n° "))
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        re.compile(r"^Situation R?\d{2}-\d{4}-\d{4}$")
+    )
     assert LAST_NAME not in page.title()
 
 
@@ -193,6 +195,29 @@ def _member_submits(page: Page) -> str:
     found = CASE_ID.search(page.url)
     assert found is not None
     return found.group(1)
+
+
+def _member_corrects_their_signalement(page: Page, case_id: str) -> None:
+    """The author corrects a first name they mistyped: the form shows nothing the charter
+    withholds from them (R12), and a field left empty changes nothing."""
+    page.get_by_role("link", name="Corriger le signalement").click()
+    expect(page).to_have_url(re.compile(f"/dossiers/{case_id}/correction$"))
+    expect(page.get_by_label("Prénom", exact=True)).to_have_value("")
+    axe.check(page, "/dossiers/{id}/correction (member)")
+    page.get_by_label("Prénom", exact=True).fill("Anastasie")
+    page.get_by_role("button", name="Enregistrer la correction").click()
+    _done(page, "La correction est enregistrée")
+    history = page.get_by_role("table", name="Historique des étapes")
+    expect(history).to_contain_text("champs corrigés : prénom")
+    expect(history).not_to_contain_text("Anastasie")
+
+
+def _coordinator_reads_the_versions(page: Page, case_id: str) -> None:
+    page.goto(f"/dossiers/{case_id}")
+    page.get_by_role("link", name="Voir les versions antérieures (corrections)").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Versions antérieures")
+    expect(page.locator("main")).to_contain_text(OWN_FIRST_NAME)
+    axe.check(page, "/dossiers/{id}/versions")
 
 
 def _coordinator_enters_a_letter(site: Site) -> tuple[Page, str]:
@@ -290,7 +315,7 @@ def _coordinator_puts_on_the_agenda(page: Page, case_id: str) -> None:
     agenda = page.get_by_role("region", name="Ordre du jour")
     expect(agenda.get_by_role("row").filter(has_text=LAST_NAME)).to_have_count(1)
     axe.check(page, "/reunions/{id}")
-    agenda.get_by_role("link", name=f"Situation n° {case_id[:8]}").click()
+    agenda.get_by_role("link", name=re.compile(r"^Situation \d{2}-\d{4}-\d{4}$")).click()
     expect(page).to_have_url(re.compile(f"/dossiers/{case_id}$"))
 
 
@@ -364,7 +389,7 @@ def _auditor_finds_the_reads(site: Site, case_id: str) -> None:
     events = page.get_by_role("region", name="Événements")
     events.get_by_label("Action", exact=True).select_option(label="Consultation d'une situation")
     events.get_by_label("Résultat").select_option(label="Autorisée")
-    events.get_by_label("Numéro complet de la situation").fill(case_id)
+    events.get_by_label("N° de la situation (18-2026-0042) ou identifiant complet").fill(case_id)
     events.get_by_role("button", name="Filtrer").click()
     table = events.get_by_role("table")
     expect(table).to_be_visible()
@@ -377,7 +402,7 @@ def _auditor_finds_the_reads(site: Site, case_id: str) -> None:
     # And the case's own access log, from its number.
     page.get_by_role("link", name="Journal d'audit").first.click()
     page.get_by_role("region", name="Qui a consulté une situation ?").get_by_label(
-        "Numéro complet de la situation"
+        "N° de la situation (18-2026-0042) ou identifiant complet"
     ).fill(case_id)
     page.get_by_role("button", name="Voir les accès").click()
     expect(page).to_have_url(re.compile(f"/audit/dossiers/{case_id}$"))
@@ -447,8 +472,10 @@ def test_a_signalement_through_the_six_steps_in_the_browser(site: Site) -> None:
     _people(site)
     others = _others(site)
     police = _member_signs_in_and_accepts_the_charter(site)
-    _member_submits(police)
+    own = _member_submits(police)
+    _member_corrects_their_signalement(police, own)
     coordinator, case_id = _coordinator_enters_a_letter(site)
+    _coordinator_reads_the_versions(coordinator, own)
     _coordinator_refers(coordinator, case_id)
     _parquet_retains(site, case_id)
     _members_research(site, police, case_id)

@@ -168,7 +168,16 @@ LEGAL: dict[str, frozenset[str]] = {
     # after the parquet retained the case.
     "close": frozenset({"research", "cell_review", "oriented", "feedback"}),
     "request_archive_access": frozenset({"closed"}),
+    # Corrections (issue 16): withdrawn or sent back before the parquet sees it; amended until
+    # the parquet's decision, then its identity corrected while the case is open.
+    "withdraw": frozenset({"submitted"}),
+    "return_to_author": frozenset({"submitted"}),
+    "amend": frozenset(
+        {"submitted", "parquet_review", "research", "cell_review", "oriented", "feedback"}
+    ),
 }
+# After the parquet's decision an amendment is a correction of the identity (the coordinator's).
+CORRECTED = frozenset({"research", "cell_review", "oriented", "feedback"})
 # Who takes each step (the README's table; the feedback: the CST or the coordinator).
 TAKEN_BY: dict[str, tuple[str, ...]] = {
     "refer_to_parquet": ("coordinator",),
@@ -181,6 +190,9 @@ TAKEN_BY: dict[str, tuple[str, ...]] = {
     "record_feedback": ("cst", "coordinator"),
     "close": ("coordinator",),
     "request_archive_access": ("coordinator", "parquet"),
+    "withdraw": ("member", "coordinator"),
+    "return_to_author": ("coordinator",),
+    "amend": ("member", "coordinator"),
 }
 assert set(TAKEN_BY) == set(LEGAL)
 # How far along the procedure a state is (a not-retained case goes no further).
@@ -193,6 +205,7 @@ DEPTH = {
     "oriented": 4,
     "feedback": 5,
     "closed": 6,
+    "withdrawn": -1,
 }
 READ_MEETING_ROLES = frozenset({"coordinator", "parquet", "member", "cst"})
 CENOMED_DESTINATIONS = (
@@ -213,6 +226,7 @@ STATES = (
     "oriented",
     "feedback",
     "closed",
+    "withdrawn",
 )
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -264,6 +278,10 @@ class CaseModel:
     family_outcome: str | None = None
     received_declared: bool = False
     closure_reason: str | None = None
+    # Issue 16: sent back to its author (until amended), withdrawn (why), amendments made.
+    returned: bool = False
+    withdrawal: str | None = None
+    amendments: int = 0
     orientations: list[OrientationModel] = field(default_factory=list)
     note_authors: list[str] = field(default_factory=list)
     archive_holders: list[str] = field(default_factory=list)
@@ -476,6 +494,9 @@ class WorkflowMachine(RuleBasedStateMachine):
         url = "/api/v1" + path
         if method == "GET":
             response = self.client.get(url, headers=headers)
+        elif method == "PATCH":
+            headers["Content-Type"] = "application/merge-patch+json"
+            response = self.client.patch(url, content=json.dumps(body), headers=headers)
         elif content is not None:
             headers["Content-Type"] = "application/json"
             response = self.client.post(url, content=content, headers=headers)
@@ -542,6 +563,8 @@ class WorkflowMachine(RuleBasedStateMachine):
                     Case.family_informed_on,
                     Case.family_information_means,
                     Case.closed_at,
+                    Case.returned_reason,
+                    Case.withdrawal_reason,
                 )
             ):
                 cases[row[0]] = {"row": tuple(row[1:])}
@@ -641,6 +664,9 @@ class WorkflowMachine(RuleBasedStateMachine):
             return ALL_BLOCKS  # R1, R2
         if case.state == "closed" and who not in case.archive_holders:
             return ALL_BLOCKS  # R17
+        if case.state == "withdrawn" and user.role != "coordinator":
+            # R4: the coordinator reads it until the purge; its author follows its fate.
+            return ALL_BLOCKS - ({"workflow"} if case.submitter == who else set())
         if user.role == "coordinator":
             return frozenset()  # R10
         if user.role == "parquet":  # R11, R14
@@ -684,6 +710,12 @@ class WorkflowMachine(RuleBasedStateMachine):
         keys = set(ALWAYS_KEYS).union(*(BLOCK_KEYS[b] for b in visible))
         if "identity" in visible and not in_list:
             keys.add("possible_duplicates")
+        if in_list and not visible:
+            # R17: the archive's index, for who may ask for an access: dates and reason only.
+            assert case.state == "closed", context
+            assert user.role in ("coordinator", "parquet"), context
+            keys |= {"received_on", "submitted_at", "closed_at", "closure_reason"}
+            assert shown["received_on"] == case.received_on.isoformat(), context
         assert set(shown) == keys, context
         assert not visible & self._forbidden(who, case), "a forbidden block shown" + context
         if "identity" in visible:
@@ -815,6 +847,9 @@ class WorkflowMachine(RuleBasedStateMachine):
             modelled = [(o.id, o.destination, o.transmitted, o.outcome) for o in case.orientations]
             assert orientations == modelled, context
             assert (row.closed_at is not None) == (case.state == "closed"), context
+            assert row.withdrawal_reason == case.withdrawal, context
+            assert (row.returned_reason is not None) == case.returned, context
+            assert (row.withdrawn_at is not None) == (case.state == "withdrawn"), context
 
     @invariant()
     def the_audit_chain_verifies(self) -> None:
@@ -944,6 +979,8 @@ class WorkflowMachine(RuleBasedStateMachine):
 
     def _refer(self, who: str, case: CaseModel | None) -> None:
         expect = self._gate(who, case, {"coordinator"}) or self._legal(_(case), "refer_to_parquet")
+        if expect is None and _(case).returned:
+            expect = (409, "returned-to-author")  # waits for its author's amendment
         path = f"/cases/{_id(case)}/parquet-referral"
         shown = self._step(
             who, path, None, expect or DONE, case, "refer_to_parquet", "parquet_review"
@@ -1503,9 +1540,17 @@ class WorkflowMachine(RuleBasedStateMachine):
             assert len(page["items"]) <= limit, self._context()
             for item in page["items"]:
                 self._check_case(who, item, in_list=True)
-            reads = [e for e in events(self.world, after=seq) if e["action"] == "list_cases"]
+            fresh = events(self.world, after=seq)
+            reads = [e for e in fresh if e["action"] == "list_cases" and e["blocks"]]
             assert [(e["case_id"], sorted(e["blocks"])) for e in reads] == [
-                (item["id"], sorted(ALL_BLOCKS - set(item["withheld"]))) for item in page["items"]
+                (item["id"], sorted(ALL_BLOCKS - set(item["withheld"])))
+                for item in page["items"]
+                if set(item["withheld"]) != ALL_BLOCKS
+            ], self._context()
+            # The archive's index entries (R17) are logged too, as such.
+            indexed = [e["case_id"] for e in fresh if e["detail"] == "archive_index"]
+            assert indexed == [
+                item["id"] for item in page["items"] if set(item["withheld"]) == ALL_BLOCKS
             ], self._context()
             listed += [item["id"] for item in page["items"]]
             cursor = page["next_cursor"]
@@ -1514,15 +1559,17 @@ class WorkflowMachine(RuleBasedStateMachine):
         principal = self._principal(who)
         cells = user.cells if cell_id is None else {cell_id}
         with self.world.db() as session:
-            rows = session.execute(select(Case.id, Case.submitted_at)).all()
-        order = {case_id: (submitted_at, case_id) for case_id, submitted_at in rows}
+            rows = session.execute(select(Case.id, Case.received_on)).all()
+        # Newest received first (issue 16), the id breaking ties.
+        order = {case_id: (received_on, case_id) for case_id, received_on in rows}
+        indexes = state == "closed" and user.role in ("coordinator", "parquet")
         expected = sorted(
             (
                 c.id
                 for c in self.cases.values()
                 if c.cell_id in cells
                 and (state is None or c.state == state)
-                and self._view(principal, c.id).blocks
+                and (self._view(principal, c.id).blocks or indexes)
             ),
             key=lambda i: order[i],
             reverse=True,
@@ -1540,6 +1587,101 @@ class WorkflowMachine(RuleBasedStateMachine):
         response = self._call(who, "GET", f"/meetings/{mid}", expect=expect)
         if response.status_code < 400:
             self._check_meeting(who, ok(response), _(meeting))
+
+    # --- corrections (issue 16) ----------------------------------------------------------------
+
+    @precondition(lambda self: self._some(LEGAL["withdraw"]))
+    @rule(data=st.data())
+    def withdraw(self, data: st.DataObject) -> None:
+        self.stats.rules["withdraw"] += 1
+        case = self._case(data, LEGAL["withdraw"])
+        self._withdraw(data, self._user(data, self._authors(case)), case)
+
+    def _authors(self, case: CaseModel | None) -> list[str]:
+        """Who may amend or withdraw a signalement: its author, or the coordinator."""
+        coordinators = self._with_role(_cell_of(case), "coordinator")
+        return coordinators + ([case.submitter] if case is not None else [])
+
+    def _withdraw(self, data: st.DataObject, who: str, case: CaseModel | None) -> None:
+        reason = self._mostly(data, ["sent_by_mistake", "wrong_cell", "other"], ["oops"], "why")
+        user = self.users[who]
+        expect = self._gate(who, case, {"member", "coordinator"})
+        if expect is None and user.role == "member" and _(case).submitter != who:
+            expect = (403, "role-not-allowed")  # R4: their own signalement only
+        if reason == "oops":
+            expect = (422, "validation-error")  # the body is refused before anything
+        expect = expect or self._legal(_(case), "withdraw")
+        path = f"/cases/{_id(case)}/withdrawal"
+        shown = self._step(
+            who, path, {"reason": reason}, expect or DONE, case, "withdraw", "withdrawn"
+        )
+        if shown is None:
+            return
+        case = _(case)
+        case.withdrawal, case.returned = reason, False
+        self._check_case(who, shown)
+
+    @precondition(lambda self: self._some(LEGAL["return_to_author"]))
+    @rule(data=st.data())
+    def return_to_author(self, data: st.DataObject) -> None:
+        self.stats.rules["return_to_author"] += 1
+        case = self._case(data, LEGAL["return_to_author"])
+        self._return(data, self._user(data, self._with_role(_cell_of(case), "coordinator")), case)
+
+    def _return(self, data: st.DataObject, who: str, case: CaseModel | None) -> None:
+        reason = data.draw(st.sampled_from(["incomplete_identity", "facts_missing"]))
+        expect = self._gate(who, case, {"coordinator"}) or self._legal(_(case), "return_to_author")
+        if expect is None and _(case).returned:
+            expect = (409, "already-returned")
+        path = f"/cases/{_id(case)}/return"
+        shown = self._step(
+            who, path, {"reason": reason}, expect or DONE, case, "return_to_author", None
+        )
+        if shown is not None:
+            _(case).returned = True
+            self._check_case(who, shown)
+
+    @precondition(lambda self: self._some(LEGAL["amend"]))
+    @rule(data=st.data())
+    def amend(self, data: st.DataObject) -> None:
+        self.stats.rules["amend"] += 1
+        case = self._case(data, LEGAL["amend"])
+        self._amend(self._user(data, self._authors(case)), case)
+
+    def _amend(self, who: str, case: CaseModel | None) -> None:
+        """A new value each time (an amendment that changes nothing leaves no step): the facts
+        before the parquet's decision, the school (identity) afterwards."""
+        user = self.users[who]
+        correcting = case is not None and case.state in CORRECTED
+        step = "correct_identity" if correcting else "amend"
+        expect = self._gate(who, case, {"member", "coordinator"})
+        if expect is None and user.role == "member" and (correcting or _(case).submitter != who):
+            expect = (403, "role-not-allowed")  # R4, R10
+        expect = expect or self._legal(_(case), "amend")
+        number = sum(c.amendments for c in self.cases.values()) + 1
+        body: dict[str, Any] = (
+            {"minor": {"school": f"Collège fictif n° {number}"}}
+            if correcting
+            else {"facts": f"Faits précisés, version {number} (fictif)."}
+        )
+        response = self._call(
+            who,
+            "PATCH",
+            f"/cases/{_id(case)}",
+            body,
+            expect=expect or DONE,
+            writes=case.id if case else None,
+            ghost=case is None,
+        )
+        if response.status_code >= 400:
+            return
+        case = _(case)
+        case.history.append((step, case.state, case.state))
+        case.returned = False
+        case.amendments += 1
+        self.stats.succeeded[step] += 1
+        self._step_logged(case.id, step)
+        self._check_case(who, ok(response))
 
     # --- any step, anywhere, by anyone -------------------------------------------------------
 
@@ -1579,6 +1721,12 @@ class WorkflowMachine(RuleBasedStateMachine):
             self._feedback(data, who, case, orientation, hostile=True)
         elif step == "close":
             self._close(data, who, case)
+        elif step == "withdraw":
+            self._withdraw(data, who, case)
+        elif step == "return_to_author":
+            self._return(data, who, case)
+        elif step == "amend":
+            self._amend(who, case)
         else:
             self._archive(data, who, case, hostile=True)
 
@@ -1607,8 +1755,8 @@ class WorkflowMachine(RuleBasedStateMachine):
         return [c for c in self.cases.values() if not self._stuck(c)]
 
     def _stuck(self, case: CaseModel) -> bool:
-        if case.state == "not_retained":
-            return True  # presented at a meeting, then nothing more happens to it
+        if case.state in ("not_retained", "withdrawn"):
+            return True  # nothing more happens to it (a not-retained one is presented)
         if case.state == "closed":
             return bool(case.archive_holders)
         if case.state == "cell_review":
@@ -1631,7 +1779,9 @@ class WorkflowMachine(RuleBasedStateMachine):
         def by(*roles: str) -> str:
             return str(data.draw(st.sampled_from(self._with_role(cell, *roles)), label="by"))
 
-        if case.state == "submitted":
+        if case.state == "submitted" and case.returned:
+            self._amend(case.submitter, case)  # completed by its author, then it goes on
+        elif case.state == "submitted":
             self._refer(by("coordinator"), case)
         elif case.state == "parquet_review":
             self._decide(data, by("parquet"), case)

@@ -88,6 +88,22 @@ def test_a_purged_case_shows_nothing(role: Role) -> None:
 
 
 @pytest.mark.parametrize("role", list(Role))
+def test_a_withdrawn_case_is_the_coordinators_and_its_authors_workflow(role: Role) -> None:
+    """R4 (issue 16): no longer the cell's business; the coordinator reads it until the
+    purge, its author follows its fate (the workflow block), nobody else sees anything."""
+    mine = case(S.WITHDRAWN, submitted_by=1, social=True, authors=frozenset({1}))
+    theirs = case(S.WITHDRAWN, submitted_by=2, social=True, authors=frozenset({1}))
+    if role is Role.COORDINATOR:
+        assert blocks(who(role), mine) == set(Block)
+        assert blocks(who(role), theirs) == set(Block)
+    elif role is Role.MEMBER:
+        assert blocks(who(role), mine) == {Block.WORKFLOW}
+        assert blocks(who(role), theirs) == set()
+    else:
+        assert blocks(who(role), theirs) == set()
+
+
+@pytest.mark.parametrize("role", list(Role))
 def test_nobody_outside_the_cell_sees_anything(role: Role) -> None:
     outsider = who(role, cells=frozenset({CELL + 1}))
     assert blocks(outsider, case(S.CELL_REVIEW, social=True)) == set()

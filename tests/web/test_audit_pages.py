@@ -13,7 +13,7 @@ import pytest
 from app.clock import today
 from tests.audit.log import events, head
 from tests.conftest import World
-from tests.scenario import FIRST_NAME, LAST_NAME, ok, to_cell_review
+from tests.scenario import FIRST_NAME, LAST_NAME, ok, submit, to_cell_review
 from tests.web.browser import signed_in, title_of
 
 
@@ -190,3 +190,19 @@ def test_who_looked_at_a_file(world: World) -> None:
     assert auditor.get("/audit/dossiers?dossier=pas-un-numero").status_code == 422
     other = signed_in(world, "coordinator-19").get(f"/audit/dossiers/{case_id}")
     assert other.status_code == 404
+
+
+def test_the_auditor_finds_a_case_by_its_reference(world: World) -> None:
+    """Issue 16: people speak of a case by its reference; the auditor's forms take it."""
+    case_id = submit(world, by="police")
+    reference = ok(world.as_("coordinator").get(f"/cases/{case_id}"))["reference"]
+    auditor = signed_in(world, "auditor")
+    found = auditor.get("/audit/dossiers", params={"dossier": reference})
+    assert found.status_code == 303
+    assert found.headers["location"] == f"/audit/dossiers/{case_id}"
+    assert auditor.get("/audit/dossiers", params={"dossier": "18-1999-0001"}).status_code == 404
+    filtered = auditor.get("/audit", params={"dossier": reference.lower()})
+    assert filtered.status_code == 200
+    assert case_id[:8] in filtered.text  # the case's events, by their case's id
+    nothing = auditor.get("/audit", params={"dossier": "18-1999-0001"})
+    assert case_id[:8] not in nothing.text

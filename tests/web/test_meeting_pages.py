@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from app.cases.models import Case
 from app.clock import today
 from app.meetings.models import Meeting
 from tests.audit.log import events, head
 from tests.conftest import World
 from tests.scenario import FIRST_NAME, LAST_NAME, meeting, ok, submit, to_research
 from tests.web.browser import Browser, signed_in, title_of
+
+
+def _reference(world: World, case_id: str) -> str:
+    with world.db() as session:
+        found = session.scalar(select(Case.reference).where(Case.id == uuid.UUID(case_id)))
+    assert found is not None
+    return found
 
 
 def _meetings(world: World) -> int:
@@ -178,13 +187,13 @@ def test_the_parquet_presents_its_not_retained_situations_to_the_cell(world: Wor
         page = signed_in(world, username).get(f"/reunions/{meeting_id}")
         section = re.search(r'<h2 id="non-retenues">.*?</section>', page.text, re.S)
         assert section is not None
-        assert f"n° {case_id[:8]}" in section.group(0)
+        assert _reference(world, case_id) in section.group(0)
         assert "Non retenue" in section.group(0)
         assert (FIRST_NAME in section.group(0)) == (item["minor"] is not None), username
     # The CST is the expert of social services, not of the situations (R13): nothing of it.
     assert ok(world.as_("cst").get(f"/meetings/{meeting_id}"))["not_retained"] == []
     page = signed_in(world, "cst").get(f"/reunions/{meeting_id}")
-    assert f"n° {case_id[:8]}" not in page.text
+    assert _reference(world, case_id) not in page.text
 
 
 def test_a_wrong_schedule_form_says_which_field_and_creates_nothing(world: World) -> None:
@@ -217,7 +226,7 @@ def test_presented_identities_wait_for_the_meetings_day(world: World) -> None:
     assert ok(world.as_("teacher").get(f"/meetings/{later}"))["not_retained"] == []
     page = signed_in(world, "teacher").get(f"/reunions/{later}")
     assert FIRST_NAME not in page.text
-    assert f"Situation n° {case_id[:8]}" not in page.text
+    assert f"Situation {_reference(world, case_id)}" not in page.text
     # Its submitter sees the mark of their own case, the identity on the day.
     [item] = ok(world.as_("police").get(f"/meetings/{later}"))["not_retained"]
     assert item["minor"] is None
@@ -225,4 +234,4 @@ def test_presented_identities_wait_for_the_meetings_day(world: World) -> None:
     assert FIRST_NAME not in police.text
     assert "identité montrée le jour de la réunion" in html.unescape(police.text)
     cst = signed_in(world, "cst").get(f"/reunions/{later}")
-    assert f"Situation n° {case_id[:8]}" not in cst.text
+    assert f"Situation {_reference(world, case_id)}" not in cst.text

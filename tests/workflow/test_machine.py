@@ -43,9 +43,52 @@ def test_the_parquet_may_not_retain() -> None:
     assert possible_steps(S.NOT_RETAINED) == []
 
 
-def test_no_step_leaves_a_closed_or_purged_case() -> None:
+def test_no_step_leaves_a_closed_purged_or_withdrawn_case() -> None:
     assert possible_steps(S.CLOSED) == []
     assert possible_steps(S.PURGED) == []
+    assert possible_steps(S.WITHDRAWN) == []
+
+
+CORRECTIONS = [
+    (Step.WITHDRAW, S.SUBMITTED, S.WITHDRAWN),
+    (Step.RETURN_TO_AUTHOR, S.SUBMITTED, S.SUBMITTED),
+    (Step.AMEND, S.SUBMITTED, S.SUBMITTED),
+    (Step.AMEND, S.PARQUET_REVIEW, S.PARQUET_REVIEW),
+    (Step.CORRECT_IDENTITY, S.RESEARCH, S.RESEARCH),
+    (Step.CORRECT_IDENTITY, S.FEEDBACK, S.FEEDBACK),
+    (Step.AMEND_RESEARCH_NOTE, S.RESEARCH, S.RESEARCH),
+]
+
+
+@pytest.mark.parametrize(("step", "before", "after"), CORRECTIONS)
+def test_corrections_move_only_a_withdrawal_out(step: Step, before: S, after: S) -> None:
+    assert fire(step, before, FACTS) is after
+
+
+def test_the_signalement_itself_is_amended_until_the_parquets_decision_only() -> None:
+    assert ALLOWED_FROM[Step.AMEND] == {S.SUBMITTED, S.PARQUET_REVIEW}
+    assert ALLOWED_FROM[Step.WITHDRAW] == {S.SUBMITTED}
+    # A research note stands as written once the case is on a meeting's agenda.
+    assert ALLOWED_FROM[Step.AMEND_RESEARCH_NOTE] == {S.RESEARCH}
+    assert ALLOWED_FROM[Step.CORRECT_IDENTITY] == {
+        S.RESEARCH,
+        S.CELL_REVIEW,
+        S.ORIENTED,
+        S.FEEDBACK,
+    }
+
+
+def test_a_returned_signalement_waits_for_its_author() -> None:
+    returned = StepFacts(today=TODAY, returned_to_author=True)
+    with pytest.raises(GuardFailed) as refused:
+        fire(Step.REFER_TO_PARQUET, S.SUBMITTED, returned)
+    assert refused.value.slug == "returned-to-author"
+    with pytest.raises(GuardFailed) as again:
+        fire(Step.RETURN_TO_AUTHOR, S.SUBMITTED, returned)
+    assert again.value.slug == "already-returned"
+    # Withdrawn or amended, it may still be.
+    assert fire(Step.WITHDRAW, S.SUBMITTED, returned) is S.WITHDRAWN
+    assert fire(Step.AMEND, S.SUBMITTED, returned) is S.SUBMITTED
 
 
 ILLEGAL = [(step, state) for step in ALLOWED_FROM for state in S if state not in ALLOWED_FROM[step]]

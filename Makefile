@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= auto
 OIDC_PROVIDER := tests/oidc_provider
 BROWSER_TESTS := tests/browser
 
-.PHONY: run test test-postgres lint install dev lock clean bench bench-crypto bench-policy bench-purge bench-audit bench-indicators
+.PHONY: run test test-postgres lint install dev lock clean bench bench-crypto bench-policy bench-purge bench-audit bench-indicators bench-search
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ bench-audit: $(VENV)/.installed
 
 bench-indicators: $(VENV)/.installed
 	$(BIN)/python -m bench.indicators_bench
+
+# Finding a case by identity (issue 16): the same time at 1,000 and 100,000 cases, and never
+# more cases decrypted than returned; writes bench/results/search.{json,md} (a few minutes).
+bench-search: $(VENV)/.installed
+	$(BIN)/python -m bench.search_bench
 
 lock: $(VENV)/.dev-installed
 	{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^cenomed'; } > constraints.new

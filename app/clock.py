@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -17,3 +17,12 @@ def today() -> date:
 
 # The day a request is handled on, as a dependency (so that tests could pin it).
 Today = Annotated[date, Depends(today)]
+
+
+def now() -> datetime:
+    """The instant a request is handled at (UTC), as a dependency: a limit counted over the
+    last hour reads it, so that tests can pin it."""
+    return datetime.now(UTC)
+
+
+Now = Annotated[datetime, Depends(now)]

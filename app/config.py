@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     cors_allowed_origins: list[str] = []
     auth_failures_per_minute: int = Field(default=20, ge=1, le=10_000)
+    # Finding a case by identity (issue 16): at most this many searches per account in any
+    # hour (counted from the audit log, so across workers and restarts); then 429.
+    searches_per_hour: int = Field(default=30, ge=1, le=10_000)
 
     # R18: the largest share of the cases not yet purged that one purge destroys without
     # --yes (a wrong --as-of or clock would otherwise destroy them all at once).

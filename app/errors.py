@@ -12,6 +12,7 @@ value: they name fields, states and rules, never what a person typed.
     ├── Gone               410  the case's nominative data was destroyed (crypto-shredded)
     ├── InvalidInput       422  the body is well-formed JSON but its values are refused
     ├── TooManyRequests    429  too many failed authentications from this address
+    │   └── TooManySearches 429  too many searches by this account in the last hour
     ├── IntegrityFailure   500  a stored ciphertext or key failed authentication
     └── ServiceBusy        503  too many costly checks under way in this worker; retry soon
 """
@@ -102,6 +103,13 @@ class TooManyRequests(AppError):
 
     # Seconds before the client may try again (the Retry-After header).
     retry_after: int = 60
+
+
+class TooManySearches(TooManyRequests):
+    """The account's searches of the last hour reached ``CENOMED_SEARCHES_PER_HOUR``."""
+
+    default_slug = "too-many-searches"
+    title = "Too many searches"
 
 
 class ServiceBusy(AppError):

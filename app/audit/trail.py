@@ -40,6 +40,8 @@ class Action(StrEnum):
     # reads
     READ_CASE = "read_case"
     LIST_CASES = "list_cases"
+    # finding a case by the minor's identity: the number of results, never the terms
+    SEARCH_CASES = "search_cases"
     READ_MEETING = "read_meeting"
     # the procedure
     SUBMIT_CASE = "submit_case"

@@ -202,3 +202,19 @@ def revisions_of(session: Session, *, case_id: uuid.UUID) -> Sequence[CaseRevisi
     return session.scalars(
         select(CaseRevision).where(CaseRevision.case_id == case_id).order_by(CaseRevision.at)
     ).all()
+
+
+def cases_with_identity(
+    session: Session, *, digest: bytes, cell_ids: frozenset[int], limit: int
+) -> Sequence[Case]:
+    """The cases of these cells whose blind-indexed identity is ``digest``, newest first:
+    found through the index alone (no case is opened to compare names)."""
+    query = (
+        select(Case)
+        .join(IdentityIndex, IdentityIndex.case_id == Case.id)
+        .where(IdentityIndex.digest == digest, Case.cell_id.in_(sorted(cell_ids)))
+        .order_by(Case.submitted_at.desc(), Case.id.desc())
+        .limit(limit)
+        .options(*_everything())
+    )
+    return session.scalars(query).unique().all()

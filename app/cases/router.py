@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit_service
 from app.audit.schemas import AuditEventRead
 from app.auth import CurrentPrincipal
-from app.cases import corrections, service
+from app.cases import corrections, search, service
 from app.cases.references import REFERENCE_PATTERN
 from app.cases.schemas import (
     ArchiveAccessHeld,
@@ -36,13 +36,14 @@ from app.cases.schemas import (
     SubjectAccessExportRead,
     WithdrawalIn,
 )
+from app.cases.search_schemas import CaseSearch, CaseSearchResults
 from app.cases.serialise import case_read
-from app.clock import Today
+from app.clock import Now, Today
 from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
 from app.crypto.vault import Vault
 from app.db import DbSession, utcnow
-from app.errors import InvalidInput, responses
+from app.errors import PROBLEM_RESPONSE, InvalidInput, responses
 from app.principal import Principal
 from app.schemas import MAX_ROW_ID
 from app.vocabulary import ClosureReason
@@ -482,4 +483,41 @@ def export_subject_access(
         access_log=[
             AuditEventRead(**event) for event in audit_service.case_events(session, case_id=case_id)
         ],
+    )
+
+
+@router.post(
+    "/search",
+    response_model=CaseSearchResults,
+    responses={
+        **responses(401, 403, 422),
+        429: {
+            "description": "Too many searches by this account in the last hour "
+            "(CENOMED_SEARCHES_PER_HOUR), or too many failed authentications",
+            **PROBLEM_RESPONSE,
+        },
+    },
+    summary="Find a case of your cells by the minor's full identity (exact, never partial); "
+    "each case shown as the charter lets you see it; logged with the number of results",
+    response_model_exclude_unset=True,
+)
+def search_cases(
+    body: CaseSearch,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    settings: CurrentSettings,
+    at: Now,
+) -> CaseSearchResults:
+    found = search.search_cases(
+        session,
+        principal=principal,
+        vault=vault,
+        data=body,
+        now=at,
+        per_hour=settings.searches_per_hour,
+    )
+    return CaseSearchResults(
+        count=found.count,
+        items=[case_read(v, principal, in_list=True) for v in found.cases],
     )

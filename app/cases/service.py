@@ -181,6 +181,24 @@ def _visible(
     return VisibleCase(case, view, duplicates, cipher)
 
 
+def shown_in_list(
+    session: Session, *, principal: Principal, vault: Vault, case: Case
+) -> VisibleCase:
+    """A case as a list shows it (its cipher opened only if a sealed block is shown), for
+    another list than ``list_cases``'s: the cases a search found."""
+    return _visible(session, principal, vault, case, in_list=True)
+
+
+def archive_index_entry(case: Case) -> VisibleCase:
+    """A closed case as the archive's index lists it (R17): no block, no key opened."""
+    return VisibleCase(case, CaseView(blocks=frozenset()), None, None, archive_entry=True)
+
+
+def read_of(visible: VisibleCase) -> Read:
+    """What a response shows of a case, for the audit log (R23)."""
+    return _read(visible)
+
+
 def cipher_of(vault: Vault, case: Case) -> FieldCipher:
     """The case's cipher; a destroyed key is 410, a damaged one an integrity problem."""
     try:

@@ -252,6 +252,7 @@ def _steps() -> list[str]:
         "read_access_log",
         "read_cell_indicators",
         "manage_services",
+        "search_cases",
     )
     for action in cell_actions:
         row = [

@@ -616,3 +616,23 @@ def step_detail(step: str, detail: str | None) -> str:
         names = [AMENDED_FIELDS.get(name, "") for name in detail.split(",")]
         return "champs corrigés : " + ", ".join(name for name in names if name)
     return ""
+
+
+# --- finding a case by identity (issue 16) ----------------------------------------------------
+
+LABELS[Action]["search_cases"] = "Recherche d'une situation par l'identité"
+PROBLEMS.update(
+    {
+        "too-many-searches": (
+            "Vous avez fait le nombre maximal de recherches permis en une heure : patientez "
+            "avant d'en faire une autre, ou retrouvez la situation dans votre liste."
+        ),
+    }
+)
+FIELD_ERRORS.update(
+    {
+        "wildcard_not_allowed": (
+            "La recherche est exacte : saisissez le nom complet, sans caractère joker (* % ? _)."
+        ),
+    }
+)

@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from app.audit import trail
 from app.audit.context import audited_as
 from app.audit.trail import Action
-from app.cases import service
+from app.cases import search, service
 from app.cases.references import looks_like_reference
 from app.cases.schemas import (
     CaseCreate,
@@ -310,6 +310,7 @@ def _cases_page(
             "reference": reference,
             "reference_error": reference_error,
             "may_submit": service.may_submit(principal),
+            "may_search": search.may_search(principal),
             # The step just taken, when it took the case out of this user's sight (a closure).
             "done": labels.DONE.get(done or ""),
             "managed_cells": [

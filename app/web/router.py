@@ -12,12 +12,15 @@ from app.web import (
     meetings_pages,
     oidc,
     pages,
+    search_pages,
     services_pages,
 )
 
 router = APIRouter(include_in_schema=False)
 for screens in (
     pages,
+    # Before the case pages: /dossiers/recherche is not a case's id.
+    search_pages,
     case_pages,
     correction_pages,
     oidc,

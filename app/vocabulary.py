@@ -140,3 +140,18 @@ class ClosureReason(StrEnum):
     FAMILY_UNREACHABLE = "family_unreachable"  # the family could not be reached (R8)
     NO_ACTION = "no_action"  # the review decision "no action"
     OTHER_LEGACY = "other_legacy"  # written only by the migration, for older closures
+    DUPLICATE = "duplicate"  # merged into another case of the same minor (issue 16)
+
+
+class DuplicateDecision(StrEnum):
+    """The coordinator's answer on a possible duplicate (issue 16)."""
+
+    SAME_MINOR = "same_minor"  # merged: the older open case is kept, the other closed
+    DIFFERENT_MINOR = "different_minor"  # never flagged again for this pair
+
+
+class TransferDecision(StrEnum):
+    """The receiving cell's coordinator's answer to a proposed transfer (issue 16)."""
+
+    ACCEPT = "accept"
+    DECLINE = "decline"

@@ -24,12 +24,18 @@ def _everything() -> list[LoaderOption]:
         selectinload(Case.orientations).joinedload(Orientation.service),
         selectinload(Case.steps),
         joinedload(Case.key),
+        selectinload(Case.transfers),
+        selectinload(Case.additional_signalements),
     ]
 
 
 def _policy_facts() -> list[LoaderOption]:
     """What the policies look at beyond the case's own row (``service.facts_of``)."""
-    return [selectinload(Case.orientations), selectinload(Case.research_notes)]
+    return [
+        selectinload(Case.orientations),
+        selectinload(Case.research_notes),
+        selectinload(Case.transfers),
+    ]
 
 
 def _identity_and_policy_facts() -> list[LoaderOption]:

@@ -32,6 +32,7 @@ from app.cases.models import (
     CaseStep,
     Orientation,
     ResearchNote,
+    TransferOutcome,
 )
 from app.cases.schemas import (
     CaseCreate,
@@ -99,6 +100,12 @@ def facts_of(case: Case) -> CaseFacts:
         destinations=frozenset(o.destination for o in case.orientations),
         social_services_transmitted=any(o.transmitted_at is not None for o in social),
         research_authors=frozenset(n.author_id for n in case.research_notes),
+        transfer_cell=next(
+            (t.to_cell_id for t in case.transfers if t.outcome == TransferOutcome.PENDING), None
+        ),
+        transferred_from=frozenset(
+            t.from_cell_id for t in case.transfers if t.outcome == TransferOutcome.ACCEPTED
+        ),
     )
 
 
@@ -381,6 +388,8 @@ def submit_case(
         research_notes=[],
         orientations=[],
         steps=[],
+        transfers=[],
+        additional_signalements=[],
     )
     session.add(case)
     session.flush()  # the case row first: its key and ciphertexts refer to it
@@ -833,7 +842,9 @@ def allows(step: Step, case: Case, facts: StepFacts) -> bool:
 # The reasons a caller may give (no_action is the review decision's, other_legacy the
 # migration's).
 CLOSURE_REASONS = tuple(
-    r for r in ClosureReason if r not in (ClosureReason.NO_ACTION, ClosureReason.OTHER_LEGACY)
+    r
+    for r in ClosureReason
+    if r not in (ClosureReason.NO_ACTION, ClosureReason.OTHER_LEGACY, ClosureReason.DUPLICATE)
 )
 
 
@@ -929,6 +940,12 @@ STEP_ACTIONS = {
     Step.CLOSE: Action.CLOSE,
     Step.REQUEST_ARCHIVE_ACCESS: Action.REQUEST_ARCHIVE_ACCESS,
     Step.EXPORT_SUBJECT_ACCESS: Action.EXPORT_SUBJECT_ACCESS,
+    Step.DECIDE_DUPLICATE: Action.DECIDE_DUPLICATE,
+    Step.CLOSE_AS_DUPLICATE: Action.DECIDE_DUPLICATE,
+    Step.PROPOSE_TRANSFER: Action.PROPOSE_TRANSFER,
+    Step.SEE_PENDING_TRANSFER: Action.LIST_TRANSFERS,
+    Step.ACCEPT_TRANSFER: Action.DECIDE_TRANSFER,
+    Step.DECLINE_TRANSFER: Action.DECIDE_TRANSFER,
 }
 
 

@@ -68,6 +68,8 @@ class StepFacts:
     orientations: int = 0
     orientations_with_feedback: int = 0
     aged_out: bool = False
+    # Transfers (issue 16): whether one is pending now.
+    transfer_pending: bool = False
 
 
 def add_calendar_months(day: date, months: int) -> date:
@@ -339,3 +341,20 @@ def closure_reason_applies(facts: StepFacts) -> None:
         refusal = "The person has not left the cell's public (R21) by age."
     if refusal is not None:
         raise GuardFailed("closure-reason-not-applicable", refusal)
+
+
+# --- transfers (issue 16) ---------------------------------------------------------------------
+
+
+def no_transfer_pending(facts: StepFacts) -> None:
+    """One transfer at a time: the receiving cell answers the first before another is made."""
+    if facts.transfer_pending:
+        raise GuardFailed(
+            "transfer-already-pending",
+            "A transfer of this case is already waiting for the receiving cell's answer.",
+        )
+
+
+def transfer_pending(facts: StepFacts) -> None:
+    if not facts.transfer_pending:
+        raise GuardFailed("no-pending-transfer", "No transfer of this case is waiting.")

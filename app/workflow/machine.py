@@ -48,6 +48,9 @@ def _condition(*checks: Guard) -> Callable[[EventData], bool]:
     return condition
 
 
+# The states from which a case may be transferred to another cell (issue 16).
+TRANSFERABLE = [S.SUBMITTED, S.PARQUET_REVIEW, S.RESEARCH]
+
 # dest=None marks an internal step: allowed in those states, the state does not change.
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": Step.REFER_TO_PARQUET, "source": S.SUBMITTED, "dest": S.PARQUET_REVIEW},
@@ -110,6 +113,56 @@ TRANSITIONS: list[dict[str, Any]] = [
         "source": [S.RESEARCH, S.CELL_REVIEW, S.ORIENTED, S.FEEDBACK],
         "dest": S.CLOSED,
         "conditions": [_condition(guards.closure_reason_applies)],
+    },
+    # Issue 16. A duplicate is decided on any case still in the cell's hands; only a case
+    # still followed (not a not-retained one, waiting for its purge) is merged and closed.
+    {
+        "trigger": Step.DECIDE_DUPLICATE,
+        "source": [
+            S.SUBMITTED,
+            S.PARQUET_REVIEW,
+            S.NOT_RETAINED,
+            S.RESEARCH,
+            S.CELL_REVIEW,
+            S.ORIENTED,
+            S.FEEDBACK,
+        ],
+        "dest": None,
+    },
+    {
+        "trigger": Step.CLOSE_AS_DUPLICATE,
+        "source": [
+            S.SUBMITTED,
+            S.PARQUET_REVIEW,
+            S.RESEARCH,
+            S.CELL_REVIEW,
+            S.ORIENTED,
+            S.FEEDBACK,
+        ],
+        "dest": S.CLOSED,
+    },
+    # A case moves to another cell until that cell's meeting takes it up (on an agenda, it
+    # stays with the cell that examines it: close it as moved_away there). While a transfer
+    # waits, the case's own cell goes on with it; the receiving cell's acceptance then needs a
+    # case still transferable.
+    {
+        "trigger": Step.PROPOSE_TRANSFER,
+        "source": TRANSFERABLE,
+        "dest": None,
+        "conditions": [_condition(guards.no_transfer_pending)],
+    },
+    {
+        "trigger": Step.ACCEPT_TRANSFER,
+        "source": TRANSFERABLE,
+        "dest": None,
+        "conditions": [_condition(guards.transfer_pending)],
+    },
+    # Declining clears a waiting transfer whatever became of the case meanwhile.
+    {
+        "trigger": Step.DECLINE_TRANSFER,
+        "source": list(CaseState),
+        "dest": None,
+        "conditions": [_condition(guards.transfer_pending)],
     },
 ]
 

@@ -36,3 +36,13 @@ class Step(StrEnum):
     # Not moves of the procedure: reading an archived case (R17), the data-subject export (R22).
     REQUEST_ARCHIVE_ACCESS = "request_archive_access"
     EXPORT_SUBJECT_ACCESS = "export_subject_access"
+    # Issue 16. A possible duplicate decided (on the case kept, or on both for "different
+    # minors"), and the case closed as the duplicate of another.
+    DECIDE_DUPLICATE = "decide_duplicate"
+    CLOSE_AS_DUPLICATE = "close_as_duplicate"
+    # A transfer to another cell of the same kind: proposed by the case's coordinator, seen,
+    # accepted or declined by the receiving cell's coordinator.
+    PROPOSE_TRANSFER = "propose_transfer"
+    SEE_PENDING_TRANSFER = "see_pending_transfer"
+    ACCEPT_TRANSFER = "accept_transfer"
+    DECLINE_TRANSFER = "decline_transfer"

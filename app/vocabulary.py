@@ -155,3 +155,11 @@ class TransferDecision(StrEnum):
 
     ACCEPT = "accept"
     DECLINE = "decline"
+
+
+class TransferOutcome(StrEnum):
+    """Where a proposed transfer stands (issue 16)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"

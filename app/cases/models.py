@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.crypto.models import CaseKey
 from app.db import Base, UtcDateTime, utcnow
 from app.partners.models import PartnerService
+from app.vocabulary import TransferOutcome
 from app.workflow.states import CaseState
 
 _STATES = ", ".join(f"'{state.value}'" for state in CaseState)
@@ -220,12 +220,6 @@ class ArchiveAccess(Base):
     reason_enc: Mapped[bytes] = mapped_column(LargeBinary)
     granted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class TransferOutcome(StrEnum):
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
 
 
 _OUTCOMES = ", ".join(f"'{outcome.value}'" for outcome in TransferOutcome)

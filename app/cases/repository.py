@@ -6,11 +6,17 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from app.cases.models import ArchiveAccess, Case, Orientation
+from app.cases.models import (
+    ArchiveAccess,
+    Case,
+    CaseTransfer,
+    DuplicateDismissal,
+    Orientation,
+)
 from app.crypto.models import IdentityIndex
 
 
@@ -44,9 +50,31 @@ def _identity_and_policy_facts() -> list[LoaderOption]:
 
 
 _CASE = select(Case).where(Case.id == bindparam("case_id")).options(*_everything())
+
+
+def _transferred_away(cell_ids: object) -> ColumnElement[bool]:
+    """Issue 16: the case left one of these cells by an accepted transfer (its author there
+    keeps its workflow view: the charter decides, this only finds it)."""
+    return Case.id.in_(
+        select(CaseTransfer.case_id).where(
+            CaseTransfer.from_cell_id.in_(cell_ids),  # type: ignore[arg-type]
+            CaseTransfer.outcome == "accepted",
+        )
+    )
+
+
 _CASE_IN_CELLS = (
     select(Case)
-    .where(Case.id == bindparam("case_id"), Case.cell_id.in_(bindparam("cell_ids", expanding=True)))
+    .where(
+        Case.id == bindparam("case_id"),
+        or_(
+            Case.cell_id.in_(bindparam("cell_ids", expanding=True)),
+            and_(
+                Case.submitted_by == bindparam("author_id"),
+                _transferred_away(bindparam("cell_ids", expanding=True)),
+            ),
+        ),
+    )
     .options(*_everything())
 )
 
@@ -56,12 +84,20 @@ def get_case(session: Session, case_id: uuid.UUID) -> Case | None:
 
 
 def get_case_in_cells(
-    session: Session, case_id: uuid.UUID, cell_ids: frozenset[int]
+    session: Session,
+    case_id: uuid.UUID,
+    cell_ids: frozenset[int],
+    *,
+    author_id: int | None = None,
 ) -> Case | None:
-    """The case if one of these cells holds it. A case of another cell and an id that exists
-    nowhere cost the same single statement, so that the time of a refusal does not tell
-    them apart."""
-    return session.scalar(_CASE_IN_CELLS, {"case_id": case_id, "cell_ids": sorted(cell_ids)})
+    """The case if one of these cells holds it (or, given ``author_id``, if that user
+    submitted it in one of them before it was transferred away). A case of another cell and
+    an id that exists nowhere cost the same single statement, so that the time of a refusal
+    does not tell them apart."""
+    return session.scalar(
+        _CASE_IN_CELLS,
+        {"case_id": case_id, "cell_ids": sorted(cell_ids), "author_id": author_id},
+    )
 
 
 def get_cases_for_policy(session: Session, case_ids: Sequence[uuid.UUID]) -> Sequence[Case]:
@@ -79,9 +115,14 @@ def cases_in_cells(
     state: str | None,
     after: tuple[datetime, uuid.UUID] | None,
     batch: int,
+    author_id: int | None = None,
 ) -> Sequence[Case]:
-    """One batch of the caller's cells' cases, newest first, after a keyset position."""
-    query: Select[Case] = select(Case).where(Case.cell_id.in_(cell_ids))
+    """One batch of the caller's cells' cases, newest first, after a keyset position (and,
+    given ``author_id``, the cases that user submitted there before they were transferred)."""
+    reach: ColumnElement[bool] = Case.cell_id.in_(cell_ids)
+    if author_id is not None:
+        reach = or_(reach, and_(Case.submitted_by == author_id, _transferred_away(cell_ids)))
+    query: Select[Case] = select(Case).where(reach)
     if state is not None:
         query = query.where(Case.state == state)
     if after is not None:
@@ -109,6 +150,22 @@ _SAME_IDENTITY = (
         _THIS_INDEX.case_id == bindparam("case_id"),
         Case.id != bindparam("case_id"),
         Case.cell_id == _THIS_CASE.cell_id,
+        # Issue 16: a case merged into another is no one's possible duplicate any more, and a
+        # pair found to be of two different minors is never flagged again.
+        Case.merged_into_id.is_(None),
+        _THIS_CASE.merged_into_id.is_(None),
+        ~exists().where(
+            or_(
+                and_(
+                    DuplicateDismissal.first_case_id == Case.id,
+                    DuplicateDismissal.second_case_id == _THIS_CASE.id,
+                ),
+                and_(
+                    DuplicateDismissal.first_case_id == _THIS_CASE.id,
+                    DuplicateDismissal.second_case_id == Case.id,
+                ),
+            )
+        ),
     )
     .order_by(Case.submitted_at)
 )
@@ -167,3 +224,46 @@ def archive_accesses(session: Session, *, case_id: uuid.UUID) -> Sequence[Archiv
         .where(ArchiveAccess.case_id == case_id)
         .order_by(ArchiveAccess.granted_at)
     ).all()
+
+
+# --- transfers (issue 16) ---------------------------------------------------------------------
+
+_CASE_FOR_TRANSFER_DECISION = (
+    select(Case)
+    .where(
+        Case.id == bindparam("case_id"),
+        or_(
+            Case.cell_id.in_(bindparam("cell_ids", expanding=True)),
+            Case.id.in_(
+                select(CaseTransfer.case_id).where(
+                    CaseTransfer.to_cell_id.in_(bindparam("cell_ids", expanding=True)),
+                    CaseTransfer.outcome == "pending",
+                )
+            ),
+        ),
+    )
+    .options(*_everything())
+)
+
+
+def get_case_for_transfer_decision(
+    session: Session, case_id: uuid.UUID, cell_ids: frozenset[int]
+) -> Case | None:
+    """The case if one of these cells holds it or is asked to receive it; one statement
+    whatever the answer, like ``get_case_in_cells``."""
+    return session.scalar(
+        _CASE_FOR_TRANSFER_DECISION, {"case_id": case_id, "cell_ids": sorted(cell_ids)}
+    )
+
+
+def pending_transfers_to(session: Session, *, cell_ids: frozenset[int]) -> Sequence[Case]:
+    """The cases waiting for one of these cells' answer to a transfer, oldest proposal first,
+    with what the charter's decisions need (never their nominative blocks)."""
+    query = (
+        select(Case)
+        .join(CaseTransfer, CaseTransfer.case_id == Case.id)
+        .where(CaseTransfer.to_cell_id.in_(cell_ids), CaseTransfer.outcome == "pending")
+        .order_by(CaseTransfer.proposed_at, Case.id)
+        .options(*_policy_facts())
+    )
+    return session.scalars(query).all()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from app.audit import service as audit_service
 from app.audit.schemas import AuditEventRead
 from app.auth import CurrentPrincipal
-from app.cases import service
+from app.cases import movements, service
 from app.cases.schemas import (
     ArchiveAccessHeld,
     ArchiveAccessIn,
@@ -17,16 +17,23 @@ from app.cases.schemas import (
     CasePage,
     CaseRead,
     ClosureIn,
+    DuplicateDecisionIn,
+    DuplicateDecisionRead,
     FamilyInformationIn,
     FeedbackIn,
     OrientationIn,
     ParquetDecisionIn,
+    PendingTransferPage,
+    PendingTransferRead,
     ResearchNoteCreated,
     ResearchNoteIn,
     ReviewDecisionIn,
     SubjectAccessExportRead,
+    TransferDecisionIn,
+    TransferIn,
+    TransferRead,
 )
-from app.cases.serialise import case_read
+from app.cases.serialise import case_read, transfer_read
 from app.clock import Today
 from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
@@ -34,7 +41,7 @@ from app.db import DbSession, utcnow
 from app.directory.principal import Principal
 from app.errors import InvalidInput, responses
 from app.schemas import MAX_ROW_ID
-from app.vocabulary import ClosureReason
+from app.vocabulary import ClosureReason, Organisation
 from app.workflow.states import CaseState
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -381,3 +388,99 @@ def export_subject_access(
             AuditEventRead(**event) for event in audit_service.case_events(session, case_id=case_id)
         ],
     )
+
+
+# --- duplicates and transfers (issue 16) ------------------------------------------------------
+
+
+@router.post(
+    "/{case_id}/duplicate-decision",
+    response_model=DuplicateDecisionRead,
+    responses=STEP_ERRORS,
+    summary="Decides a possible duplicate (the coordinator): same_minor keeps the older case "
+    "and closes the other as its duplicate; different_minor never flags the pair again",
+    response_model_exclude_unset=True,
+)
+def decide_duplicate(
+    case_id: uuid.UUID,
+    body: DuplicateDecisionIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    on: Today,
+) -> DuplicateDecisionRead:
+    outcome = movements.decide_duplicate(
+        session, principal=principal, case_id=case_id, data=body, today=on
+    )
+    merged = {}
+    if outcome.kept is not None and outcome.closed is not None:
+        merged = {"kept_case_id": outcome.kept.id, "closed_case_id": outcome.closed.id}
+    return DuplicateDecisionRead(
+        decision=outcome.decision, case_id=outcome.case.id, other_case_id=outcome.other.id, **merged
+    )
+
+
+@router.post(
+    "/{case_id}/transfer",
+    response_model=CaseRead,
+    responses=STEP_ERRORS,
+    summary="Proposes to transfer the case to another cell of the same kind (the case's "
+    "coordinator; the receiving cell's coordinator answers)",
+    response_model_exclude_unset=True,
+)
+def propose_transfer(
+    case_id: uuid.UUID,
+    body: TransferIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    vault: CurrentVault,
+    on: Today,
+) -> CaseRead:
+    movements.propose_transfer(session, principal=principal, case_id=case_id, data=body, today=on)
+    return _present(session, principal, vault, case_id)
+
+
+@router.post(
+    "/{case_id}/transfer/decision",
+    response_model=TransferRead,
+    responses=STEP_ERRORS,
+    summary="Accepts (the case moves to your cell) or declines (it stays) the transfer "
+    "waiting for your cell's answer (the receiving cell's coordinator)",
+)
+def decide_transfer(
+    case_id: uuid.UUID,
+    body: TransferDecisionIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    on: Today,
+) -> TransferRead:
+    transfer = movements.decide_transfer(
+        session, principal=principal, case_id=case_id, data=body, today=on
+    )
+    return transfer_read(transfer)
+
+
+transfers_router = APIRouter(prefix="/transfers", tags=["cases"])
+
+
+@transfers_router.get(
+    "",
+    response_model=PendingTransferPage,
+    responses=responses(401, 403),
+    summary="The transfers waiting for your cells' answer (their coordinator): each case's "
+    "state and dates, nothing nominative before acceptance",
+)
+def list_transfers(principal: CurrentPrincipal, session: DbSession) -> PendingTransferPage:
+    cases = movements.pending_transfers(session, principal=principal)
+    items = []
+    for case in cases:
+        pending = movements.pending_transfer(case)
+        assert pending is not None  # the query's condition
+        items.append(
+            PendingTransferRead(
+                **transfer_read(pending).model_dump(),
+                case_state=CaseState(case.state),
+                received_on=case.received_on,
+                origin=Organisation(case.origin),
+            )
+        )
+    return PendingTransferPage(items=items)

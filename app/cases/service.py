@@ -32,7 +32,6 @@ from app.cases.models import (
     CaseStep,
     Orientation,
     ResearchNote,
-    TransferOutcome,
 )
 from app.cases.schemas import (
     CaseCreate,
@@ -66,6 +65,7 @@ from app.vocabulary import (
     Organisation,
     ReviewDecision,
     Role,
+    TransferOutcome,
 )
 from app.workflow import guards
 from app.workflow.guards import GuardFailed, InvalidStepInput, StepFacts
@@ -244,6 +244,7 @@ def list_cases(
             state=state.value if state else None,
             after=position,
             batch=limit + 1,
+            author_id=principal.user_id,
         )
         for case in batch:
             if case_view(principal, facts_of(case)).blocks:
@@ -861,7 +862,9 @@ def closure_reasons_open(session: Session, case: Case, today: date) -> list[Clos
 
 
 def _case_in_cells(session: Session, principal: Principal, case_id: uuid.UUID) -> Case:
-    case = repository.get_case_in_cells(session, case_id, principal.cell_ids)
+    case = repository.get_case_in_cells(
+        session, case_id, principal.cell_ids, author_id=principal.user_id
+    )
     if case is None:
         # Another cell's case or no case at all: the same answer after the same work, and
         # the probe logged with the id asked either way.

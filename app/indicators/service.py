@@ -144,6 +144,7 @@ TOTAL_OF = {
     "by_age_bracket": "signalements",
     "by_destination": "orientations",
     "by_closure_reason": "closed",
+    "additional_by_origin": "additional_signalements",
 }
 # The breakdowns that portray the children counted (rule 4).
 PORTRAITS = ("by_sex", "by_age_bracket", "by_motif")
@@ -170,6 +171,9 @@ def shape(
         "orientations": sum(destinations.values()),
         "transmitted": counts.transmitted,
         "closed": sum(counts.closures.values()),
+        "additional_signalements": sum(counts.additional.values()),
+        "transfers_in": counts.transfers_in,
+        "transfers_out": counts.transfers_out,
     }
     breakdowns = {
         "by_origin": _complete(Organisation, by_origin),
@@ -179,6 +183,7 @@ def shape(
         "by_destination": destinations,
         "feedback": _complete(FeedbackOutcome, counts.outcomes),
         "by_closure_reason": _complete(ClosureReason, counts.closures),
+        "additional_by_origin": _complete(Organisation, counts.additional),
     }
     withheld = _withheld(totals, breakdowns, counts.medians, control)
 

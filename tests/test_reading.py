@@ -27,6 +27,12 @@ WORKFLOW_KEYS = {
     "closed_at",
     "closure_reason",
     "history",
+    # issue 16
+    "merged_into",
+    "additional_signalements",
+    "transfers",
+    "transferred_to",
+    "transferred_at",
 }
 ALWAYS = {"id", "state", "cell_id", "withheld"}
 

@@ -45,8 +45,10 @@ from app.cases.models import AdditionalSignalement, Case, CaseTransfer, Duplicat
 from app.cases.schemas import DuplicateDecisionIn, TransferDecisionIn, TransferIn
 from app.cases.service import (
     CASE_NOT_FOUND,
+    STEP_ACTIONS,
     _advance,
     _case_for_step,
+    _record_step,
     _save,
     facts_of,
 )
@@ -268,14 +270,16 @@ def decide_transfer(
     except Forbidden as refusal:
         refusal.case_id = case.id
         raise
-    _advance(
-        session,
-        case,
-        step,
-        transfer_facts(case, today),
-        principal,
-        detail=f"from_cell:{transfer.from_cell_id}",
-    )
+    detail = f"from_cell:{transfer.from_cell_id}"
+    if accept:
+        _advance(session, case, step, transfer_facts(case, today), principal, detail=detail)
+    else:
+        # No move of the procedure: a line of the history and an audit event, the case as
+        # it is (its own cell may have closed it meanwhile).
+        state = CaseState(case.state)
+        case.updated_at = utcnow()
+        _record_step(case, step, state, state, principal, detail)
+        trail.record(session, principal, STEP_ACTIONS[step], case_id=case.id, detail=step.value)
     transfer.outcome = (TransferOutcome.ACCEPTED if accept else TransferOutcome.DECLINED).value
     transfer.decided_by = principal.user_id
     transfer.decided_at = utcnow()

@@ -50,6 +50,8 @@ def _condition(*checks: Guard) -> Callable[[EventData], bool]:
 
 # The states from which a case may be transferred to another cell (issue 16).
 TRANSFERABLE = [S.SUBMITTED, S.PARQUET_REVIEW, S.RESEARCH]
+# The states of a case still followed by its cell.
+FOLLOWED = [S.SUBMITTED, S.PARQUET_REVIEW, S.RESEARCH, S.CELL_REVIEW, S.ORIENTED, S.FEEDBACK]
 
 # dest=None marks an internal step: allowed in those states, the state does not change.
 TRANSITIONS: list[dict[str, Any]] = [
@@ -114,31 +116,12 @@ TRANSITIONS: list[dict[str, Any]] = [
         "dest": S.CLOSED,
         "conditions": [_condition(guards.closure_reason_applies)],
     },
-    # Issue 16. A duplicate is decided on any case still in the cell's hands; only a case
-    # still followed (not a not-retained one, waiting for its purge) is merged and closed.
-    {
-        "trigger": Step.DECIDE_DUPLICATE,
-        "source": [
-            S.SUBMITTED,
-            S.PARQUET_REVIEW,
-            S.NOT_RETAINED,
-            S.RESEARCH,
-            S.CELL_REVIEW,
-            S.ORIENTED,
-            S.FEEDBACK,
-        ],
-        "dest": None,
-    },
+    # Issue 16. A duplicate is decided between cases still followed (a not-retained one
+    # waits for its purge, a closed one is archived), and the newer one closed as such.
+    {"trigger": Step.DECIDE_DUPLICATE, "source": FOLLOWED, "dest": None},
     {
         "trigger": Step.CLOSE_AS_DUPLICATE,
-        "source": [
-            S.SUBMITTED,
-            S.PARQUET_REVIEW,
-            S.RESEARCH,
-            S.CELL_REVIEW,
-            S.ORIENTED,
-            S.FEEDBACK,
-        ],
+        "source": FOLLOWED,
         "dest": S.CLOSED,
     },
     # A case moves to another cell until that cell's meeting takes it up (on an agenda, it
@@ -157,13 +140,8 @@ TRANSITIONS: list[dict[str, Any]] = [
         "dest": None,
         "conditions": [_condition(guards.transfer_pending)],
     },
-    # Declining clears a waiting transfer whatever became of the case meanwhile.
-    {
-        "trigger": Step.DECLINE_TRANSFER,
-        "source": list(CaseState),
-        "dest": None,
-        "conditions": [_condition(guards.transfer_pending)],
-    },
+    # Declining a transfer is no move of the procedure (app.cases.movements): it clears a
+    # waiting transfer whatever became of the case meanwhile.
 ]
 
 MACHINE = Machine(

@@ -85,6 +85,17 @@ from app.workflow.states import CaseState, Step
 
 router = APIRouter(include_in_schema=False)
 CONFIRMED = "confirme"  # the second, explicit submit of an irreversible step
+# Issue 16's steps: the page offers them through moves(), with what each needs.
+MOVES = frozenset(
+    {
+        Step.DECIDE_DUPLICATE,
+        Step.CLOSE_AS_DUPLICATE,
+        Step.PROPOSE_TRANSFER,
+        Step.ACCEPT_TRANSFER,
+        Step.DECLINE_TRANSFER,
+        Step.SEE_PENDING_TRANSFER,
+    }
+)
 
 
 # --- what the page offers ---------------------------------------------------------------------
@@ -105,6 +116,8 @@ def offers(session: Session, principal: Principal, case: Case, today: date) -> O
     facts = service.facts_of(case)
     found = Offers()
     for step in possible_steps(CaseState(case.state)):
+        if step in MOVES:
+            continue  # offered by moves() (issue 16)
         if not decisions.may_step(principal, step, facts) and step is not Step.RECORD_FEEDBACK:
             continue
         if step is Step.TRANSMIT:

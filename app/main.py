@@ -25,6 +25,7 @@ from app.audit.router import router as audit_router
 from app.audit.trail import Action, Actor
 from app.auth import make_verifier
 from app.cases.router import router as cases_router
+from app.cases.router import transfers_router
 from app.config import Settings, get_settings
 from app.crypto.keyring import configured_provider
 from app.crypto.vault import Vault
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(operations_router)
     api.include_router(directory_router)
     api.include_router(cases_router)
+    api.include_router(transfers_router)
     api.include_router(meetings_router)
     api.include_router(partners_router)
     api.include_router(audit_router)

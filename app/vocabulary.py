@@ -140,6 +140,7 @@ class ClosureReason(StrEnum):
     FAMILY_UNREACHABLE = "family_unreachable"  # the family could not be reached (R8)
     NO_ACTION = "no_action"  # the review decision "no action"
     OTHER_LEGACY = "other_legacy"  # written only by the migration, for older closures
+    DUPLICATE = "duplicate"  # merged into another case of the same minor (issue 16)
 
 
 class WithdrawalReason(StrEnum):
@@ -157,3 +158,25 @@ class ReturnReason(StrEnum):
     INCOMPLETE_IDENTITY = "incomplete_identity"
     FACTS_MISSING = "facts_missing"
     OUTSIDE_CENOMED_SCOPE = "outside_cenomed_scope"
+
+
+class DuplicateDecision(StrEnum):
+    """The coordinator's answer on a possible duplicate (issue 16)."""
+
+    SAME_MINOR = "same_minor"  # merged: the older open case is kept, the other closed
+    DIFFERENT_MINOR = "different_minor"  # never flagged again for this pair
+
+
+class TransferDecision(StrEnum):
+    """The receiving cell's coordinator's answer to a proposed transfer (issue 16)."""
+
+    ACCEPT = "accept"
+    DECLINE = "decline"
+
+
+class TransferOutcome(StrEnum):
+    """Where a proposed transfer stands (issue 16)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"

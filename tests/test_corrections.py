@@ -409,3 +409,13 @@ def test_a_withdrawn_case_is_destroyed_by_the_next_purge_and_stays_counted(
     assert world.as_("coordinator").get(f"/cases/{case_id}").status_code == 410
     # A signalement still under way is not touched by that rule.
     assert _run(world, today() + timedelta(days=1)).purged == 0
+
+
+def test_a_withdrawn_signalement_is_nobodys_possible_duplicate(world: World) -> None:
+    first = submit(world, by="police")
+    second = submit(world, by="teacher")
+    coordinator = world.as_("coordinator")
+    assert ok(coordinator.get(f"/cases/{first}"))["possible_duplicates"] == [second]
+    ok(world.as_("teacher").post(f"/cases/{second}/withdrawal", {"reason": "sent_by_mistake"}))
+    assert ok(coordinator.get(f"/cases/{first}"))["possible_duplicates"] == []
+    assert ok(coordinator.get(f"/cases/{second}"))["possible_duplicates"] == []

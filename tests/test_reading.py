@@ -29,6 +29,12 @@ WORKFLOW_KEYS = {
     "withdrawal",
     "returned",
     "history",
+    # issue 16
+    "merged_into",
+    "additional_signalements",
+    "transfers",
+    "transferred_to",
+    "transferred_at",
 }
 ALWAYS = {"id", "reference", "state", "cell_id", "version", "withheld"}
 

@@ -91,6 +91,11 @@ class Action(StrEnum):
     READ_AUDIT_EVENTS = "read_audit_events"
     VERIFY_AUDIT_LOG = "verify_audit_log"
     READ_ACCESS_LOG = "read_access_log"
+    # issue 16: duplicates and transfers
+    DECIDE_DUPLICATE = "decide_duplicate"
+    PROPOSE_TRANSFER = "propose_transfer"
+    DECIDE_TRANSFER = "decide_transfer"
+    LIST_TRANSFERS = "list_transfers"
 
 
 # What the server's operator is, in the log, when acting through the CLI; the client names

@@ -17,12 +17,14 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crypto.models import CaseKey
 from app.db import Base, UtcDateTime, utcnow
 from app.partners.models import PartnerService
+from app.vocabulary import TransferOutcome
 from app.workflow.states import CaseState
 
 _STATES = ", ".join(f"'{state.value}'" for state in CaseState)
@@ -106,6 +108,17 @@ class Case(Base):
         lazy="raise", cascade="all, delete-orphan", order_by="CaseStep.id"
     )
     key: Mapped[CaseKey | None] = relationship(lazy="raise", uselist=False, viewonly=True)
+    # Issue 16: a case closed as a duplicate names the case it was merged into (same cell).
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case_file.id"), index=True)
+    transfers: Mapped[list[CaseTransfer]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="CaseTransfer.proposed_at"
+    )
+    additional_signalements: Mapped[list[AdditionalSignalement]] = relationship(
+        lazy="raise",
+        cascade="all, delete-orphan",
+        order_by="AdditionalSignalement.received_on",
+        foreign_keys="AdditionalSignalement.case_id",
+    )
 
 
 class CaseMotif(Base):
@@ -252,3 +265,72 @@ class CaseRevision(Base):
     actor_role: Mapped[str] = mapped_column(String(20))
     fields: Mapped[str] = mapped_column(String(255))
     previous_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+_OUTCOMES = ", ".join(f"'{outcome.value}'" for outcome in TransferOutcome)
+
+
+class CaseTransfer(Base):
+    """A transfer of a case to another cell of the same kind (the minor moved): proposed by
+    the coordinator of the case's cell, accepted or declined by the receiving cell's. At most
+    one is pending per case. Nothing nominative: cells, people's ids and dates."""
+
+    __tablename__ = "case_transfer"
+    __table_args__ = (
+        CheckConstraint(f"outcome IN ({_OUTCOMES})", name="outcome_known"),
+        CheckConstraint("from_cell_id <> to_cell_id", name="another_cell"),
+        Index(
+            "uq_case_transfer_pending",
+            "case_id",
+            unique=True,
+            sqlite_where=text("outcome = 'pending'"),
+            postgresql_where=text("outcome = 'pending'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), index=True
+    )
+    from_cell_id: Mapped[int] = mapped_column(ForeignKey("cell.id"), index=True)
+    to_cell_id: Mapped[int] = mapped_column(ForeignKey("cell.id"), index=True)
+    proposed_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    proposed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(10), default=TransferOutcome.PENDING.value)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AdditionalSignalement(Base):
+    """A signalement of the same minor merged into this case (issue 16): its origin and the
+    day it was received, counted by origin in the indicators (R19: not nominative)."""
+
+    __tablename__ = "additional_signalement"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), index=True
+    )
+    # The case that was closed as a duplicate (its record stays, closed, with its notes).
+    merged_case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case_file.id"), unique=True)
+    origin: Mapped[str] = mapped_column(String(30))
+    received_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DuplicateDismissal(Base):
+    """Two cases of the same blind-indexed identity that the coordinator found to be of two
+    different minors: never flagged again as possible duplicates. The pair is stored in the
+    order of the ids (one row per pair)."""
+
+    __tablename__ = "duplicate_dismissal"
+    __table_args__ = (CheckConstraint("first_case_id < second_case_id", name="pair_ordered"),)
+
+    first_case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), primary_key=True
+    )
+    second_case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    decided_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
@@ -18,6 +18,8 @@ from app.cases.models import (
     Case,
     CaseReferenceCounter,
     CaseRevision,
+    CaseTransfer,
+    DuplicateDismissal,
     Orientation,
 )
 from app.crypto.models import IdentityIndex
@@ -33,12 +35,18 @@ def _everything() -> list[LoaderOption]:
         selectinload(Case.orientations).joinedload(Orientation.service),
         selectinload(Case.steps),
         joinedload(Case.key),
+        selectinload(Case.transfers),
+        selectinload(Case.additional_signalements),
     ]
 
 
 def _policy_facts() -> list[LoaderOption]:
     """What the policies look at beyond the case's own row (``service.facts_of``)."""
-    return [selectinload(Case.orientations), selectinload(Case.research_notes)]
+    return [
+        selectinload(Case.orientations),
+        selectinload(Case.research_notes),
+        selectinload(Case.transfers),
+    ]
 
 
 def _identity_and_policy_facts() -> list[LoaderOption]:
@@ -47,9 +55,31 @@ def _identity_and_policy_facts() -> list[LoaderOption]:
 
 
 _CASE = select(Case).where(Case.id == bindparam("case_id")).options(*_everything())
+
+
+def _transferred_away(cell_ids: object) -> ColumnElement[bool]:
+    """Issue 16: the case left one of these cells by an accepted transfer (its author there
+    keeps its workflow view: the charter decides, this only finds it)."""
+    return Case.id.in_(
+        select(CaseTransfer.case_id).where(
+            CaseTransfer.from_cell_id.in_(cell_ids),  # type: ignore[arg-type]
+            CaseTransfer.outcome == "accepted",
+        )
+    )
+
+
 _CASE_IN_CELLS = (
     select(Case)
-    .where(Case.id == bindparam("case_id"), Case.cell_id.in_(bindparam("cell_ids", expanding=True)))
+    .where(
+        Case.id == bindparam("case_id"),
+        or_(
+            Case.cell_id.in_(bindparam("cell_ids", expanding=True)),
+            and_(
+                Case.submitted_by == bindparam("author_id"),
+                _transferred_away(bindparam("cell_ids", expanding=True)),
+            ),
+        ),
+    )
     .options(*_everything())
 )
 
@@ -59,12 +89,20 @@ def get_case(session: Session, case_id: uuid.UUID) -> Case | None:
 
 
 def get_case_in_cells(
-    session: Session, case_id: uuid.UUID, cell_ids: frozenset[int]
+    session: Session,
+    case_id: uuid.UUID,
+    cell_ids: frozenset[int],
+    *,
+    author_id: int | None = None,
 ) -> Case | None:
-    """The case if one of these cells holds it. A case of another cell and an id that exists
-    nowhere cost the same single statement, so that the time of a refusal does not tell
-    them apart."""
-    return session.scalar(_CASE_IN_CELLS, {"case_id": case_id, "cell_ids": sorted(cell_ids)})
+    """The case if one of these cells holds it (or, given ``author_id``, if that user
+    submitted it in one of them before it was transferred away). A case of another cell and
+    an id that exists nowhere cost the same single statement, so that the time of a refusal
+    does not tell them apart."""
+    return session.scalar(
+        _CASE_IN_CELLS,
+        {"case_id": case_id, "cell_ids": sorted(cell_ids), "author_id": author_id},
+    )
 
 
 def get_cases_for_policy(session: Session, case_ids: Sequence[uuid.UUID]) -> Sequence[Case]:
@@ -88,11 +126,16 @@ def cases_in_cells(
     sort: str = "received_on",
     after: tuple[Any, uuid.UUID] | None,
     batch: int,
+    author_id: int | None = None,
 ) -> Sequence[Case]:
     """One batch of the caller's cells' cases, newest first by ``sort``, after a keyset
-    position (the sort's value and the id, which breaks ties)."""
+    position (the sort's value and the id, which breaks ties); given ``author_id``, with the
+    cases that user submitted there before they were transferred."""
     column = SORT_COLUMNS[sort]
-    query: Select[Case] = select(Case).where(Case.cell_id.in_(cell_ids))
+    reach: ColumnElement[bool] = Case.cell_id.in_(cell_ids)
+    if author_id is not None:
+        reach = or_(reach, and_(Case.submitted_by == author_id, _transferred_away(cell_ids)))
+    query: Select[Case] = select(Case).where(reach)
     if state is not None:
         query = query.where(Case.state == state)
     if reference is not None:
@@ -117,6 +160,25 @@ _SAME_IDENTITY = (
         _THIS_INDEX.case_id == bindparam("case_id"),
         Case.id != bindparam("case_id"),
         Case.cell_id == _THIS_CASE.cell_id,
+        # Issue 16: a case merged into another is no one's possible duplicate any more, and a
+        # pair found to be of two different minors is never flagged again.
+        Case.merged_into_id.is_(None),
+        _THIS_CASE.merged_into_id.is_(None),
+        # A withdrawn signalement is no longer the cell's business (R4): nobody's duplicate.
+        Case.state != "withdrawn",
+        _THIS_CASE.state != "withdrawn",
+        ~exists().where(
+            or_(
+                and_(
+                    DuplicateDismissal.first_case_id == Case.id,
+                    DuplicateDismissal.second_case_id == _THIS_CASE.id,
+                ),
+                and_(
+                    DuplicateDismissal.first_case_id == _THIS_CASE.id,
+                    DuplicateDismissal.second_case_id == Case.id,
+                ),
+            )
+        ),
     )
     .order_by(Case.submitted_at)
 )
@@ -218,3 +280,46 @@ def cases_with_identity(
         .options(*_everything())
     )
     return session.scalars(query).unique().all()
+
+
+# --- transfers (issue 16) ---------------------------------------------------------------------
+
+_CASE_FOR_TRANSFER_DECISION = (
+    select(Case)
+    .where(
+        Case.id == bindparam("case_id"),
+        or_(
+            Case.cell_id.in_(bindparam("cell_ids", expanding=True)),
+            Case.id.in_(
+                select(CaseTransfer.case_id).where(
+                    CaseTransfer.to_cell_id.in_(bindparam("cell_ids", expanding=True)),
+                    CaseTransfer.outcome == "pending",
+                )
+            ),
+        ),
+    )
+    .options(*_everything())
+)
+
+
+def get_case_for_transfer_decision(
+    session: Session, case_id: uuid.UUID, cell_ids: frozenset[int]
+) -> Case | None:
+    """The case if one of these cells holds it or is asked to receive it; one statement
+    whatever the answer, like ``get_case_in_cells``."""
+    return session.scalar(
+        _CASE_FOR_TRANSFER_DECISION, {"case_id": case_id, "cell_ids": sorted(cell_ids)}
+    )
+
+
+def pending_transfers_to(session: Session, *, cell_ids: frozenset[int]) -> Sequence[Case]:
+    """The cases waiting for one of these cells' answer to a transfer, oldest proposal first,
+    with what the charter's decisions need (never their nominative blocks)."""
+    query = (
+        select(Case)
+        .join(CaseTransfer, CaseTransfer.case_id == Case.id)
+        .where(CaseTransfer.to_cell_id.in_(cell_ids), CaseTransfer.outcome == "pending")
+        .order_by(CaseTransfer.proposed_at, Case.id)
+        .options(*_policy_facts())
+    )
+    return session.scalars(query).all()

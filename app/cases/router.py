@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit_service
 from app.audit.schemas import AuditEventRead
 from app.auth import CurrentPrincipal
-from app.cases import corrections, search, service
+from app.cases import corrections, movements, search, service
 from app.cases.references import REFERENCE_PATTERN
 from app.cases.schemas import (
     ArchiveAccessHeld,
@@ -23,10 +23,14 @@ from app.cases.schemas import (
     CasePatch,
     CaseRead,
     ClosureIn,
+    DuplicateDecisionIn,
+    DuplicateDecisionRead,
     FamilyInformationIn,
     FeedbackIn,
     OrientationIn,
     ParquetDecisionIn,
+    PendingTransferPage,
+    PendingTransferRead,
     ResearchNoteCreated,
     ResearchNoteIn,
     ResearchNoteRead,
@@ -34,10 +38,13 @@ from app.cases.schemas import (
     ReviewDecisionIn,
     RevisionRead,
     SubjectAccessExportRead,
+    TransferDecisionIn,
+    TransferIn,
+    TransferRead,
     WithdrawalIn,
 )
 from app.cases.search_schemas import CaseSearch, CaseSearchResults
-from app.cases.serialise import case_read
+from app.cases.serialise import case_read, transfer_read
 from app.clock import Now, Today
 from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
@@ -46,7 +53,7 @@ from app.db import DbSession, utcnow
 from app.errors import PROBLEM_RESPONSE, InvalidInput, responses
 from app.principal import Principal
 from app.schemas import MAX_ROW_ID
-from app.vocabulary import ClosureReason
+from app.vocabulary import ClosureReason, Organisation
 from app.workflow.states import CaseState
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -521,3 +528,81 @@ def search_cases(
         count=found.count,
         items=[case_read(v, principal, in_list=True) for v in found.cases],
     )
+
+
+# --- duplicates and transfers (issue 16) ------------------------------------------------------
+
+
+@router.post(
+    "/{case_id}/duplicate-decision",
+    response_model=DuplicateDecisionRead,
+    responses=STEP_ERRORS,
+    summary="Decides a possible duplicate (the coordinator): same_minor keeps the older case "
+    "and closes the other as its duplicate; different_minor never flags the pair again",
+    response_model_exclude_unset=True,
+)
+def decide_duplicate(
+    case_id: uuid.UUID, body: DuplicateDecisionIn, step: CaseStep
+) -> DuplicateDecisionRead:
+    outcome = movements.decide_duplicate(
+        step.session, principal=step.principal, case_id=case_id, data=body, today=step.today
+    )
+    merged = {}
+    if outcome.kept is not None and outcome.closed is not None:
+        merged = {"kept_case_id": outcome.kept.id, "closed_case_id": outcome.closed.id}
+    return DuplicateDecisionRead(
+        decision=outcome.decision, case_id=outcome.case.id, other_case_id=outcome.other.id, **merged
+    )
+
+
+@step_route(
+    "/{case_id}/transfer",
+    summary="Proposes to transfer the case to another cell of the same kind (the case's "
+    "coordinator; the receiving cell's coordinator answers)",
+)
+def propose_transfer(case_id: uuid.UUID, body: TransferIn, step: CaseStep) -> CaseRead:
+    movements.propose_transfer(
+        step.session, principal=step.principal, case_id=case_id, data=body, today=step.today
+    )
+    return step.present(case_id)
+
+
+@router.post(
+    "/{case_id}/transfer/decision",
+    response_model=TransferRead,
+    responses=STEP_ERRORS,
+    summary="Accepts (the case moves to your cell) or declines (it stays) the transfer "
+    "waiting for your cell's answer (the receiving cell's coordinator)",
+)
+def decide_transfer(case_id: uuid.UUID, body: TransferDecisionIn, step: CaseStep) -> TransferRead:
+    transfer = movements.decide_transfer(
+        step.session, principal=step.principal, case_id=case_id, data=body, today=step.today
+    )
+    return transfer_read(transfer)
+
+
+transfers_router = APIRouter(prefix="/transfers", tags=["cases"])
+
+
+@transfers_router.get(
+    "",
+    response_model=PendingTransferPage,
+    responses=responses(401, 403),
+    summary="The transfers waiting for your cells' answer (their coordinator): each case's "
+    "state and dates, nothing nominative before acceptance",
+)
+def list_transfers(principal: CurrentPrincipal, session: DbSession) -> PendingTransferPage:
+    cases = movements.pending_transfers(session, principal=principal)
+    items = []
+    for case in cases:
+        pending = movements.pending_transfer(case)
+        assert pending is not None  # the query's condition
+        items.append(
+            PendingTransferRead(
+                **transfer_read(pending).model_dump(),
+                case_state=CaseState(case.state),
+                received_on=case.received_on,
+                origin=Organisation(case.origin),
+            )
+        )
+    return PendingTransferPage(items=items)

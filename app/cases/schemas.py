@@ -31,6 +31,7 @@ from app.schemas import (
 from app.vocabulary import (
     ClosureReason,
     Destination,
+    DuplicateDecision,
     FamilyOutcome,
     FeedbackOutcome,
     GuardianRelationship,
@@ -42,6 +43,8 @@ from app.vocabulary import (
     ReturnReason,
     ReviewDecision,
     Sex,
+    TransferDecision,
+    TransferOutcome,
     WithdrawalReason,
 )
 from app.workflow.states import CaseState
@@ -330,6 +333,14 @@ class CaseRead(BaseModel):
     orientations: list[OrientationRead] | None = None
     # feedback
     feedback: list[FeedbackRead] | None = None
+    # workflow (issue 16): duplicates merged, transfers between cells
+    merged_into: uuid.UUID | None = None
+    additional_signalements: list[AdditionalSignalementRead] | None = None
+    transfers: list[TransferRead] | None = None
+    # The last accepted transfer: to which cell, when (what its author sees of a case that
+    # left their cell).
+    transferred_to: int | None = None
+    transferred_at: datetime | None = None
 
 
 class CasePage(BaseModel):
@@ -358,3 +369,66 @@ class SubjectAccessExportRead(BaseModel):
     case: CaseRead
     archive_accesses: list[ArchiveAccessHeld]
     access_log: list[AuditEventRead]
+
+
+# --- duplicates and transfers (issue 16) ------------------------------------------------------
+
+
+class DuplicateDecisionIn(StrictInput):
+    """The coordinator's decision on a possible duplicate of the case (same cell)."""
+
+    other_case_id: uuid.UUID
+    decision: DuplicateDecision
+
+
+class DuplicateDecisionRead(BaseModel):
+    decision: DuplicateDecision
+    case_id: uuid.UUID
+    other_case_id: uuid.UUID
+    # same_minor: the older open case is kept, the other closed as its duplicate.
+    kept_case_id: uuid.UUID | None = None
+    closed_case_id: uuid.UUID | None = None
+
+
+class AdditionalSignalementRead(BaseModel):
+    """A signalement of the same minor merged into this case: its origin and day only."""
+
+    merged_case_id: uuid.UUID
+    origin: Organisation
+    received_on: date
+
+
+class TransferIn(StrictInput):
+    """The cell (of the same kind) the case's coordinator proposes to transfer it to."""
+
+    cell_id: RowId
+
+
+class TransferDecisionIn(StrictInput):
+    decision: TransferDecision
+
+
+class TransferRead(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    from_cell_id: int
+    to_cell_id: int
+    proposed_at: datetime
+    outcome: TransferOutcome
+    decided_at: datetime | None = None
+
+
+class PendingTransferRead(TransferRead):
+    """A transfer waiting for the receiving cell's answer, as that cell's coordinator sees it
+    before accepting: the case's workflow facts, nothing nominative (R1)."""
+
+    case_state: CaseState
+    received_on: date
+    origin: Organisation
+
+
+class PendingTransferPage(BaseModel):
+    items: list[PendingTransferRead]
+
+
+CaseRead.model_rebuild()

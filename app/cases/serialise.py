@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from app.cases import personal
-from app.cases.models import Case, Orientation
+from app.cases.models import Case, CaseTransfer, Orientation
 from app.cases.schemas import (
+    AdditionalSignalementRead,
     CaseRead,
     ContactRead,
     FamilyInformationRead,
@@ -19,6 +20,7 @@ from app.cases.schemas import (
     ResearchNoteRead,
     ReturnRead,
     StepRead,
+    TransferRead,
     WithdrawalRead,
 )
 from app.cases.service import VisibleCase
@@ -27,7 +29,7 @@ from app.errors import IntegrityFailure
 from app.partners.schemas import ServiceNamed
 from app.policy.visibility import SEALED_BLOCKS, Block
 from app.principal import Principal
-from app.vocabulary import Destination
+from app.vocabulary import Destination, TransferOutcome
 
 
 def case_read(visible: VisibleCase, principal: Principal, *, in_list: bool = False) -> CaseRead:
@@ -107,7 +109,37 @@ def _workflow(case: Case, _only: Destination | None) -> dict[str, Any]:
             )
             for s in case.steps
         ],
+        **_movements(case),
     }
+
+
+def _movements(case: Case) -> dict[str, Any]:
+    """Issue 16, in the workflow block: merges and transfers (cells, dates, origins)."""
+    accepted = [t for t in case.transfers if t.outcome == TransferOutcome.ACCEPTED]
+    return {
+        "merged_into": case.merged_into_id,
+        "additional_signalements": [
+            AdditionalSignalementRead(
+                merged_case_id=a.merged_case_id, origin=a.origin, received_on=a.received_on
+            )
+            for a in case.additional_signalements
+        ],
+        "transfers": [transfer_read(t) for t in case.transfers],
+        "transferred_to": accepted[-1].to_cell_id if accepted else None,
+        "transferred_at": accepted[-1].decided_at if accepted else None,
+    }
+
+
+def transfer_read(transfer: CaseTransfer) -> TransferRead:
+    return TransferRead(
+        id=transfer.id,
+        case_id=transfer.case_id,
+        from_cell_id=transfer.from_cell_id,
+        to_cell_id=transfer.to_cell_id,
+        proposed_at=transfer.proposed_at,
+        outcome=TransferOutcome(transfer.outcome),
+        decided_at=transfer.decided_at,
+    )
 
 
 def _identity(case: Case, cipher: FieldCipher, _own: int | None) -> dict[str, Any]:

@@ -67,6 +67,7 @@ from app.vocabulary import (
     Organisation,
     ReviewDecision,
     Role,
+    TransferOutcome,
 )
 from app.workflow import guards
 from app.workflow.guards import GuardFailed, InvalidStepInput, StepFacts
@@ -103,6 +104,12 @@ def facts_of(case: Case) -> CaseFacts:
         destinations=frozenset(o.destination for o in case.orientations),
         social_services_transmitted=any(o.transmitted_at is not None for o in social),
         research_authors=frozenset(n.author_id for n in case.research_notes),
+        transfer_cell=next(
+            (t.to_cell_id for t in case.transfers if t.outcome == TransferOutcome.PENDING), None
+        ),
+        transferred_from=frozenset(
+            t.from_cell_id for t in case.transfers if t.outcome == TransferOutcome.ACCEPTED
+        ),
     )
 
 
@@ -274,6 +281,7 @@ def list_cases(
             sort=sort.value,
             after=position,
             batch=limit + 1,
+            author_id=principal.user_id,
         )
         for case in batch:
             facts = facts_of(case)
@@ -445,6 +453,8 @@ def submit_case(
         research_notes=[],
         orientations=[],
         steps=[],
+        transfers=[],
+        additional_signalements=[],
     )
     session.add(case)
     session.flush()  # the case row first: its key and ciphertexts refer to it
@@ -904,7 +914,9 @@ def allows(step: Step, case: Case, facts: StepFacts) -> bool:
 # The reasons a caller may give (no_action is the review decision's, other_legacy the
 # migration's).
 CLOSURE_REASONS = tuple(
-    r for r in ClosureReason if r not in (ClosureReason.NO_ACTION, ClosureReason.OTHER_LEGACY)
+    r
+    for r in ClosureReason
+    if r not in (ClosureReason.NO_ACTION, ClosureReason.OTHER_LEGACY, ClosureReason.DUPLICATE)
 )
 
 
@@ -921,7 +933,9 @@ def closure_reasons_open(session: Session, case: Case, today: date) -> list[Clos
 
 
 def _case_in_cells(session: Session, principal: Principal, case_id: uuid.UUID) -> Case:
-    case = repository.get_case_in_cells(session, case_id, principal.cell_ids)
+    case = repository.get_case_in_cells(
+        session, case_id, principal.cell_ids, author_id=principal.user_id
+    )
     if case is None:
         # Another cell's case or no case at all: the same answer after the same work, and
         # the probe logged with the id asked either way.
@@ -1023,6 +1037,12 @@ STEP_ACTIONS = {
     Step.RETURN_TO_AUTHOR: Action.RETURN_TO_AUTHOR,
     Step.AMEND_RESEARCH_NOTE: Action.AMEND_RESEARCH_NOTE,
     Step.READ_REVISIONS: Action.READ_REVISIONS,
+    Step.DECIDE_DUPLICATE: Action.DECIDE_DUPLICATE,
+    Step.CLOSE_AS_DUPLICATE: Action.DECIDE_DUPLICATE,
+    Step.PROPOSE_TRANSFER: Action.PROPOSE_TRANSFER,
+    Step.SEE_PENDING_TRANSFER: Action.LIST_TRANSFERS,
+    Step.ACCEPT_TRANSFER: Action.DECIDE_TRANSFER,
+    Step.DECLINE_TRANSFER: Action.DECIDE_TRANSFER,
 }
 
 

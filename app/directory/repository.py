@@ -129,3 +129,10 @@ def has_accepted(session: Session, user_id: int, version: str) -> bool:
         CharterAcceptance.user_id == user_id, CharterAcceptance.version == version
     )
     return session.scalar(query.limit(1)) is not None
+
+
+def cells_of_kind(session: Session, kind: str) -> Sequence[Cell]:
+    """Every cell of one kind (CENOMED cells, recidivism groups), by arrondissement."""
+    return session.scalars(
+        select(Cell).where(Cell.kind == kind).order_by(Cell.arrondissement, Cell.name)
+    ).all()

@@ -43,9 +43,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from app.cases.models import Case, CaseMotif, Orientation
+from app.cases.models import (
+    AdditionalSignalement,
+    Case,
+    CaseMotif,
+    CaseTransfer,
+    Orientation,
+)
 from app.directory.models import Cell
 from app.meetings.models import Meeting
+from app.vocabulary import TransferOutcome
 
 # --- the two expressions that differ between SQLite and PostgreSQL ----------------------------
 
@@ -144,6 +151,11 @@ class Counts:
     # Signalements withdrawn in the period, by reason (R4; kept with the skeleton too).
     withdrawals: dict[str, int] = field(default_factory=dict)
     medians: dict[str, Median] = field(default_factory=dict)
+    # Issue 16: signalements merged into a case of the cell (by their origin, on their day of
+    # receipt), and transfers accepted in the period, into and out of the cell.
+    additional: dict[str, int] = field(default_factory=dict)
+    transfers_in: int = 0
+    transfers_out: int = 0
 
 
 def count(session: Session, *, cell_id: int | None, period: Period) -> Counts:
@@ -163,7 +175,31 @@ def count(session: Session, *, cell_id: int | None, period: Period) -> Counts:
     }
     # Examined cases are exactly the population of the second median.
     counts.examined = counts.medians["received_to_examination"].over
+    _movements(session, cell_id, period, counts)
     return counts
+
+
+def _movements(session: Session, cell_id: int | None, period: Period, counts: Counts) -> None:
+    """Issue 16: additional signalements by origin, transfers accepted in and out."""
+    additional = (
+        select(AdditionalSignalement.origin, func.count())
+        .join(Case, Case.id == AdditionalSignalement.case_id)
+        .where(
+            AdditionalSignalement.received_on >= period.first,
+            AdditionalSignalement.received_on <= period.last,
+            *_in_cell(Case.cell_id, cell_id),
+        )
+        .group_by(AdditionalSignalement.origin)
+    )
+    counts.additional = {str(origin): int(n) for origin, n in session.execute(additional)}
+    accepted = [
+        CaseTransfer.outcome == TransferOutcome.ACCEPTED.value,
+        period.instants(CaseTransfer.decided_at),
+    ]
+    into = select(func.count()).where(*accepted, *_in_cell(CaseTransfer.to_cell_id, cell_id))
+    out = select(func.count()).where(*accepted, *_in_cell(CaseTransfer.from_cell_id, cell_id))
+    counts.transfers_in = int(session.scalar(into) or 0)
+    counts.transfers_out = int(session.scalar(out) or 0)
 
 
 def _in_cell(column: Any, cell_id: int | None) -> list[ColumnElement[bool]]:

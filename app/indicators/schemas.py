@@ -58,3 +58,17 @@ class IndicatorsRead(BaseModel):
         description="Signalements withdrawn in the period, by reason"
     )
     median_days: MedianDays
+    # Issue 16.
+    additional_signalements: Count = Field(
+        description="Signalements received in the period and merged, as duplicates, into "
+        "another case of the cell (the minor already followed)"
+    )
+    additional_by_origin: dict[str, Count] = Field(
+        description="The merged signalements, by their origin"
+    )
+    transfers_in: Count = Field(
+        description="Cases transferred to the cell (accepted in the period)"
+    )
+    transfers_out: Count = Field(
+        description="Cases transferred from the cell to another (accepted in the period)"
+    )

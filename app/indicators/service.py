@@ -153,6 +153,7 @@ TOTAL_OF = {
     "by_destination": "orientations",
     "by_closure_reason": "closed",
     "by_withdrawal_reason": "withdrawn",
+    "additional_by_origin": "additional_signalements",
 }
 # The breakdowns that portray the children counted (rule 4).
 PORTRAITS = ("by_sex", "by_age_bracket", "by_motif")
@@ -180,6 +181,9 @@ def shape(
         "transmitted": counts.transmitted,
         "closed": sum(counts.closures.values()),
         "withdrawn": sum(counts.withdrawals.values()),
+        "additional_signalements": sum(counts.additional.values()),
+        "transfers_in": counts.transfers_in,
+        "transfers_out": counts.transfers_out,
     }
     breakdowns = {
         "by_origin": _complete(Organisation, by_origin),
@@ -190,6 +194,7 @@ def shape(
         "feedback": _complete(FeedbackOutcome, counts.outcomes),
         "by_closure_reason": _complete(ClosureReason, counts.closures),
         "by_withdrawal_reason": _complete(WithdrawalReason, counts.withdrawals),
+        "additional_by_origin": _complete(Organisation, counts.additional),
     }
     withheld = _withheld(totals, breakdowns, counts.medians, control)
 

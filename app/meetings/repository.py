@@ -63,6 +63,7 @@ def awaiting_examination(
             selectinload(Case.orientations),
             selectinload(Case.research_notes),
             selectinload(Case.key),
+            selectinload(Case.transfers),
         )
     )
     return session.scalars(query).all()

@@ -155,7 +155,18 @@ class PolicyEngine:
 
 
 # Attributes holding ids: the memoised shapes keep their relations, never their values.
-ID_ATTRIBUTES = frozenset({"id", "cell", "cells", "submitter", "research_authors", "archive_cases"})
+ID_ATTRIBUTES = frozenset(
+    {
+        "id",
+        "cell",
+        "cells",
+        "submitter",
+        "research_authors",
+        "archive_cases",
+        "transfer_cell",
+        "transferred_from",
+    }
+)
 _COMPARISONS = frozenset(
     {"==", "!=", "<", "<=", ">", ">=", "contains", "containsAll", "containsAny", "in", "like"}
 )
@@ -229,9 +240,22 @@ def _case_entity(attrs: dict[str, Any]) -> dict[str, Any]:
             "destinations": sorted(attrs["destinations"]),
             "social_services_transmitted": attrs["social_services_transmitted"],
             "research_authors": [_USER] if attrs["is_author"] else [],
+            **_transfer_attrs(attrs),
         },
         "parents": [],
     }
+
+
+def _transfer_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Issue 16: a pending transfer's cell (absent when none is pending) and the cells the
+    case has left, as relations with the caller's cells."""
+    found: dict[str, Any] = {
+        "transferred_from": [_CELL] if attrs.get("from_my_cell") else [],
+    }
+    in_transfer_cell = attrs.get("in_transfer_cell")
+    if in_transfer_cell is not None:
+        found["transfer_cell"] = _CELL if in_transfer_cell else _OTHER_CELL
+    return found
 
 
 def _raise_on_errors(results: list[cedarpy.AuthzResult]) -> None:

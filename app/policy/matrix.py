@@ -26,6 +26,8 @@ from app.vocabulary import Destination, Organisation, Role
 from app.workflow.states import CaseState, Step
 
 ME, SOMEONE_ELSE, CELL = 1, 2, 7
+# Issue 16: the other cell of a transfer (the user is a member of CELL only).
+OTHER_CELL = 8
 CASE_ID = uuid.UUID(int=1)
 AFTER_ORIENTATION = {CaseState.ORIENTED, CaseState.FEEDBACK, CaseState.CLOSED}
 ON_AGENDA = {CaseState.CELL_REVIEW} | AFTER_ORIENTATION
@@ -185,6 +187,7 @@ def render() -> str:
             lines.append(f"| {state.value} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += _steps()
+    lines += _moves()
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -281,3 +284,67 @@ def _steps() -> list[str]:
     )
     lines.append("")
     return lines
+
+
+def _moves() -> list[str]:
+    """Issue 16: transfers between cells, seen from the receiving cell while one waits and
+    from the cell the case left (a case in research: transfers happen before the agenda)."""
+    waiting = CaseFacts(
+        state=CaseState.RESEARCH,
+        cell_id=OTHER_CELL,
+        submitted_by=SOMEONE_ELSE,
+        case_id=CASE_ID,
+        transfer_cell=CELL,
+    )
+
+    def left(submitter: int) -> CaseFacts:
+        return CaseFacts(
+            state=CaseState.RESEARCH,
+            cell_id=OTHER_CELL,
+            submitted_by=submitter,
+            case_id=CASE_ID,
+            transferred_from=frozenset({CELL}),
+        )
+
+    def blocks(facts: CaseFacts) -> list[str]:
+        return [_shown_blocks(_principal(role, NO_SITUATION), facts) for role in Role]
+
+    def may(step: Step) -> list[str]:
+        return [
+            "✓" if may_step(_principal(role, NO_SITUATION), step, waiting) else "·" for role in Role
+        ]
+
+    return [
+        "## Transfers between cells",
+        "",
+        "A case moves to another cell of the same kind (the minor moved): the coordinator of its "
+        "cell proposes, the receiving cell's coordinator sees the waiting transfer (the case's "
+        "state, dates and origin, no block) and accepts or declines it. Once accepted, the case "
+        "belongs to the receiving cell (the tables above); the cell it left sees nothing of it, "
+        "except the author of the signalement, who keeps its workflow (R12). Below, the user "
+        "is a member of the receiving cell (first rows) or of the cell the case left (last "
+        "rows), not of both.",
+        "",
+        "| situation | " + " | ".join(r.value for r in Role) + " |",
+        "|---|" + "---|" * len(Role),
+        "| receiving cell, a transfer waiting: see_pending_transfer | "
+        + " | ".join(may(Step.SEE_PENDING_TRANSFER))
+        + " |",
+        "| receiving cell, a transfer waiting: accept_transfer, decline_transfer | "
+        + " | ".join(
+            a if a == b else "?"
+            for a, b in zip(may(Step.ACCEPT_TRANSFER), may(Step.DECLINE_TRANSFER), strict=True)
+        )
+        + " |",
+        "| receiving cell, a transfer waiting: blocks shown | "
+        + " | ".join(blocks(waiting))
+        + " |",
+        "| the cell it left: blocks shown | " + " | ".join(blocks(left(SOMEONE_ELSE))) + " |",
+        "| the cell it left, own submission: blocks shown | " + " | ".join(blocks(left(ME))) + " |",
+        "",
+    ]
+
+
+def _shown_blocks(principal: Principal, facts: CaseFacts) -> str:
+    shown = case_view(principal, facts).blocks
+    return ", ".join(b.value for b in Block if b in shown) or "·"

@@ -44,6 +44,9 @@ class CaseFacts:
     research_authors: frozenset[int] = frozenset()
     origin: str = "other"
     case_id: uuid.UUID | None = None
+    # Issue 16: the cell a pending transfer would move the case to; the cells it has left.
+    transfer_cell: int | None = None
+    transferred_from: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,10 @@ def case_shape(principal: Principal, case: CaseFacts) -> dict[str, object]:
         "destinations": sorted(case.destinations),
         "social_services_transmitted": case.social_services_transmitted,
         "is_author": principal.user_id in case.research_authors,
+        "in_transfer_cell": (
+            None if case.transfer_cell is None else principal.is_member_of(case.transfer_cell)
+        ),
+        "from_my_cell": bool(principal.cell_ids & case.transferred_from),
     }
 
 

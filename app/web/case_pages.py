@@ -30,11 +30,13 @@ from starlette.datastructures import FormData
 from app.audit import trail
 from app.audit.context import audited_as
 from app.audit.trail import Action, Actor
-from app.cases import corrections, service
+from app.cases import corrections, movements, service
+from app.cases import repository as case_repository
 from app.cases.models import Case, Orientation
 from app.cases.schemas import (
     ArchiveAccessIn,
     ClosureIn,
+    DuplicateDecisionIn,
     FamilyInformationIn,
     FeedbackIn,
     OrientationIn,
@@ -42,6 +44,8 @@ from app.cases.schemas import (
     ResearchNoteIn,
     ReturnIn,
     ReviewDecisionIn,
+    TransferDecisionIn,
+    TransferIn,
     WithdrawalIn,
 )
 from app.cases.serialise import case_read
@@ -62,12 +66,14 @@ from app.vocabulary import (
     CellKind,
     ClosureReason,
     Destination,
+    DuplicateDecision,
     FamilyOutcome,
     FeedbackOutcome,
     InformationMeans,
     ReorientedTo,
     ReturnReason,
     ReviewDecision,
+    TransferDecision,
     WithdrawalReason,
 )
 from app.web import labels
@@ -77,11 +83,23 @@ from app.web.forms import SentBack, field_errors, first_part, refusal_errors, te
 from app.web.labels import choices, label
 from app.web.rendering import page
 from app.web.returns import HOME
+from app.workflow.guards import StepFacts
 from app.workflow.machine import possible_steps
 from app.workflow.states import CaseState, Step
 
 router = APIRouter(include_in_schema=False)
 CONFIRMED = "confirme"  # the second, explicit submit of an irreversible step
+# Issue 16's steps: the page offers them through moves(), with what each needs.
+MOVES = frozenset(
+    {
+        Step.DECIDE_DUPLICATE,
+        Step.CLOSE_AS_DUPLICATE,
+        Step.PROPOSE_TRANSFER,
+        Step.ACCEPT_TRANSFER,
+        Step.DECLINE_TRANSFER,
+        Step.SEE_PENDING_TRANSFER,
+    }
+)
 
 
 # --- what the page offers ---------------------------------------------------------------------
@@ -116,6 +134,8 @@ def offers(session: Session, principal: Principal, case: Case, today: date) -> O
     facts = service.facts_of(case)
     found = Offers()
     for step in possible_steps(CaseState(case.state)):
+        if step in MOVES:
+            continue  # offered by moves() (issue 16)
         if not decisions.may_step(principal, step, facts) and step is not Step.RECORD_FEEDBACK:
             continue
         if step is Step.TRANSMIT:
@@ -190,6 +210,7 @@ def _case_page(
             "case": case,
             "cell_name": cell.name if cell is not None else "",
             "offers": offers(session, principal, visible.case, on),
+            "moves": moves(session, principal, visible.case, visible.possible_duplicates, on),
             "destinations": choices(Destination, destinations),
             "other_destinations": choices(
                 Destination, [d for d in destinations if d.value not in existing]
@@ -828,4 +849,190 @@ def amend_research_note(note_id: uuid.UUID, post: CurrentCasePost) -> Response:
 
     return post.step(
         name, typed, lambda: ResearchNoteIn.model_validate(typed), act, done="note-corrigee"
+    )
+
+
+# --- duplicates and transfers (issue 16) ------------------------------------------------------
+
+
+@dataclass
+class Moves:
+    """What the page offers of issue 16, as the charter and the procedure decide now (the
+    functions the steps themselves run)."""
+
+    # The possible duplicates this user may decide on now (both cases still followed).
+    duplicates: list[uuid.UUID] = field(default_factory=list)
+    # The cells the case may be proposed to (same kind), if a proposal is possible now.
+    transfer_cells: list[tuple[int, str]] = field(default_factory=list)
+    # A transfer waiting: the receiving cell's name; the cell an accepted one went to.
+    pending_to: str | None = None
+    transferred_to: str | None = None
+
+
+def moves(
+    session: Session,
+    principal: Principal,
+    case: Case,
+    possible_duplicates: list[uuid.UUID] | None,
+    today: date,
+) -> Moves:
+    facts = service.facts_of(case)
+    found = Moves()
+    plain = StepFacts(today=today)
+    if possible_duplicates and service.allows(Step.DECIDE_DUPLICATE, case, plain):
+        others = case_repository.get_cases_for_policy(session, possible_duplicates)
+        found.duplicates = [
+            other.id
+            for other in others
+            if decisions.may_step(principal, Step.DECIDE_DUPLICATE, facts)
+            and decisions.may_step(principal, Step.DECIDE_DUPLICATE, service.facts_of(other))
+            and service.allows(Step.DECIDE_DUPLICATE, other, plain)
+        ]
+    if decisions.may_step(principal, Step.PROPOSE_TRANSFER, facts) and service.allows(
+        Step.PROPOSE_TRANSFER, case, movements.transfer_facts(case, today)
+    ):
+        found.transfer_cells = movements.transfer_cells(session, case)
+    pending = movements.pending_transfer(case)
+    if pending is not None:
+        cell = directory.get_cell(session, pending.to_cell_id)
+        found.pending_to = cell.name if cell else None
+    accepted = movements.last_accepted_transfer(case)
+    if accepted is not None:
+        cell = directory.get_cell(session, accepted.to_cell_id)
+        found.transferred_to = cell.name if cell else None
+    return found
+
+
+@router.post(HOME + "/{case_id}/doublon", dependencies=[audited_as(Action.DECIDE_DUPLICATE)])
+def decide_duplicate(post: CurrentCasePost) -> Response:
+    typed = {"other_case_id": post.text("other_case_id"), "decision": post.text("decision")}
+    name = f"duplicate-{typed['other_case_id']}"
+
+    def confirm(data: DuplicateDecisionIn) -> Confirmation | None:
+        if data.decision is not DuplicateDecision.SAME_MINOR:
+            return None
+        return Confirmation(
+            "Rattacher les deux situations",
+            [
+                "Les deux situations concernent le même mineur : la plus ancienne est "
+                "conservée, la plus récente est close comme doublon et rattachée à elle.",
+                "La situation conservée garde l'origine et la date du signalement rattaché ; "
+                "les notes de recherche restent là où elles ont été écrites.",
+                "Ce rattachement ne peut pas être annulé.",
+            ],
+            "Confirmer le rattachement",
+        )
+
+    def act(data: DuplicateDecisionIn) -> Case:
+        outcome = movements.decide_duplicate(
+            post.session, principal=post.principal, case_id=post.case_id, data=data, today=post.on
+        )
+        return outcome.kept or outcome.case
+
+    decision = typed["decision"]
+    return post.step(
+        name,
+        typed,
+        lambda: DuplicateDecisionIn.model_validate(typed),
+        act,
+        confirm=confirm,
+        done="doublon-fusionne" if decision == "same_minor" else "doublon-ecarte",
+    )
+
+
+@router.post(HOME + "/{case_id}/transfert", dependencies=[audited_as(Action.PROPOSE_TRANSFER)])
+def propose_transfer(post: CurrentCasePost) -> Response:
+    typed = {"cell_id": post.text("cell_id")}
+    return post.step(
+        "transfer",
+        typed,
+        lambda: TransferIn.model_validate({"cell_id": typed["cell_id"] or None}),
+        lambda data: movements.propose_transfer(
+            post.session, principal=post.principal, case_id=post.case_id, data=data, today=post.on
+        ),
+        done="transfert-propose",
+    )
+
+
+TRANSFERS_PAGE = "/transferts"
+
+
+def _transfers_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    sent: SentBack | None = None,
+    done: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The transfers waiting for the answer of the user's cells: each case's state and dates
+    and where it comes from, nothing nominative (R1), with the answer the charter allows."""
+    waiting = movements.pending_transfers(session, principal=principal)
+    rows = []
+    for case in waiting:
+        pending = movements.pending_transfer(case)
+        assert pending is not None  # the query's condition
+        origin = directory.get_cell(session, pending.from_cell_id)
+        target = directory.get_cell(session, pending.to_cell_id)
+        rows.append(
+            {
+                "case_id": case.id,
+                "state": case.state,
+                "received_on": case.received_on,
+                "origin": case.origin,
+                "proposed_at": pending.proposed_at,
+                "from_cell": origin.name if origin else "",
+                "to_cell": target.name if target else "",
+                "may_answer": movements.may_decide_transfer(principal, case),
+            }
+        )
+    return page(
+        request,
+        "transfers.html",
+        {"principal": principal, "rows": rows, "sent": sent, "done": done},
+        status_code=status_code,
+    )
+
+
+@router.get(TRANSFERS_PAGE, dependencies=[audited_as(Action.LIST_TRANSFERS)])
+def transfers_page(
+    request: Request,
+    principal: WebPrincipal,
+    session: DbSession,
+    fait: str | None = Query(default=None, max_length=40),
+) -> HTMLResponse:
+    return _transfers_page(request, session, principal, done=labels.DONE.get(fait or ""))
+
+
+def _back_to_transfers(post: CasePost, sent: SentBack, status_code: int) -> HTMLResponse:
+    return _transfers_page(
+        post.request, post.session, post.principal, sent=sent, status_code=status_code
+    )
+
+
+@router.post(
+    HOME + "/{case_id}/transfert/decision", dependencies=[audited_as(Action.DECIDE_TRANSFER)]
+)
+def decide_transfer(post: CurrentCasePost) -> Response:
+    typed = {"decision": post.text("decision")}
+
+    def act(data: TransferDecisionIn) -> Case:
+        movements.decide_transfer(
+            post.session, principal=post.principal, case_id=post.case_id, data=data, today=post.on
+        )
+        # Accepted, the case is now the user's to see; declined, it is out of their sight
+        # (the step's end then leads to their list, saying so).
+        case = case_repository.get_case(post.session, post.case_id)
+        assert case is not None  # just decided
+        return case
+
+    accepted = typed["decision"] == TransferDecision.ACCEPT.value
+    return post.step(
+        f"transfer-{post.case_id}",
+        typed,
+        lambda: TransferDecisionIn.model_validate(typed),
+        act,
+        done="transfert-accepte" if accepted else "transfert-refuse",
+        back=_back_to_transfers,
     )

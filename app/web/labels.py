@@ -126,6 +126,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "family_unreachable": "La famille n'a pas pu être jointe",
         "no_action": "Classée sans suite par la cellule",
         "other_legacy": "Motif non enregistré (clôture antérieure)",
+        "duplicate": "Doublon : rattachée à une autre situation du même mineur",
     },
     CaseState: {
         "submitted": "Reçue par la coordination",
@@ -162,6 +163,12 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "return_to_author": "Renvoyer à son auteur pour compléments",
         "amend_research_note": "Corriger une note de recherche",
         "read_revisions": "Voir les versions antérieures",
+        "decide_duplicate": "Décider d'un doublon possible",
+        "close_as_duplicate": "Clore comme doublon",
+        "propose_transfer": "Proposer le transfert à une autre cellule",
+        "see_pending_transfer": "Voir un transfert en attente",
+        "accept_transfer": "Accepter le transfert",
+        "decline_transfer": "Refuser le transfert",
     },
     WithdrawalReason: {
         "sent_by_mistake": "Envoyée par erreur",
@@ -376,6 +383,10 @@ LABELS[Action] = {
     "return_to_author": "Renvoi d'un signalement à son auteur",
     "amend_research_note": "Correction d'une note de recherche",
     "read_revisions": "Consultation des versions antérieures",
+    "decide_duplicate": "Décision sur un doublon possible",
+    "propose_transfer": "Proposition de transfert",
+    "decide_transfer": "Réponse à un transfert",
+    "list_transfers": "Consultation des transferts en attente",
 }
 AUDIT_OUTCOMES: dict[str, str] = {"allowed": "Autorisée", "denied": "Refusée"}
 AUDIT_SEVERITIES: dict[str, str] = {"info": "Normale", "high": "Élevée"}
@@ -395,6 +406,9 @@ INDICATOR_COUNTS: dict[str, str] = {
     "transmitted": "Orientations transmises aux services",
     "closed": "Situations closes",
     "withdrawn": "Signalements retirés",
+    "additional_signalements": "Signalements rattachés à une situation déjà suivie (doublons)",
+    "transfers_in": "Situations reçues d'une autre cellule (transferts)",
+    "transfers_out": "Situations transférées à une autre cellule",
 }
 INDICATOR_BREAKDOWNS: dict[str, str] = {
     "by_origin": "Situations signalées, par origine",
@@ -405,6 +419,7 @@ INDICATOR_BREAKDOWNS: dict[str, str] = {
     "feedback": "Retours des services, par issue",
     "by_closure_reason": "Situations closes, par motif",
     "by_withdrawal_reason": "Signalements retirés, par motif",
+    "additional_by_origin": "Signalements rattachés (doublons), par origine",
 }
 INDICATOR_MEDIANS: dict[str, str] = {
     "received_to_parquet_decision": "De la réception à la décision du parquet",
@@ -510,6 +525,14 @@ DONE: dict[str, str] = {
     "retiree": "Le signalement est retiré ; ses données seront détruites à la prochaine purge.",
     "renvoyee": "Le signalement est renvoyé à son auteur pour compléments.",
     "note-corrigee": "Votre note de recherche est corrigée.",
+    "doublon-fusionne": "Les deux situations sont rattachées : la plus récente est close comme "
+    "doublon de la plus ancienne.",
+    "doublon-ecarte": "Les deux situations concernent deux mineurs : elles ne seront plus "
+    "signalées comme doublons possibles.",
+    "transfert-propose": "Le transfert est proposé : la cellule d'accueil doit l'accepter.",
+    "transfert-accepte": "Le transfert est accepté : la situation est désormais dans votre "
+    "cellule.",
+    "transfert-refuse": "Le transfert est refusé : la situation reste dans sa cellule.",
 }
 
 PROBLEMS.update(
@@ -604,6 +627,12 @@ def step_detail(step: str, detail: str | None) -> str:
         return f"famille : {label(FamilyOutcome, value).lower()}"
     if kind == "destination":
         return label(Destination, value)
+    if kind in ("to_cell", "from_cell"):
+        return ""  # a cell's id: the page names cells where it shows the transfer
+    if detail == "different_minor":
+        return "deux mineurs différents"
+    if detail.startswith("same_minor"):
+        return "même mineur : situation conservée" if value == "kept" else "même mineur"
     if step in ("close", "close_without_action") and detail in LABELS[ClosureReason]:
         return label(ClosureReason, detail)
     if step == "withdraw":
@@ -627,6 +656,24 @@ PROBLEMS.update(
             "Vous avez fait le nombre maximal de recherches permis en une heure : patientez "
             "avant d'en faire une autre, ou retrouvez la situation dans votre liste."
         ),
+        # Issue 16: duplicates and transfers.
+        "not-a-possible-duplicate": (
+            "Ces deux situations ne sont pas signalées comme doublons possibles."
+        ),
+        "duplicate-of-itself": "Une situation n'est pas son propre doublon.",
+        "duplicate-not-open": (
+            "Seules des situations encore suivies se rattachent : une situation non retenue "
+            "ou close reste telle quelle."
+        ),
+        "transfer-cell-unknown": "Choisissez une cellule de la liste.",
+        "transfer-to-same-cell": "La situation est déjà dans cette cellule.",
+        "transfer-to-other-kind": (
+            "Une situation ne se transfère qu'à une cellule de même nature."
+        ),
+        "transfer-already-pending": (
+            "Un transfert de cette situation attend déjà la réponse de la cellule d'accueil."
+        ),
+        "no-pending-transfer": "Aucun transfert de cette situation n'attend de réponse.",
     }
 )
 FIELD_ERRORS.update(
@@ -634,5 +681,8 @@ FIELD_ERRORS.update(
         "wildcard_not_allowed": (
             "La recherche est exacte : saisissez le nom complet, sans caractère joker (* % ? _)."
         ),
+        "transfer_cell_unknown": "Choisissez une cellule de la liste.",
+        "transfer_to_same_cell": "La situation est déjà dans cette cellule.",
+        "transfer_to_other_kind": "Choisissez une cellule de même nature.",
     }
 )

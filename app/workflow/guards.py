@@ -70,6 +70,8 @@ class StepFacts:
     aged_out: bool = False
     # The coordinator sent the signalement back to its author, who has not amended it yet.
     returned_to_author: bool = False
+    # Transfers (issue 16): whether one is pending now.
+    transfer_pending: bool = False
 
 
 def add_calendar_months(day: date, months: int) -> date:
@@ -358,3 +360,20 @@ def not_already_returned(facts: StepFacts) -> None:
             "already-returned",
             "This signalement is already waiting for its author's amendment.",
         )
+
+
+# --- transfers (issue 16) ---------------------------------------------------------------------
+
+
+def no_transfer_pending(facts: StepFacts) -> None:
+    """One transfer at a time: the receiving cell answers the first before another is made."""
+    if facts.transfer_pending:
+        raise GuardFailed(
+            "transfer-already-pending",
+            "A transfer of this case is already waiting for the receiving cell's answer.",
+        )
+
+
+def transfer_pending(facts: StepFacts) -> None:
+    if not facts.transfer_pending:
+        raise GuardFailed("no-pending-transfer", "No transfer of this case is waiting.")

@@ -48,6 +48,11 @@ def _condition(*checks: Guard) -> Callable[[EventData], bool]:
     return condition
 
 
+# The states from which a case may be transferred to another cell (issue 16).
+TRANSFERABLE = [S.SUBMITTED, S.PARQUET_REVIEW, S.RESEARCH]
+# The states of a case still followed by its cell.
+FOLLOWED = [S.SUBMITTED, S.PARQUET_REVIEW, S.RESEARCH, S.CELL_REVIEW, S.ORIENTED, S.FEEDBACK]
+
 # dest=None marks an internal step: allowed in those states, the state does not change.
 TRANSITIONS: list[dict[str, Any]] = [
     {
@@ -132,6 +137,32 @@ TRANSITIONS: list[dict[str, Any]] = [
         "dest": S.CLOSED,
         "conditions": [_condition(guards.closure_reason_applies)],
     },
+    # Issue 16. A duplicate is decided between cases still followed (a not-retained one
+    # waits for its purge, a closed one is archived), and the newer one closed as such.
+    {"trigger": Step.DECIDE_DUPLICATE, "source": FOLLOWED, "dest": None},
+    {
+        "trigger": Step.CLOSE_AS_DUPLICATE,
+        "source": FOLLOWED,
+        "dest": S.CLOSED,
+    },
+    # A case moves to another cell until that cell's meeting takes it up (on an agenda, it
+    # stays with the cell that examines it: close it as moved_away there). While a transfer
+    # waits, the case's own cell goes on with it; the receiving cell's acceptance then needs a
+    # case still transferable.
+    {
+        "trigger": Step.PROPOSE_TRANSFER,
+        "source": TRANSFERABLE,
+        "dest": None,
+        "conditions": [_condition(guards.no_transfer_pending)],
+    },
+    {
+        "trigger": Step.ACCEPT_TRANSFER,
+        "source": TRANSFERABLE,
+        "dest": None,
+        "conditions": [_condition(guards.transfer_pending)],
+    },
+    # Declining a transfer is no move of the procedure (app.cases.movements): it clears a
+    # waiting transfer whatever became of the case meanwhile.
 ]
 
 MACHINE = Machine(

@@ -48,3 +48,13 @@ class Step(StrEnum):
     AMEND_RESEARCH_NOTE = "amend_research_note"
     # The previous values of the amended fields, kept for the coordinator (R10).
     READ_REVISIONS = "read_revisions"
+    # Issue 16. A possible duplicate decided (on the case kept, or on both for "different
+    # minors"), and the case closed as the duplicate of another.
+    DECIDE_DUPLICATE = "decide_duplicate"
+    CLOSE_AS_DUPLICATE = "close_as_duplicate"
+    # A transfer to another cell of the same kind: proposed by the case's coordinator, seen,
+    # accepted or declined by the receiving cell's coordinator.
+    PROPOSE_TRANSFER = "propose_transfer"
+    SEE_PENDING_TRANSFER = "see_pending_transfer"
+    ACCEPT_TRANSFER = "accept_transfer"
+    DECLINE_TRANSFER = "decline_transfer"

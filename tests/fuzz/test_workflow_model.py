@@ -61,7 +61,16 @@ from sqlalchemy import func, select
 
 from app.audit.chain import verify
 from app.cases import repository as case_repository
-from app.cases.models import ArchiveAccess, Case, CaseStep, Guardian, Orientation, ResearchNote
+from app.cases.models import (
+    AdditionalSignalement,
+    ArchiveAccess,
+    Case,
+    CaseStep,
+    CaseTransfer,
+    Guardian,
+    Orientation,
+    ResearchNote,
+)
 from app.cases.service import facts_of
 from app.clock import today
 from app.db import make_engine, make_sessionmaker, unit_of_work, utcnow
@@ -142,6 +151,12 @@ BLOCK_KEYS: dict[str, tuple[str, ...]] = {
         "withdrawal",
         "returned",
         "history",
+        # issue 16
+        "merged_into",
+        "additional_signalements",
+        "transfers",
+        "transferred_to",
+        "transferred_at",
     ),
     "identity": ("minor",),
     "contact": ("contact",),
@@ -178,6 +193,10 @@ LEGAL: dict[str, frozenset[str]] = {
 }
 # After the parquet's decision an amendment is a correction of the identity (the coordinator's).
 CORRECTED = frozenset({"research", "cell_review", "oriented", "feedback"})
+# Issue 16: the states a case may be transferred from, and those of a case still followed (a
+# duplicate is decided, and merged, only between those).
+TRANSFERABLE = frozenset({"submitted", "parquet_review", "research"})
+FOLLOWED = frozenset({"submitted", "parquet_review", "research", "cell_review", *OPEN})
 # Who takes each step (the README's table; the feedback: the CST or the coordinator).
 TAKEN_BY: dict[str, tuple[str, ...]] = {
     "refer_to_parquet": ("coordinator",),
@@ -287,6 +306,14 @@ class CaseModel:
     archive_holders: list[str] = field(default_factory=list)
     # (step, from_state, to_state) of every step that succeeded, in order.
     history: list[tuple[str, str | None, str]] = field(default_factory=list)
+    # Issue 16: the order of submission (the server's timestamps follow it), merges, the pairs
+    # found to be two minors, the cell a pending transfer goes to, the cells the case left.
+    order: int = 0
+    merged_into: uuid.UUID | None = None
+    additional: int = 0
+    dismissed: set[uuid.UUID] = field(default_factory=set)
+    transfer_to: int | None = None
+    left_cells: set[int] = field(default_factory=set)
 
     def __repr__(self) -> str:
         return self.alias
@@ -444,10 +471,24 @@ class WorkflowMachine(RuleBasedStateMachine):
     def _gate(self, who: str, case: CaseModel | None, roles: Iterable[str]) -> Expect | None:
         """The case must be in the caller's cells (404), the role allowed the step (403)."""
         user = self.users[who]
-        if case is None or case.cell_id not in user.cells:
+        reach = self._reach(who, case)
+        if reach is None:
             return (404, "case-not-found")
-        if user.role not in roles:
+        if user.role not in roles or reach == "author":
+            # Issue 16: the author of a transferred signalement keeps its workflow, no step.
             return (403, "role-not-allowed")
+        return None
+
+    def _reach(self, who: str, case: CaseModel | None) -> str | None:
+        """How the service finds the case for this user: in their cells ("cell"), as the
+        author of a signalement transferred out of one of them ("author"), or not at all."""
+        user = self.users[who]
+        if case is None:
+            return None
+        if case.cell_id in user.cells:
+            return "cell"
+        if case.submitter == who and case.left_cells & user.cells:
+            return "author"
         return None
 
     @staticmethod
@@ -483,7 +524,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         *,
         expect: Expect,
         content: bytes | None = None,
-        writes: uuid.UUID | None = None,
+        writes: uuid.UUID | frozenset[uuid.UUID] | None = None,
         ghost: bool = False,
     ) -> Any:
         """One request, checked: its status and problem type are the model's; a refusal changed
@@ -565,6 +606,9 @@ class WorkflowMachine(RuleBasedStateMachine):
                     Case.closed_at,
                     Case.returned_reason,
                     Case.withdrawal_reason,
+                    Case.cell_id,
+                    Case.merged_into_id,
+                    Case.closure_reason,
                 )
             ):
                 cases[row[0]] = {"row": tuple(row[1:])}
@@ -577,6 +621,8 @@ class WorkflowMachine(RuleBasedStateMachine):
                 ("steps", CaseStep.case_id),
                 ("guardians", Guardian.case_id),
                 ("archive", ArchiveAccess.case_id),
+                ("transfers", CaseTransfer.case_id),
+                ("additional", AdditionalSignalement.case_id),
             ):
                 for case_id, count in session.execute(
                     select(column, func.count()).group_by(column)
@@ -660,8 +706,12 @@ class WorkflowMachine(RuleBasedStateMachine):
         """The blocks the charter forbids this user at the case's state, written from
         charter-rules.md (R1, R2, R10-R14, R17), not from the policies."""
         user = self.users[who]
-        if case.cell_id not in user.cells or user.role in ("admin", "auditor", "steering"):
-            return ALL_BLOCKS  # R1, R2
+        if user.role in ("admin", "auditor", "steering"):
+            return ALL_BLOCKS  # R2
+        if case.cell_id not in user.cells:
+            if self._reach(who, case) == "author" and case.state != "closed":
+                return ALL_BLOCKS - {"workflow"}  # R12, issue 16: the author's workflow
+            return ALL_BLOCKS  # R1
         if case.state == "closed" and who not in case.archive_holders:
             return ALL_BLOCKS  # R17
         if case.state == "withdrawn" and user.role != "coordinator":
@@ -734,6 +784,15 @@ class WorkflowMachine(RuleBasedStateMachine):
                 "no_action" if case.state == "closed" and not case.orientations else None
             )
             assert shown["closure_reason"] == expected_reason, context
+            # Issue 16: merges and transfers as the model made them.
+            merged = shown["merged_into"]
+            assert merged == (str(case.merged_into) if case.merged_into else None), context
+            assert len(shown["additional_signalements"]) == case.additional, context
+            pending = [t for t in shown["transfers"] if t["outcome"] == "pending"]
+            assert [t["to_cell_id"] for t in pending] == (
+                [case.transfer_to] if case.transfer_to else []
+            ), context
+            assert (shown["transferred_to"] is not None) == bool(case.left_cells), context
         if "research" in visible:
             authors = [note["author_id"] for note in shown["research_notes"]]
             if view.own_research_only or (user.role == "member" and case.meeting is None):
@@ -765,9 +824,20 @@ class WorkflowMachine(RuleBasedStateMachine):
                 if other.id != case.id
                 and other.cell_id == case.cell_id
                 and other.identity == case.identity
+                and self._flagged(case, other)
                 and Block.IDENTITY in self._view(principal, other.id).blocks
             ]
             assert sorted(shown["possible_duplicates"]) == sorted(str(i) for i in same), context
+
+    @staticmethod
+    def _flagged(case: CaseModel, other: CaseModel) -> bool:
+        """Issue 16: two cases of the same identity and cell stay flagged until merged or
+        found to be two minors."""
+        return (
+            case.merged_into is None
+            and other.merged_into is None
+            and other.id not in case.dismissed
+        )
 
     def _check_meeting(self, who: str, shown: dict[str, Any], meeting: MeetingModel) -> None:
         context = f" ({who} reads {meeting.alias})" + self._context()
@@ -850,6 +920,40 @@ class WorkflowMachine(RuleBasedStateMachine):
             assert row.withdrawal_reason == case.withdrawal, context
             assert (row.returned_reason is not None) == case.returned, context
             assert (row.withdrawn_at is not None) == (case.state == "withdrawn"), context
+            # Issue 16
+            assert row.cell_id == case.cell_id, "the case is in another cell" + context
+            assert row.merged_into_id == case.merged_into, context
+            pending = [t.to_cell_id for t in row.transfers if t.outcome == "pending"]
+            assert pending == ([case.transfer_to] if case.transfer_to else []), context
+            assert len(row.additional_signalements) == case.additional, context
+            if row.merged_into_id is not None:
+                # A merged case is closed as a duplicate of a case of the cell it was in,
+                # which was still followed then (open now, or closed since).
+                kept = rows[row.merged_into_id]
+                assert kept is not None, context
+                assert (row.state, row.closure_reason) == ("closed", "duplicate"), context
+                assert kept.merged_into_id != row.id, context
+                assert kept.closed_at is None or _(row.closed_at) <= kept.closed_at, context
+
+    @invariant()
+    def nobody_outside_the_cell_reads_a_case(self) -> None:
+        """Issue 16: whoever is not a member of a case's current cell sees nothing of it, but
+        the author of a signalement transferred out of their cell, its workflow (R1, R12)."""
+        with self.world.db() as session:
+            rows = [_(case_repository.get_case(session, i)) for i in self.cases]
+        for who in USERNAMES:
+            principal = self.world.principal(who)
+            for row in rows:
+                if principal.is_member_of(row.cell_id):
+                    continue
+                view = case_view(principal, facts_of(row))
+                case = self.cases[row.id]
+                allowed = (
+                    {Block.WORKFLOW}
+                    if self._reach(who, case) == "author" and case.state != "closed"
+                    else set()
+                )
+                assert set(view.blocks) <= allowed, f"{who} reads {case.alias}" + self._context()
 
     @invariant()
     def the_audit_chain_verifies(self) -> None:
@@ -879,9 +983,24 @@ class WorkflowMachine(RuleBasedStateMachine):
         who = self._user(data, self._with_role(None, "member", "coordinator"))
         self._submit(data, who, hostile=True)
 
-    def _submit(self, data: st.DataObject, who: str, *, hostile: bool) -> None:
+    @precondition(lambda self: self.cases and len(self.cases) < MAX_CASES)
+    @rule(data=st.data())
+    def signal_again(self, data: st.DataObject) -> None:
+        """Issue 16: the same minor signalled again in the same cell (a possible duplicate)."""
+        self.stats.rules["signal_again"] += 1
+        same = data.draw(st.sampled_from(list(self.cases.values())), label="same minor as")
+        who = data.draw(
+            st.sampled_from(self._with_role(same.cell_id, "member", "coordinator")), label="by"
+        )
+        self._submit(data, who, hostile=False, same_as=same)
+
+    def _submit(
+        self, data: st.DataObject, who: str, *, hostile: bool, same_as: CaseModel | None = None
+    ) -> None:
         user = self.users[who]
         cell_id = self._cell(data, user) if hostile else min(user.cells)
+        if same_as is not None:
+            cell_id = same_as.cell_id
         # A member's signalement is received the day it is sent (the server's clock, pinned
         # back to that day); the coordinator declares the day (92 back at most) and the way.
         days_ago = self._mostly(
@@ -905,6 +1024,8 @@ class WorkflowMachine(RuleBasedStateMachine):
         on = today()
         received = on - timedelta(days=days_ago)
         birth = date(on.year - age, 5, 17)
+        if same_as is not None:
+            last, first, birth = same_as.identity
         body = case_body(cell_id, motifs=motifs)
         if declares:
             body["received_on"] = received.isoformat()
@@ -960,6 +1081,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             (last, first, birth),
         )
         case.received_declared = declares
+        case.order = len(self.cases)
         case.history.append(("submit", None, "submitted"))
         self.cases[case_id] = case
         self.aliases[str(case_id)] = case.alias
@@ -1363,10 +1485,8 @@ class WorkflowMachine(RuleBasedStateMachine):
         expect: Expect | None
         if variant == "extra":
             expect = (422, "validation-error")
-        elif case is None or case.cell_id not in user.cells:
-            expect = (404, "case-not-found")
-        elif user.role not in ("coordinator", "cst"):
-            expect = (403, "role-not-allowed")
+        elif gate := self._gate(who, case, {"coordinator", "cst"}):
+            expect = gate
         elif orientation is None or case.orientation(orientation.id) is None:
             expect = (404, "orientation-not-found")
         elif (orientation.destination == "social_services") != (user.role == "cst"):
@@ -1492,14 +1612,19 @@ class WorkflowMachine(RuleBasedStateMachine):
         user = self.users[who]
         expect: Expect
         view: CaseView | None = None
-        if case is None or case.cell_id not in user.cells:
+        reach = self._reach(who, case)
+        if case is None or reach is None:
             expect = (404, "case-not-found")
         else:
             principal = self._principal(who)
             view = self._view(principal, case.id)
             if view.blocks:
                 expect = DONE
-            elif case.state == "closed" and user.role in ("coordinator", "parquet"):
+            elif (
+                case.state == "closed"
+                and user.role in ("coordinator", "parquet")
+                and reach == "cell"
+            ):
                 expect = (403, "archive-access-required")  # R17
             else:
                 expect = (403, "charter-withholds-case")
@@ -1567,7 +1692,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             (
                 c.id
                 for c in self.cases.values()
-                if c.cell_id in cells
+                if (c.cell_id in cells or (c.submitter == who and c.left_cells & cells))
                 and (state is None or c.state == state)
                 and (self._view(principal, c.id).blocks or indexes)
             ),
@@ -1730,6 +1855,163 @@ class WorkflowMachine(RuleBasedStateMachine):
         else:
             self._archive(data, who, case, hostile=True)
 
+    # --- issue 16: duplicates and transfers ---------------------------------------------------
+
+    def _pairs(self) -> list[tuple[CaseModel, CaseModel]]:
+        """The pairs the service flags as possible duplicates (either order)."""
+        return [
+            (a, b)
+            for a in self.cases.values()
+            for b in self.cases.values()
+            if a.id != b.id
+            and a.cell_id == b.cell_id
+            and a.identity == b.identity
+            and self._flagged(a, b)
+        ]
+
+    @precondition(lambda self: self._pairs())
+    @rule(data=st.data())
+    def duplicate_decision(self, data: st.DataObject) -> None:
+        """The coordinator decides a flagged pair (sometimes someone else, sometimes a pair
+        that is not flagged, of another cell, or the case itself)."""
+        self.stats.rules["duplicate_decision"] += 1
+        pairs = self._pairs()
+        case, other = data.draw(st.sampled_from(pairs), label="pair")
+        roll = data.draw(st.integers(0, 9), label="which other")
+        target: CaseModel | None = other
+        if roll == 9:
+            target = None
+        elif roll == 8:
+            target = data.draw(st.sampled_from(list(self.cases.values())), label="any other")
+        who = self._user(data, self._with_role(case.cell_id, "coordinator"))
+        decision = data.draw(st.sampled_from(["same_minor", "different_minor"]), label="decision")
+        other_id = _id(target)
+        expect = self._gate(who, case, {"coordinator"})
+        if expect is None and target is not None and target.id == case.id:
+            expect = (422, "duplicate-of-itself")
+        if expect is None and (
+            target is None
+            or target.cell_id != case.cell_id
+            or case.cell_id not in self.users[who].cells
+        ):
+            expect = (404, "case-not-found")
+        if expect is None and not (
+            _(target).identity == case.identity and self._flagged(case, _(target))
+        ):
+            expect = (409, "not-a-possible-duplicate")
+        kept, closed = sorted((case, _(target) if target else case), key=_seniority)
+        if expect is None and decision == "different_minor":
+            if case.state not in FOLLOWED or _(target).state not in FOLLOWED:
+                expect = (409, "step-not-allowed-in-state")
+        elif expect is None and (kept.state not in FOLLOWED or closed.state not in FOLLOWED):
+            expect = (409, "duplicate-not-open")
+        path = f"/cases/{case.id}/duplicate-decision"
+        written = frozenset({case.id, other_id})
+        response = self._call(
+            who,
+            "POST",
+            path,
+            {"other_case_id": str(other_id), "decision": decision},
+            expect=expect or DONE,
+            writes=written,
+        )
+        if response.status_code >= 400:
+            return
+        answer = ok(response)
+        assert (answer["case_id"], answer["other_case_id"]) == (str(case.id), str(other_id))
+        other = _(target)
+        if decision == "different_minor":
+            for each in (case, other):
+                each.history.append(("decide_duplicate", each.state, each.state))
+                self._step_logged(each.id, "decide_duplicate")
+            case.dismissed.add(other.id)
+            other.dismissed.add(case.id)
+        else:
+            assert (answer["kept_case_id"], answer["closed_case_id"]) == (
+                str(kept.id),
+                str(closed.id),
+            ), self._context()
+            kept.history.append(("decide_duplicate", kept.state, kept.state))
+            closed.history.append(("close_as_duplicate", closed.state, "closed"))
+            closed.state = "closed"
+            closed.closure_reason = "duplicate"
+            closed.merged_into = kept.id
+            kept.additional += 1
+            self._step_logged(kept.id, "decide_duplicate")
+            self._step_logged(closed.id, "close_as_duplicate")
+        self.stats.succeeded[f"duplicate:{decision}"] += 1
+
+    @precondition(lambda self: self.cases)
+    @rule(data=st.data())
+    def propose_transfer(self, data: st.DataObject) -> None:
+        self.stats.rules["propose_transfer"] += 1
+        case = self._case(data, TRANSFERABLE, lambda c: c.transfer_to is None)
+        who = self._user(data, self._with_role(_cell_of(case), "coordinator"))
+        here = _cell_of(case)
+        elsewhere = [c for c in self.cells if c != here]
+        target = self._mostly(data, elsewhere, [here or NOWHERE, NOWHERE], "target cell")
+        expect = self._gate(who, case, {"coordinator"})
+        if expect is None:
+            if target == NOWHERE:
+                expect = (422, "transfer-cell-unknown")
+            elif target == here:
+                expect = (422, "transfer-to-same-cell")
+            elif _(case).state not in TRANSFERABLE:
+                expect = (409, "step-not-allowed-in-state")
+            elif _(case).transfer_to is not None:
+                expect = (409, "transfer-already-pending")
+        path = f"/cases/{_id(case)}/transfer"
+        shown = self._step(
+            who, path, {"cell_id": target}, expect or DONE, case, "propose_transfer", None
+        )
+        if shown is None:
+            return
+        _(case).transfer_to = target
+        self._check_case(who, shown)
+
+    @precondition(lambda self: any(c.transfer_to for c in self.cases.values()))
+    @rule(data=st.data())
+    def answer_transfer(self, data: st.DataObject) -> None:
+        self.stats.rules["answer_transfer"] += 1
+        waiting = [c for c in self.cases.values() if c.transfer_to is not None]
+        case = data.draw(st.sampled_from(waiting), label="waiting")
+        if data.draw(st.integers(0, 9), label="any case?") == 9:
+            case = data.draw(st.sampled_from(list(self.cases.values())), label="any case")
+        receiving = self._with_role(case.transfer_to, "coordinator") if case.transfer_to else []
+        who = self._user(data, receiving)
+        user = self.users[who]
+        accept = data.draw(st.booleans(), label="accept?")
+        expect: Expect | None = None
+        found = case.cell_id in user.cells or (case.transfer_to in user.cells)
+        if not found:
+            expect = (404, "case-not-found")
+        elif case.transfer_to is None:
+            expect = (409, "no-pending-transfer")
+        elif user.role != "coordinator" or case.transfer_to not in user.cells:
+            expect = (403, "role-not-allowed")
+        elif accept and case.state not in TRANSFERABLE:
+            expect = (409, "step-not-allowed-in-state")
+        step = "accept_transfer" if accept else "decline_transfer"
+        response = self._call(
+            who,
+            "POST",
+            f"/cases/{case.id}/transfer/decision",
+            {"decision": "accept" if accept else "decline"},
+            expect=expect or DONE,
+            writes=case.id,
+        )
+        if response.status_code >= 400:
+            return
+        answer = ok(response)
+        assert answer["outcome"] == ("accepted" if accept else "declined"), self._context()
+        case.history.append((step, case.state, case.state))
+        if accept:
+            case.left_cells.add(case.cell_id)
+            case.cell_id = _(case.transfer_to)
+        case.transfer_to = None
+        self.stats.succeeded[step] += 1
+        self._step_logged(case.id, step)
+
     # --- the procedure's next step, by the right user ----------------------------------------
 
     # Two rules (Hypothesis draws the enabled rules evenly): so that sequences of a few dozen
@@ -1855,6 +2137,11 @@ def _without_version(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return row[:1] + row[2:]  # (state, version, ...): see _snapshot
 
 
+def _seniority(case: CaseModel) -> tuple[date, int]:
+    """The older case first (received first, then submitted first), as the service keeps it."""
+    return (case.received_on, case.order)
+
+
 def _cell_of(case: CaseModel | None) -> int | None:
     return case.cell_id if case is not None else None
 
@@ -1864,13 +2151,17 @@ def _id(case: CaseModel | None) -> uuid.UUID:
 
 
 def _only_changed(
-    before: dict[str, Any], after: dict[str, Any], case_id: uuid.UUID | None, context: str
+    before: dict[str, Any],
+    after: dict[str, Any],
+    case_id: uuid.UUID | frozenset[uuid.UUID] | None,
+    context: str,
 ) -> None:
     """A successful write changed no case but its own (a new meeting may take the cell's
     not-retained situations for presentation; a submission adds one case)."""
     new_meeting = set(after["meetings"]) - set(before["meetings"])
+    written = case_id if isinstance(case_id, frozenset) else frozenset({case_id})
     for other, rows in before["cases"].items():
-        if other == case_id:
+        if other in written:
             continue
         now = dict(after["cases"][other])
         was = dict(rows)

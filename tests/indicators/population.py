@@ -360,6 +360,12 @@ def _counted(
         # The population withdraws nothing: every reason is zero.
         "withdrawn": 0,
         "by_withdrawal_reason": breakdown(list(WithdrawalReason), []),
+        # Issue 16: this population has no merge and no transfer (tests/test_duplicates.py and
+        # tests/test_transfers.py count theirs).
+        "additional_signalements": 0,
+        "additional_by_origin": breakdown(list(Organisation), []),
+        "transfers_in": 0,
+        "transfers_out": 0,
     }
     delays = {
         "received_to_parquet_decision": [received(s) - (decided(s) or 0) for s in decisions],

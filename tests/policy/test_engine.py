@@ -149,6 +149,8 @@ def _direct(principal: Principal, case: CaseFacts, action: str, destination: str
                 "destinations": sorted(case.destinations),
                 "social_services_transmitted": case.social_services_transmitted,
                 "research_authors": sorted(case.research_authors),
+                "transferred_from": sorted(case.transferred_from),
+                **({} if case.transfer_cell is None else {"transfer_cell": case.transfer_cell}),
             },
             "parents": [],
         },
@@ -180,6 +182,8 @@ def _direct(principal: Principal, case: CaseFacts, action: str, destination: str
     archived=st.booleans(),
     organisation=st.sampled_from([Organisation.POLICE, Organisation.DPP, Organisation.DASES]),
     origin=st.sampled_from(["police", "dpp", "social_landlord"]),
+    transfer_cell=st.none() | IDS,
+    transferred_from=st.frozensets(IDS, max_size=2),
 )
 def test_memoised_decisions_equal_cedar_on_real_entities(
     role: Role,
@@ -196,6 +200,8 @@ def test_memoised_decisions_equal_cedar_on_real_entities(
     archived: bool,
     organisation: Organisation,
     origin: str,
+    transfer_cell: int | None,
+    transferred_from: frozenset[int],
 ) -> None:
     case_id = uuid.uuid4()
     principal = Principal(
@@ -217,6 +223,8 @@ def test_memoised_decisions_equal_cedar_on_real_entities(
         research_authors=authors,
         origin=origin,
         case_id=case_id,
+        transfer_cell=transfer_cell,
+        transferred_from=transferred_from,
     )
     for step in Step:
         if step is Step.RECORD_FEEDBACK:

@@ -183,3 +183,63 @@ def test_withheld_names_the_missing_blocks() -> None:
         "orientation",
         "feedback",
     ]
+
+
+# --- transfers between cells (issue 16) ---------------------------------------------------------
+
+OTHER_CELL = 8
+
+
+def _moved(state: S, *, submitted_by: int = 99) -> CaseFacts:
+    """A case that left CELL for OTHER_CELL."""
+    return CaseFacts(
+        state=state,
+        cell_id=OTHER_CELL,
+        submitted_by=submitted_by,
+        case_id=CASE_ID,
+        transferred_from=frozenset({CELL}),
+    )
+
+
+def _waiting(state: S) -> CaseFacts:
+    """A case of OTHER_CELL that its coordinator proposes to transfer to CELL."""
+    return CaseFacts(
+        state=state, cell_id=OTHER_CELL, submitted_by=99, case_id=CASE_ID, transfer_cell=CELL
+    )
+
+
+@pytest.mark.parametrize("state", OPEN_STATES)
+@pytest.mark.parametrize("role", list(Role))
+def test_the_cell_a_case_left_sees_nothing_of_it(role: Role, state: S) -> None:
+    assert blocks(who(role), _moved(state)) == set()
+
+
+@pytest.mark.parametrize("state", OPEN_STATES)
+@pytest.mark.parametrize("role", [Role.MEMBER, Role.COORDINATOR])
+def test_the_author_of_a_transferred_signalement_keeps_its_workflow(role: Role, state: S) -> None:
+    assert blocks(who(role, user_id=5), _moved(state, submitted_by=5)) == {B.WORKFLOW}
+
+
+def test_the_author_who_left_the_cell_loses_it_too() -> None:
+    assert blocks(who(Role.MEMBER, 5, frozenset({3})), _moved(S.RESEARCH, submitted_by=5)) == set()
+
+
+@pytest.mark.parametrize("state", OPEN_STATES)
+@pytest.mark.parametrize("role", list(Role))
+def test_a_waiting_transfer_shows_no_block_to_the_receiving_cell(role: Role, state: S) -> None:
+    assert blocks(who(role), _waiting(state)) == set()
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_only_the_receiving_coordinator_sees_and_answers_a_waiting_transfer(role: Role) -> None:
+    from app.policy.decisions import may_step
+    from app.workflow.states import Step
+
+    principal = who(role)
+    for step in (Step.SEE_PENDING_TRANSFER, Step.ACCEPT_TRANSFER, Step.DECLINE_TRANSFER):
+        assert may_step(principal, step, _waiting(S.RESEARCH)) is (role is Role.COORDINATOR)
+        # Nor anyone of a third cell.
+        assert not may_step(who(role, cells=frozenset({3})), step, _waiting(S.RESEARCH))
+    # The proposing side does not answer its own proposal.
+    proposing = who(role, cells=frozenset({OTHER_CELL}))
+    assert not may_step(proposing, Step.ACCEPT_TRANSFER, _waiting(S.RESEARCH))

@@ -832,11 +832,12 @@ class WorkflowMachine(RuleBasedStateMachine):
     @staticmethod
     def _flagged(case: CaseModel, other: CaseModel) -> bool:
         """Issue 16: two cases of the same identity and cell stay flagged until merged or
-        found to be two minors."""
+        found to be two minors; a withdrawn signalement is nobody's duplicate."""
         return (
             case.merged_into is None
             and other.merged_into is None
             and other.id not in case.dismissed
+            and "withdrawn" not in (case.state, other.state)
         )
 
     def _check_meeting(self, who: str, shown: dict[str, Any], meeting: MeetingModel) -> None:
@@ -1023,6 +1024,8 @@ class WorkflowMachine(RuleBasedStateMachine):
         )
         on = today()
         received = on - timedelta(days=days_ago)
+        if not declares and received > on:
+            received = on  # a member's signalement is received today, whatever they wish
         birth = date(on.year - age, 5, 17)
         if same_as is not None:
             last, first, birth = same_as.identity
@@ -1057,8 +1060,6 @@ class WorkflowMachine(RuleBasedStateMachine):
             expect = (422, "received-on-in-future")
         elif declares and (on - received).days > 92:
             expect = (422, "received-on-too-old")
-        elif not declares and received > on:
-            expect = (422, "invalid-input")  # the day it is sent: a child born after it (R21)
         elif age_on(birth, received) > 17:
             expect = (422, "invalid-input")  # R21
         else:

@@ -22,6 +22,7 @@ from app.vocabulary import (
     Organisation,
     Role,
     Sex,
+    WithdrawalReason,
 )
 from app.web import labels
 from app.web.indicators_pages import PLOT_WIDTH
@@ -88,6 +89,7 @@ def _expected(api: dict[str, Any]) -> list[Table]:
         ("by_destination", words(Destination)),
         ("feedback", words(FeedbackOutcome)),
         ("by_closure_reason", words(ClosureReason)),
+        ("by_withdrawal_reason", words(WithdrawalReason)),
     ]
     counts = [(words, text(key, api[key])) for key, words in labels.INDICATOR_COUNTS.items()]
     return [

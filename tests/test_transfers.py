@@ -76,6 +76,8 @@ def test_the_receiving_coordinator_sees_a_waiting_transfer_and_nothing_nominativ
     response = world.as_("coordinator-19").get("/transfers")
     [waiting] = ok(response)["items"]
     assert waiting["case_id"] == case_id
+    # The reference people speak of (it says nothing of the minor), kept across the transfer.
+    assert waiting["reference"] == proposed["reference"]
     assert waiting["case_state"] == "research"
     assert waiting["origin"] == "police"
     assert waiting["received_on"]

@@ -600,6 +600,7 @@ def list_transfers(principal: CurrentPrincipal, session: DbSession) -> PendingTr
         items.append(
             PendingTransferRead(
                 **transfer_read(pending).model_dump(),
+                reference=case.reference,
                 case_state=CaseState(case.state),
                 received_on=case.received_on,
                 origin=Organisation(case.origin),

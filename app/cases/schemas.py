@@ -422,6 +422,7 @@ class PendingTransferRead(TransferRead):
     """A transfer waiting for the receiving cell's answer, as that cell's coordinator sees it
     before accepting: the case's workflow facts, nothing nominative (R1)."""
 
+    reference: str
     case_state: CaseState
     received_on: date
     origin: Organisation

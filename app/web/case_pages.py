@@ -978,6 +978,7 @@ def _transfers_page(
         rows.append(
             {
                 "case_id": case.id,
+                "reference": case.reference,
                 "state": case.state,
                 "received_on": case.received_on,
                 "origin": case.origin,

@@ -26,7 +26,6 @@ from app.cases import corrections, service
 from app.cases.models import Case
 from app.cases.schemas import CasePatch, CaseRead
 from app.cases.serialise import case_read
-from app.clock import Today
 from app.crypto.dependency import CurrentVault
 from app.crypto.vault import Vault
 from app.db import DbSession
@@ -240,7 +239,6 @@ def revisions_page(
     principal: WebPrincipal,
     session: DbSession,
     vault: CurrentVault,
-    on: Today,
 ) -> HTMLResponse:
     found = corrections.revisions(session, principal=principal, vault=vault, case_id=case_id)
     case = service.case_of(session, principal=principal, case_id=case_id)

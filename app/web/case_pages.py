@@ -329,6 +329,20 @@ class CasePost:
             return self._send_back(name, typed, errors, error.status, error.slug, back)
         return self._done(case, done, opens)
 
+    def refused(self, status: int, slug: str) -> None:
+        """Undoes whatever the step began and logs its refusal (R23): what every refused form
+        of a case's pages does before the page comes back."""
+        self.session.rollback()
+        trail.record_refusal(
+            self.session,
+            Actor.of(self.principal),
+            self.request.state.audit_action,
+            status=status,
+            slug=slug,
+            case_id=self.case_id,
+        )
+        metrics.count_refusal(status, slug)
+
     def _confirmation(self, typed: dict[str, Any], confirmation: Confirmation) -> HTMLResponse:
         hidden = [
             (key, value)
@@ -365,16 +379,7 @@ class CasePost:
         slug: str,
         back: Callable[[CasePost, SentBack, int], HTMLResponse] | None,
     ) -> HTMLResponse:
-        self.session.rollback()  # whatever the step began, nothing of it stays
-        trail.record_refusal(
-            self.session,
-            Actor.of(self.principal),
-            self.request.state.audit_action,
-            status=status,
-            slug=slug,
-            case_id=self.case_id,
-        )
-        metrics.count_refusal(status, slug)
+        self.refused(status, slug)
         sent = SentBack(name, typed, errors)
         if back is not None:
             return back(self, sent, status)

@@ -19,9 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from app.audit import trail
 from app.audit.context import audited_as
-from app.audit.trail import Action, Actor
+from app.audit.trail import Action
 from app.cases import corrections, service
 from app.cases.models import Case
 from app.cases.schemas import CasePatch, CaseRead
@@ -30,7 +29,6 @@ from app.crypto.dependency import CurrentVault
 from app.crypto.vault import Vault
 from app.db import DbSession
 from app.errors import Conflict, Forbidden, InvalidInput
-from app.operations import metrics
 from app.policy.visibility import Block, case_view
 from app.principal import Principal
 from app.vocabulary import GuardianRelationship, Motif, Sex
@@ -211,16 +209,7 @@ def amend(post: CurrentCasePost) -> Response:
 def _send_back(
     post: CasePost, typed: dict[str, Any], errors: dict[str, str], status: int, slug: str
 ) -> HTMLResponse:
-    post.session.rollback()  # whatever the amendment began, nothing of it stays
-    trail.record_refusal(
-        post.session,
-        Actor.of(post.principal),
-        post.request.state.audit_action,
-        status=status,
-        slug=slug,
-        case_id=post.case_id,
-    )
-    metrics.count_refusal(status, slug)
+    post.refused(status, slug)
     return _correction_page(
         post.request,
         post.session,

@@ -7,7 +7,6 @@ script, no inline style, no third party, forms posting here only.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
+from app.documents.french import french_date, french_typography
 from app.indicators.service import CELL_ACTION
 from app.policy import decisions
 from app.principal import Principal
@@ -33,20 +33,6 @@ WEB_CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 STATIC_MAX_AGE = 3600
-
-_MONTHS = (
-    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
-).split()
-
-
-def french_date(value: date | datetime | None) -> str:
-    """'2 décembre 2026' (and the time, in Paris, for an instant)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        local = value.astimezone(PARIS)
-        return f"{local.day} {_MONTHS[local.month - 1]} {local.year} à {local:%H:%M}"
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
 
 
 def _environment() -> jinja2.Environment:
@@ -65,6 +51,7 @@ def _environment() -> jinja2.Environment:
     env.globals["step_detail"] = labels.step_detail
     env.globals["CSRF_FIELD"] = CSRF_FIELD
     env.filters["french_date"] = french_date
+    env.filters["french"] = french_typography
     env.filters["short_id"] = lambda value: str(value)[:8]
     return env
 

@@ -20,6 +20,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
 from app.documents.french import french_date, french_typography
+from app.documents.pdf import PRINT_CSS
 from app.indicators.service import CELL_ACTION
 from app.policy import decisions
 from app.principal import Principal
@@ -50,6 +51,7 @@ def _environment() -> jinja2.Environment:
     env.globals["amended_fields"] = labels.AMENDED_FIELDS
     env.globals["step_detail"] = labels.step_detail
     env.globals["CSRF_FIELD"] = CSRF_FIELD
+    env.globals["print_css"] = PRINT_CSS
     env.filters["french_date"] = french_date
     env.filters["french"] = french_typography
     env.filters["short_id"] = lambda value: str(value)[:8]

@@ -1,7 +1,8 @@
 # cenomed: a two-stage build. The build stage installs the package and its pinned dependencies
 # into a virtual environment; the runtime stage copies that environment alone (no compiler, no
 # pip, no cache, no tests/bench/docs) and runs it as a non-root user with a fixed uid/gid.
-# Every dependency ships a manylinux wheel for CPython 3.11, so no build tools are needed.
+# Every dependency ships a manylinux wheel for CPython 3.11, so no build tools are needed; the
+# runtime stage adds the few Debian libraries and fonts the PDF renderer loads.
 #
 #   docker build -t cenomed .
 #   docker run --rm -v cenomed-data:/var/lib/cenomed cenomed cenomed init    # once, as the owner
@@ -34,6 +35,12 @@ FROM ${PYTHON_IMAGE} AS runtime
 # (docs/deployment.md, "Backup and restore").
 ARG CENOMED_UID=10001
 ARG CENOMED_GID=10001
+# The printed documents (app/documents): WeasyPrint renders with Debian's Pango (and HarfBuzz,
+# whose subsetter makes the embedded fonts small) and the print stylesheet's DejaVu Sans.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid "${CENOMED_GID}" cenomed \
  && useradd --uid "${CENOMED_UID}" --gid "${CENOMED_GID}" --no-create-home \
         --home-dir /var/lib/cenomed --shell /usr/sbin/nologin cenomed \
@@ -48,6 +55,8 @@ ENV PATH=/opt/cenomed/bin:$PATH \
     CENOMED_DATA_DIR=/var/lib/cenomed \
     CENOMED_WORKERS=2 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/cenomed-metrics
+# Proves the image prints: the libraries load and a document renders with the installed fonts.
+RUN python -c "from app.documents.pdf import render_pdf; assert render_pdf('<p>x</p>')[:5] == b'%PDF-'"
 USER ${CENOMED_UID}:${CENOMED_GID}
 WORKDIR /var/lib/cenomed
 EXPOSE 8000

@@ -7,6 +7,8 @@ import base64
 import io
 import logging
 import re
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -63,6 +65,12 @@ def _pages(document: bytes) -> list[str]:
 def long_pages() -> list[str]:
     html = _document(LONG_DOCUMENT, rows=ROWS, decision="Décision: reportée; motif? « à revoir »")
     return _pages(render_pdf(html))
+
+
+def test_the_web_pages_do_not_load_the_renderer() -> None:
+    """Pango and HarfBuzz load with the first printed document, not in every worker."""
+    code = "import sys, app.main; assert 'weasyprint' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
 def test_banner_is_who_printed_and_when_in_paris_time() -> None:

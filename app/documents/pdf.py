@@ -34,7 +34,7 @@ class FetchRefused(Exception):
 
 def _refuse_all_but_data(url: str) -> dict[str, Any]:
     if url[:5].lower() != "data:":
-        # The URL stays out of the message: WeasyPrint logs it with the exception's text.
+        # No URL in the message: WeasyPrint logs the exception's text.
         raise FetchRefused("documents load nothing from outside themselves")
     # Only the data: handler, never an opener that could follow another scheme.
     with DataHandler().data_open(Request(url)) as response:  # noqa: S310

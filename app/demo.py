@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -88,7 +88,9 @@ def seed_cases(session: Session, *, vault: Vault, cell_id: int, charter_version:
     meetings.create_meeting(
         session,
         principal=coordinator,
-        data=MeetingCreate(cell_id=cell_id, held_on=on),
+        data=MeetingCreate(
+            cell_id=cell_id, held_on=on, starts_at=time(14, 30), place="Mairie du 18e, salle 2"
+        ),
         today=on,
         meeting_record_days=0,
     )

@@ -16,7 +16,7 @@ from app.cases.models import (
 from app.crypto.models import CaseKey, IdentityIndex
 from app.db import Base
 from app.directory.models import Cell, CharterAcceptance, Membership, User
-from app.meetings.models import Meeting
+from app.meetings.models import Meeting, MeetingParticipant
 from app.partners.models import PartnerService
 from app.web.models import WebSession
 
@@ -38,6 +38,7 @@ __all__ = [
     "Guardian",
     "IdentityIndex",
     "Meeting",
+    "MeetingParticipant",
     "Membership",
     "Orientation",
     "PartnerService",

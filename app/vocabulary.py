@@ -180,3 +180,11 @@ class TransferOutcome(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
     DECLINED = "declined"
+
+
+class MeetingStatus(StrEnum):
+    """A cell meeting (issue 17): convened, then held (its decisions recorded) or cancelled."""
+
+    SCHEDULED = "scheduled"
+    HELD = "held"
+    CANCELLED = "cancelled"

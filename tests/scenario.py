@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -95,10 +96,26 @@ def to_research(world: World, **overrides: Any) -> str:
     return case_id
 
 
+# Start times for the meetings the tests convene: each call a new one, so that two meetings
+# of a cell on one day never share a time (the service refuses that).
+_MINUTES = itertools.count()
+
+
+def meeting_body(cell_id: int, held_on: date, **overrides: Any) -> dict[str, Any]:
+    """A meeting's body: the day asked, a start time not used yet, an invented place."""
+    minute = 7 * 60 + next(_MINUTES) % (14 * 60)
+    return {
+        "cell_id": cell_id,
+        "held_on": held_on.isoformat(),
+        "starts_at": f"{minute // 60:02d}:{minute % 60:02d}",
+        "place": "Salle du conseil, mairie d'arrondissement",
+        **overrides,
+    }
+
+
 def meeting(world: World, held_on: date | None = None, cell_id: int | None = None) -> str:
     response = world.as_("coordinator").post(
-        "/meetings",
-        {"cell_id": cell_id or world.cell.id, "held_on": (held_on or today()).isoformat()},
+        "/meetings", meeting_body(cell_id or world.cell.id, held_on or today())
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])

@@ -25,21 +25,38 @@ def _shown_blocks(case: dict[str, Any]) -> set[str]:
     return {b.value for b in Block} - set(case["withheld"])
 
 
-def _check_meeting_against_direct_reads(world: World, meeting_id: str, case_ids: list[str]) -> None:
+LINE_BLOCKS = {"workflow", "identity", "orientation", "feedback"}
+
+
+def _check_meeting_against_direct_reads(
+    world: World, meeting_id: str, case_ids: list[str], *, closed: bool = False
+) -> None:
+    """Each reader's line of each case against that reader's direct read of it; a case closed
+    since its meeting (``closed``) stays on the agenda for the record: reference and state."""
     for reader in READERS:
         actor = world.as_(reader)
         direct = {case_id: actor.get(f"/cases/{case_id}") for case_id in case_ids}
         before = head(world)
         shown = ok(actor.get(f"/meetings/{meeting_id}"))
-        reads = {
-            e["case_id"]: set(e["blocks"])
-            for e in events(world, before)
-            if e["action"] == "read_meeting"
-        }
+        logged = [e for e in events(world, before) if e["action"] == "read_meeting"]
+        reads = {e["case_id"]: set(e["blocks"]) for e in logged}
+        records = {e["case_id"] for e in logged if e["detail"] == "record_line"}
         lines = {item["case_id"]: item for item in [*shown["agenda"], *shown["not_retained"]]}
         for case_id, response in direct.items():
             where = f"{reader} / {case_id}"
             if response.status_code != 200:
+                if closed:
+                    # The record: reference and state, no block of the case; a read of none.
+                    line = lines[case_id]
+                    assert (line["state"], line["minor"], line["orientations"]) == (
+                        "closed",
+                        None,
+                        [],
+                    ), where
+                    assert set(line["withheld"]) == LINE_BLOCKS, where
+                    assert reads[case_id] == set(), where
+                    assert case_id in records, where
+                    continue
                 assert case_id not in lines, where
                 assert case_id not in reads, where
                 continue
@@ -49,10 +66,20 @@ def _check_meeting_against_direct_reads(world: World, meeting_id: str, case_ids:
             assert (line["minor"] is not None) == ("minor" in case), where
             if line["minor"] is not None:
                 assert line["minor"]["last_name"] == case["minor"]["last_name"], where
+            expected = [o["destination"] for o in case.get("orientations", [])]
+            assert [o["destination"] for o in line.get("orientations", [])] == expected, where
             # Logged as a read of what the line shows, never more than the charter shows.
-            assert reads[case_id] == {"workflow"} | ({"identity"} if line["minor"] else set())
+            shown_blocks = {"workflow"} | ({"identity"} if line["minor"] else set())
+            if line.get("orientations"):
+                shown_blocks.add("orientation")
+            if any(o["feedback"] for o in line.get("orientations", [])):
+                shown_blocks.add("feedback")
+            assert reads[case_id] == shown_blocks, where
             assert reads[case_id] <= _shown_blocks(case) | {"workflow"}, where
-            assert set(line["withheld"]) == {"workflow", "identity"} - reads[case_id], where
+            # R16: what the line could show and the charter withholds from this reader.
+            # (a not-retained situation's line shows its mark and the identity only)
+            could_show = LINE_BLOCKS if "state" in line else {"workflow", "identity"}
+            assert set(line["withheld"]) == set(case["withheld"]) & could_show, where
 
 
 @pytest.mark.parametrize("step", ["cell_review", "oriented", "feedback", "closed"])
@@ -73,7 +100,7 @@ def test_an_agenda_shows_each_reader_what_a_direct_read_shows(world: World, step
             ok(coordinator.post(f"{path}/feedback", {"outcome": "support_in_place"}))
         if step == "closed":
             ok(coordinator.post(f"/cases/{case_id}/closure", {"reason": "feedback_received"}))
-    _check_meeting_against_direct_reads(world, meeting_id, [case_id])
+    _check_meeting_against_direct_reads(world, meeting_id, [case_id], closed=step == "closed")
 
 
 def test_the_not_retained_situations_of_a_later_meeting_show_what_the_charter_shows(

@@ -13,6 +13,7 @@ from tests.conftest import World
 from tests.scenario import (
     case_body,
     meeting,
+    meeting_body,
     ok,
     problem,
     submit,
@@ -166,9 +167,7 @@ def test_a_case_goes_only_to_a_meeting_of_its_own_cell(world: World) -> None:
     case_id = to_research(world)
     world.add_user("coordinator-both", Role.COORDINATOR, cells=[world.cell.id, world.other_cell.id])
     both = world.as_("coordinator-both")
-    other_meeting = ok(
-        both.post("/meetings", {"cell_id": world.other_cell.id, "held_on": today().isoformat()})
-    )["id"]
+    other_meeting = ok(both.post("/meetings", meeting_body(world.other_cell.id, today())))["id"]
     response = both.post(f"/meetings/{other_meeting}/cases", {"case_id": case_id})
     assert problem(response, 409)["type"].endswith("meeting-of-another-cell")
 

@@ -19,6 +19,7 @@ from tests.scenario import (
     FIRST_NAME,
     LAST_NAME,
     meeting,
+    meeting_body,
     ok,
     on_day,
     problem,
@@ -196,7 +197,7 @@ def test_the_one_month_rule_counts_from_the_original_receipt(world: World) -> No
 
 
 def _meeting_19(world: World, held_on: date) -> str:
-    body = {"cell_id": world.other_cell.id, "held_on": held_on.isoformat()}
+    body = meeting_body(world.other_cell.id, held_on)
     return str(ok(world.as_("coordinator-19").post("/meetings", body))["id"])
 
 

@@ -21,6 +21,7 @@ from tests.scenario import (
     case_body,
     declared_body,
     meeting,
+    meeting_body,
     ok,
     on_day,
     problem,
@@ -116,7 +117,7 @@ def test_the_coordinator_says_how_a_signalement_reached_them(world: World) -> No
 def test_a_meeting_is_recorded_at_most_fourteen_days_after_it_was_held(
     world: World, days: int, recorded: bool
 ) -> None:
-    body = {"cell_id": world.cell.id, "held_on": (today() - timedelta(days=days)).isoformat()}
+    body = meeting_body(world.cell.id, today() - timedelta(days=days))
     response = world.as_("coordinator").post("/meetings", body)
     if recorded:
         ok(response)
@@ -158,7 +159,7 @@ def test_the_whole_bypass_of_the_review_is_refused(world: World) -> None:
         f"/meetings/{today_meeting}/cases", {"case_id": case_id}
     )
     assert problem(refused, 409)["type"] == "urn:cenomed:problem:one-month-rule"
-    past = {"cell_id": world.cell.id, "held_on": (today() - timedelta(days=60)).isoformat()}
+    past = meeting_body(world.cell.id, today() - timedelta(days=60))
     assert problem(world.as_("coordinator").post("/meetings", past), 422)["type"].endswith(
         ":meeting-recorded-too-late"
     )

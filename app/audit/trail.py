@@ -96,6 +96,16 @@ class Action(StrEnum):
     PROPOSE_TRANSFER = "propose_transfer"
     DECIDE_TRANSFER = "decide_transfer"
     LIST_TRANSFERS = "list_transfers"
+    # issue 17: meetings the coordinator runs
+    LIST_MEETINGS = "list_meetings"
+    RESCHEDULE_MEETING = "reschedule_meeting"
+    CANCEL_MEETING = "cancel_meeting"
+    REMOVE_FROM_AGENDA = "remove_from_agenda"
+    ORDER_AGENDA = "order_agenda"
+    RECORD_ATTENDANCE = "record_attendance"
+    MARK_MEETING_HELD = "mark_meeting_held"
+    PRINT_AGENDA = "print_agenda"
+    PRINT_MINUTES = "print_minutes"
 
 
 # What the server's operator is, in the log, when acting through the CLI; the client names

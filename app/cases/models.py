@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crypto.models import CaseKey
 from app.db import Base, UtcDateTime, utcnow
+from app.meetings.models import MeetingParticipant
 from app.partners.models import PartnerService
 from app.vocabulary import TransferOutcome
 from app.workflow.states import CaseState
@@ -60,6 +61,8 @@ class Case(Base):
     retained: Mapped[bool | None] = mapped_column(Boolean)
     parquet_decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     meeting_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("meeting.id"), index=True)
+    # Its place in that meeting's agenda, which the coordinator orders (issue 17).
+    agenda_position: Mapped[int | None] = mapped_column(Integer)
     # R7: the meeting at which the parquet presents this not-retained situation.
     presentation_meeting_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("meeting.id"), index=True
@@ -108,6 +111,13 @@ class Case(Base):
         lazy="raise", cascade="all, delete-orphan", order_by="CaseStep.id"
     )
     key: Mapped[CaseKey | None] = relationship(lazy="raise", uselist=False, viewonly=True)
+    # Who was invited to, and who attended, the meeting whose agenda holds the case: the
+    # charter shares the research notes with those who attend (R12, issue 17).
+    agenda_participants: Mapped[list[MeetingParticipant]] = relationship(
+        primaryjoin="Case.meeting_id == foreign(MeetingParticipant.meeting_id)",
+        lazy="raise",
+        viewonly=True,
+    )
     # Issue 16: a case closed as a duplicate names the case it was merged into (same cell).
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case_file.id"), index=True)
     transfers: Mapped[list[CaseTransfer]] = relationship(

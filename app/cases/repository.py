@@ -37,6 +37,7 @@ def _everything() -> list[LoaderOption]:
         joinedload(Case.key),
         selectinload(Case.transfers),
         selectinload(Case.additional_signalements),
+        selectinload(Case.agenda_participants),
     ]
 
 
@@ -46,6 +47,7 @@ def _policy_facts() -> list[LoaderOption]:
         selectinload(Case.orientations),
         selectinload(Case.research_notes),
         selectinload(Case.transfers),
+        selectinload(Case.agenda_participants),
     ]
 
 
@@ -187,35 +189,6 @@ _SAME_IDENTITY = (
 def same_identity_case_ids(session: Session, *, case_id: uuid.UUID) -> list[uuid.UUID]:
     """Other cases of the same cell whose blind-indexed identity equals this case's."""
     return list(session.scalars(_SAME_IDENTITY, {"case_id": case_id}))
-
-
-def presented_at(session: Session, *, meeting_id: uuid.UUID) -> Sequence[Case]:
-    query = (
-        select(Case)
-        .where(Case.presentation_meeting_id == meeting_id, Case.state == "not_retained")
-        .order_by(Case.parquet_decided_at)
-        .options(*_identity_and_policy_facts())
-    )
-    return session.scalars(query).all()
-
-
-def awaiting_presentation(session: Session, *, cell_id: int) -> Sequence[Case]:
-    query = select(Case).where(
-        Case.cell_id == cell_id,
-        Case.state == "not_retained",
-        Case.presentation_meeting_id.is_(None),
-    )
-    return session.scalars(query).all()
-
-
-def on_agenda(session: Session, *, meeting_id: uuid.UUID) -> Sequence[Case]:
-    query = (
-        select(Case)
-        .where(Case.meeting_id == meeting_id)
-        .order_by(Case.received_on, Case.id)
-        .options(*_identity_and_policy_facts())
-    )
-    return session.scalars(query).all()
 
 
 def archive_grants(session: Session, *, user_id: int, now: datetime) -> frozenset[uuid.UUID]:

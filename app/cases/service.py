@@ -110,7 +110,18 @@ def facts_of(case: Case) -> CaseFacts:
         transferred_from=frozenset(
             t.from_cell_id for t in case.transfers if t.outcome == TransferOutcome.ACCEPTED
         ),
+        agenda_attendees=_attendees(case),
     )
+
+
+def _attendees(case: Case) -> frozenset[int] | None:
+    """Who attended the meeting whose agenda holds the case, once attendance is recorded."""
+    if case.meeting_id is None:
+        return None
+    participants = case.agenda_participants
+    if all(p.attended is None for p in participants):
+        return None
+    return frozenset(p.user_id for p in participants if p.attended)
 
 
 def read_case(
@@ -528,7 +539,7 @@ def schedule_presentations(session: Session, *, meeting: Meeting, today: date) -
     """A new meeting takes the cell's not-retained situations still waiting to be presented."""
     if meeting.held_on < today:
         return
-    for case in repository.awaiting_presentation(session, cell_id=meeting.cell_id):
+    for case in meetings.awaiting_presentation(session, cell_id=meeting.cell_id):
         case.presentation_meeting_id = meeting.id
     session.flush()
 
@@ -566,13 +577,30 @@ def examine_at_meeting(
     case_id: uuid.UUID,
     today: date,
     meeting_record_days: int,
+    position: int,
 ) -> Case:
     case = case_for_step(session, principal, case_id, Step.EXAMINE_AT_MEETING)
+    if case.meeting_id == meeting.id:
+        raise Conflict(
+            "This case is already on this meeting's agenda.",
+            slug="already-on-agenda",
+            case_id=case.id,
+        )
     facts = examination_facts(case, meeting, today, meeting_record_days)
     advance(session, case, Step.EXAMINE_AT_MEETING, facts, principal)
     case.meeting_id = meeting.id
+    case.agenda_position = position
     save(session)
     return case
+
+
+def take_off_agenda(session: Session, *, principal: Principal, case: Case, today: date) -> None:
+    """Back to research, for another meeting (issue 17): the coordinator takes the case off
+    its meeting's agenda before the cell decided, or the meeting is cancelled."""
+    advance(session, case, Step.REMOVE_FROM_AGENDA, StepFacts(today=today), principal)
+    case.meeting_id = None
+    case.agenda_position = None
+    save(session)
 
 
 def examination_facts(
@@ -1022,6 +1050,7 @@ STEP_ACTIONS = {
     Step.NOT_RETAIN: Action.DECIDE_PARQUET,
     Step.ADD_RESEARCH_NOTE: Action.ADD_RESEARCH_NOTE,
     Step.EXAMINE_AT_MEETING: Action.PUT_ON_AGENDA,
+    Step.REMOVE_FROM_AGENDA: Action.REMOVE_FROM_AGENDA,
     Step.ORIENT: Action.REVIEW_DECISION,
     Step.CLOSE_WITHOUT_ACTION: Action.REVIEW_DECISION,
     Step.RECORD_FAMILY_INFORMATION: Action.RECORD_FAMILY_INFORMATION,

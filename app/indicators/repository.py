@@ -52,7 +52,7 @@ from app.cases.models import (
 )
 from app.directory.models import Cell
 from app.meetings.models import Meeting
-from app.vocabulary import TransferOutcome
+from app.vocabulary import MeetingStatus, TransferOutcome
 
 # --- the two expressions that differ between SQLite and PostgreSQL ----------------------------
 
@@ -212,9 +212,11 @@ def _when(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def _meetings(session: Session, cell_id: int | None, period: Period) -> int:
+    # A cancelled meeting was never held (issue 17).
     query = select(func.count()).where(
         Meeting.held_on >= period.first,
         Meeting.held_on <= period.held_until,
+        Meeting.status != MeetingStatus.CANCELLED.value,
         *_in_cell(Meeting.cell_id, cell_id),
     )
     return int(session.scalar(query) or 0)

@@ -165,6 +165,7 @@ ID_ATTRIBUTES = frozenset(
         "archive_cases",
         "transfer_cell",
         "transferred_from",
+        "agenda_attendees",
     }
 )
 _COMPARISONS = frozenset(
@@ -240,6 +241,8 @@ def _case_entity(attrs: dict[str, Any]) -> dict[str, Any]:
             "destinations": sorted(attrs["destinations"]),
             "social_services_transmitted": attrs["social_services_transmitted"],
             "research_authors": [_USER] if attrs["is_author"] else [],
+            "attendance_recorded": attrs.get("attendance_recorded", False),
+            "agenda_attendees": [_USER] if attrs.get("attended") else [],
             **_transfer_attrs(attrs),
         },
         "parents": [],

@@ -47,6 +47,9 @@ class CaseFacts:
     # Issue 16: the cell a pending transfer would move the case to; the cells it has left.
     transfer_cell: int | None = None
     transferred_from: frozenset[int] = frozenset()
+    # Issue 17: who attended the meeting whose agenda holds the case; None until the
+    # coordinator records attendance (then those absent do not gain the meeting's view).
+    agenda_attendees: frozenset[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,9 @@ def case_shape(principal: Principal, case: CaseFacts) -> dict[str, object]:
             None if case.transfer_cell is None else principal.is_member_of(case.transfer_cell)
         ),
         "from_my_cell": bool(principal.cell_ids & case.transferred_from),
+        "attendance_recorded": case.agenda_attendees is not None,
+        "attended": case.agenda_attendees is not None
+        and principal.user_id in case.agenda_attendees,
     }
 
 

@@ -147,6 +147,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "not_retain": "Ne pas retenir (suivi judiciaire en cours)",
         "add_research_note": "Ajouter une note de recherche",
         "examine_at_meeting": "Inscrire à l'ordre du jour",
+        "remove_from_agenda": "Retirer de l'ordre du jour",
         "orient": "Orienter",
         "close_without_action": "Classer sans suite",
         "record_family_information": "Enregistrer l'information de la famille",
@@ -387,6 +388,15 @@ LABELS[Action] = {
     "propose_transfer": "Proposition de transfert",
     "decide_transfer": "Réponse à un transfert",
     "list_transfers": "Consultation des transferts en attente",
+    "list_meetings": "Consultation de la liste des réunions",
+    "reschedule_meeting": "Report ou déplacement d'une réunion",
+    "cancel_meeting": "Annulation d'une réunion",
+    "remove_from_agenda": "Retrait de l'ordre du jour",
+    "order_agenda": "Ordre de passage de l'ordre du jour",
+    "record_attendance": "Feuille de présence d'une réunion",
+    "mark_meeting_held": "Réunion tenue",
+    "print_agenda": "Impression de l'ordre du jour",
+    "print_minutes": "Impression du relevé de décisions",
 }
 AUDIT_OUTCOMES: dict[str, str] = {"allowed": "Autorisée", "denied": "Refusée"}
 AUDIT_SEVERITIES: dict[str, str] = {"info": "Normale", "high": "Élevée"}

@@ -92,6 +92,7 @@ TRANSITIONS: list[dict[str, Any]] = [
             )
         ],
     },
+    {"trigger": Step.REMOVE_FROM_AGENDA, "source": S.CELL_REVIEW, "dest": S.RESEARCH},
     {
         "trigger": Step.ORIENT,
         "source": S.CELL_REVIEW,

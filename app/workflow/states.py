@@ -28,6 +28,9 @@ class Step(StrEnum):
     NOT_RETAIN = "not_retain"
     ADD_RESEARCH_NOTE = "add_research_note"
     EXAMINE_AT_MEETING = "examine_at_meeting"
+    # Issue 17: taken off a meeting's agenda before the cell decided (by the coordinator, or
+    # with the meeting's cancellation): back to research, for another meeting.
+    REMOVE_FROM_AGENDA = "remove_from_agenda"
     ORIENT = "orient"
     CLOSE_WITHOUT_ACTION = "close_without_action"
     RECORD_FAMILY_INFORMATION = "record_family_information"

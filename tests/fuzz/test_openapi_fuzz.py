@@ -76,6 +76,7 @@ from tests.scenario import (
     case_body,
     declared_body,
     meeting,
+    meeting_body,
     ok,
     submit,
     to_cell_review,
@@ -238,7 +239,7 @@ def _seed(world: World, sessions: Any) -> Seeded:
             ok(
                 world.as_("coordinator-19").post(
                     "/meetings",
-                    {"cell_id": world.other_cell.id, "held_on": today().isoformat()},
+                    meeting_body(world.other_cell.id, today()),
                 )
             )["id"]
         ),
@@ -458,7 +459,12 @@ VALID_BODIES: dict[str, Any] = {
         {"reason": "Demande écrite du juge des enfants pour une audience prochaine."}
     ),
     "POST /api/v1/meetings": lambda fuzz: st.fixed_dictionaries(
-        {"cell_id": st.sampled_from(fuzz.seeded.cells), "held_on": _days_from_today(-60, 60)}
+        {
+            "cell_id": st.sampled_from(fuzz.seeded.cells),
+            "held_on": _days_from_today(-60, 60),
+            "starts_at": st.sampled_from(["07:00", "09:30", "14:00", "21:00", "06:59", "21:01"]),
+            "place": st.sampled_from(["Mairie du 18e", "Salle 2"]),
+        }
     ),
     "POST /api/v1/meetings/{meeting_id}/cases": lambda fuzz: st.fixed_dictionaries(
         {"case_id": st.sampled_from(fuzz.seeded.cases)}
@@ -549,7 +555,11 @@ def test_a_body_that_is_not_utf8_is_a_422(fuzz: Fuzz) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
-        ("post", "/meetings", {"cell_id": 2**63, "held_on": "2026-01-01"}),
+        (
+            "post",
+            "/meetings",
+            {"cell_id": 2**63, "held_on": "2026-01-01", "starts_at": "10:00", "place": "Salle"},
+        ),
         ("post", "/cases", case_body(1) | {"cell_id": 2**63}),
         ("get", "/cases?cell_id=9223372036854775808", None),
     ],

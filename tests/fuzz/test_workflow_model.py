@@ -90,7 +90,7 @@ from tests.conftest import (
     make_settings,
     make_world,
 )
-from tests.scenario import FIRST_NAME, LAST_NAME, case_body, ok, on_day, problem
+from tests.scenario import FIRST_NAME, LAST_NAME, case_body, meeting_body, ok, on_day, problem
 
 pytestmark = pytest.mark.slow
 
@@ -1200,7 +1200,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             expect = (422, "invalid-input")
         else:
             expect = CREATED
-        body = {"cell_id": cell_id, "held_on": held_on.isoformat()}
+        body = meeting_body(cell_id, held_on)
         response = self._call(who, "POST", "/meetings", body, expect=expect)
         if expect != CREATED:
             return None

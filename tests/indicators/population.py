@@ -30,7 +30,7 @@ from app.vocabulary import (
     WithdrawalReason,
 )
 from tests.conftest import World
-from tests.scenario import case_body, ok, on_day
+from tests.scenario import case_body, meeting_body, ok, on_day
 
 AGE_BRACKETS = {8: "0-9", 9: "0-9", 10: "10-12", 11: "10-12", 12: "10-12", 13: "13-15"}
 AGE_BRACKETS |= {14: "13-15", 15: "13-15", 16: "16-17", 17: "16-17"}
@@ -174,7 +174,7 @@ def build(world: World, specs: list[Spec] | None = None) -> Population:
 
 def _meeting(world: World, team: Team, cell_id: int, days_ago: int) -> str:
     """A meeting held ``days_ago`` days ago, recorded on its day (or to come)."""
-    body = {"cell_id": cell_id, "held_on": day(days_ago).isoformat()}
+    body = meeting_body(cell_id, day(days_ago))
     with on_day(world, day(max(days_ago, 0))):
         return str(ok(world.as_(team.coordinator).post("/meetings", body))["id"])
 

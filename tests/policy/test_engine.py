@@ -150,6 +150,8 @@ def _direct(principal: Principal, case: CaseFacts, action: str, destination: str
                 "social_services_transmitted": case.social_services_transmitted,
                 "research_authors": sorted(case.research_authors),
                 "transferred_from": sorted(case.transferred_from),
+                "attendance_recorded": case.agenda_attendees is not None,
+                "agenda_attendees": sorted(case.agenda_attendees or ()),
                 **({} if case.transfer_cell is None else {"transfer_cell": case.transfer_cell}),
             },
             "parents": [],
@@ -184,6 +186,7 @@ def _direct(principal: Principal, case: CaseFacts, action: str, destination: str
     origin=st.sampled_from(["police", "dpp", "social_landlord"]),
     transfer_cell=st.none() | IDS,
     transferred_from=st.frozensets(IDS, max_size=2),
+    attendees=st.none() | st.frozensets(IDS, max_size=3),
 )
 def test_memoised_decisions_equal_cedar_on_real_entities(
     role: Role,
@@ -202,6 +205,7 @@ def test_memoised_decisions_equal_cedar_on_real_entities(
     origin: str,
     transfer_cell: int | None,
     transferred_from: frozenset[int],
+    attendees: frozenset[int] | None,
 ) -> None:
     case_id = uuid.uuid4()
     principal = Principal(
@@ -225,6 +229,7 @@ def test_memoised_decisions_equal_cedar_on_real_entities(
         case_id=case_id,
         transfer_cell=transfer_cell,
         transferred_from=transferred_from,
+        agenda_attendees=attendees,
     )
     for step in Step:
         if step is Step.RECORD_FEEDBACK:

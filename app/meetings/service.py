@@ -571,9 +571,7 @@ def meeting_read(
     )
 
 
-def _log_reads(
-    session: Session, principal: Principal, action: Action, reads: list[Read]
-) -> None:
+def _log_reads(session: Session, principal: Principal, action: Action, reads: list[Read]) -> None:
     """One event per case shown, naming every block the response showed of it; a case listed
     for the record only (its reference and that it was closed or destroyed, no block of it)
     is an event of its own, ``detail`` saying so."""

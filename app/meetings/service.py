@@ -492,6 +492,7 @@ def get_meeting(session: Session, *, principal: Principal, meeting_id: uuid.UUID
             meeting_id=meeting_id,
         )
     decisions.require_in_cell(principal, "read_meeting", meeting.cell_id, "read a meeting")
+    repository.load_participants(session, meeting)
     return meeting
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -102,6 +102,19 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # E-mail notifications (issue 18). No host, no e-mail: nothing is even put in the outbox.
+    # ``none`` (no encryption) only towards this machine: a relay on localhost.
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password_file: Path | None = None
+    smtp_from: str = Field(default="cenomed@localhost", pattern=r"^[^\s@<>]+@[^\s@<>]+$")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    notify_batch_seconds: int = Field(default=300, ge=0, le=24 * 3600)
+    # The link a notification gives: the service's address as its users reach it.
+    public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/]+(/\S*)?$")
+
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         if not self.database_url:
@@ -113,7 +126,24 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"token algorithms must be among {sorted(ASYMMETRIC_ALGORITHMS)}, not {refused}"
             )
+        if self.smtp_host and self.smtp_security == "none" and not _loopback(self.smtp_host):
+            raise ValueError(
+                "CENOMED_SMTP_SECURITY=none sends in clear: only towards a loopback address "
+                "(a relay on this machine); use starttls or tls"
+            )
         return self
+
+    @property
+    def notifications_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def smtp_effective_port(self) -> int:
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return (
+            465 if self.smtp_security == "tls" else 587 if self.smtp_security == "starttls" else 25
+        )
 
     @property
     def oidc_enabled(self) -> bool:
@@ -130,6 +160,15 @@ class Settings(BaseSettings):
     @property
     def local_keyring_path(self) -> Path:
         return self.keys_dir / "keyring.json"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

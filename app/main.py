@@ -46,6 +46,7 @@ from app.http_hardening import (
 )
 from app.indicators.router import router as indicators_router
 from app.meetings.router import router as meetings_router
+from app.notifications import service as notifications
 from app.operations import metrics
 from app.operations.metrics import ObservedRequestsMiddleware
 from app.operations.router import metrics_router
@@ -89,7 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(
-        engine, info=checkpoint.session_info(signer, settings.audit_checkpoint_every)
+        engine,
+        info=checkpoint.session_info(signer, settings.audit_checkpoint_every)
+        | notifications.session_info(settings.notifications_enabled),
     )
     app.state.audit_signer = signer
     app.state.auth_limiter = AuthFailureLimiter(settings.auth_failures_per_minute)

@@ -17,6 +17,13 @@ from app.crypto.models import CaseKey, IdentityIndex
 from app.db import Base
 from app.directory.models import Cell, CharterAcceptance, Membership, User
 from app.meetings.models import Meeting, MeetingParticipant
+from app.notifications.models import (
+    MeetingCalendar,
+    Notification,
+    NotificationAttempt,
+    NotificationMessage,
+    SenderLease,
+)
 from app.partners.models import PartnerService
 from app.web.models import WebSession
 
@@ -38,11 +45,16 @@ __all__ = [
     "Guardian",
     "IdentityIndex",
     "Meeting",
+    "MeetingCalendar",
     "MeetingParticipant",
     "Membership",
+    "Notification",
+    "NotificationAttempt",
+    "NotificationMessage",
     "Orientation",
     "PartnerService",
     "ResearchNote",
+    "SenderLease",
     "User",
     "WebSession",
 ]

@@ -188,3 +188,33 @@ class MeetingStatus(StrEnum):
     SCHEDULED = "scheduled"
     HELD = "held"
     CANCELLED = "cancelled"
+
+
+class NotificationKind(StrEnum):
+    """What an e-mail notification tells (issue 18): a count of these, never which case."""
+
+    NEW_CASE = "new_case"  # to the cell's coordinators
+    PARQUET_REFERRAL = "parquet_referral"  # to the cell's parquet
+    TRANSMISSION = "transmission"  # to the cell's CST
+    CASE_RETURNED = "case_returned"  # to the signalement's author
+    TRANSFER_PROPOSED = "transfer_proposed"  # to the receiving cell's coordinators
+    MEETING_SCHEDULED = "meeting_scheduled"  # to the meeting's participants, with an .ics
+    MEETING_CHANGED = "meeting_changed"
+    MEETING_CANCELLED = "meeting_cancelled"
+
+
+MEETING_NOTIFICATIONS = frozenset(
+    {
+        NotificationKind.MEETING_SCHEDULED,
+        NotificationKind.MEETING_CHANGED,
+        NotificationKind.MEETING_CANCELLED,
+    }
+)
+
+
+class NotifyMode(StrEnum):
+    """An account's choice: each batch, one digest a day at 08:00 Paris time, or nothing."""
+
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+    NONE = "none"

@@ -27,11 +27,12 @@ from app.crypto.envelope import FieldCipher
 from app.crypto.vault import Vault
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from app.notifications import service as notifications
 from app.policy import decisions
 from app.policy.visibility import Block, case_view
 from app.principal import Principal
 from app.retention.policy import birth_month
-from app.vocabulary import CellKind, ReturnReason, WithdrawalReason
+from app.vocabulary import CellKind, NotificationKind, ReturnReason, WithdrawalReason
 from app.workflow import guards
 from app.workflow.guards import StepFacts
 from app.workflow.machine import ALLOWED_FROM
@@ -320,6 +321,13 @@ def return_to_author(
     case.returned_reason = reason.value
     case.returned_at = utcnow()
     service.save(session)
+    notifications.to_account(
+        session,
+        kind=NotificationKind.CASE_RETURNED,
+        cell_id=case.cell_id,
+        user_id=case.submitted_by,
+        actor_id=principal.user_id,
+    )
     return case
 
 

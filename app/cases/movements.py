@@ -55,9 +55,17 @@ from app.cases.service import (
 from app.db import utcnow
 from app.directory import repository as directory
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.notifications import service as notifications
 from app.policy import decisions
 from app.principal import Principal
-from app.vocabulary import ClosureReason, DuplicateDecision, TransferDecision, TransferOutcome
+from app.vocabulary import (
+    ClosureReason,
+    DuplicateDecision,
+    NotificationKind,
+    Role,
+    TransferDecision,
+    TransferOutcome,
+)
 from app.workflow.guards import StepFacts
 from app.workflow.machine import ALLOWED_FROM
 from app.workflow.states import CaseState, Step
@@ -239,6 +247,13 @@ def propose_transfer(
         )
     )
     save(session)
+    notifications.to_cell_role(
+        session,
+        kind=NotificationKind.TRANSFER_PROPOSED,
+        cell_id=target.id,
+        role=Role.COORDINATOR,
+        actor_id=principal.user_id,
+    )
     return case
 
 

@@ -51,6 +51,7 @@ from app.directory.models import Cell
 from app.errors import Conflict, Forbidden, Gone, IntegrityFailure, InvalidInput, NotFound
 from app.meetings import repository as meetings
 from app.meetings.models import Meeting
+from app.notifications import service as notifications
 from app.partners import service as partners
 from app.partners.models import PartnerService
 from app.policy import decisions
@@ -64,6 +65,7 @@ from app.vocabulary import (
     Destination,
     FamilyOutcome,
     FeedbackOutcome,
+    NotificationKind,
     Organisation,
     ReviewDecision,
     Role,
@@ -496,6 +498,13 @@ def submit_case(
     record_step(case, Step.SUBMIT, None, CaseState.SUBMITTED, principal, declared)
     trail.record(session, principal, Action.SUBMIT_CASE, case_id=case_id, detail=Step.SUBMIT.value)
     session.flush()
+    notifications.to_cell_role(
+        session,
+        kind=NotificationKind.NEW_CASE,
+        cell_id=cell.id,
+        role=Role.COORDINATOR,
+        actor_id=principal.user_id,
+    )
     return case
 
 
@@ -515,6 +524,13 @@ def refer_to_parquet(
     case = case_for_step(session, principal, case_id, Step.REFER_TO_PARQUET)
     advance(session, case, Step.REFER_TO_PARQUET, receipt_facts(case, today), principal)
     save(session)
+    notifications.to_cell_role(
+        session,
+        kind=NotificationKind.PARQUET_REFERRAL,
+        cell_id=case.cell_id,
+        role=Role.PARQUET,
+        actor_id=principal.user_id,
+    )
     return case
 
 
@@ -787,6 +803,13 @@ def transmit(
     orientation.transmitted_at = utcnow()
     orientation.transmitted_by = principal.user_id
     save(session)
+    notifications.to_cell_role(
+        session,
+        kind=NotificationKind.TRANSMISSION,
+        cell_id=case.cell_id,
+        role=Role.CST,
+        actor_id=principal.user_id,
+    )
     return case
 
 

@@ -28,6 +28,9 @@ class User(Base):
     """An account. Role, organisation and cells live here, never in token claims."""
 
     __tablename__ = "user_account"
+    __table_args__ = (
+        CheckConstraint("notify_mode IN ('immediate', 'daily', 'none')", name="notify_mode_known"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(120), unique=True)
@@ -39,6 +42,9 @@ class User(Base):
     # The web sign-in of the embedded default (argon2id, 'cenomed user set-password'); with
     # an OIDC provider, the provider checks passwords and this stays empty.
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Notifications (issue 18): the professional address, and how often to write to it.
+    email: Mapped[str | None] = mapped_column(String(254))
+    notify_mode: Mapped[str] = mapped_column(String(10), default="immediate")
 
 
 class Membership(Base):

@@ -46,6 +46,7 @@ from app.meetings.schemas import (
     ParticipantRead,
     PersonShown,
 )
+from app.notifications import service as notifications
 from app.policy import decisions
 from app.policy.visibility import Block, CaseView, case_view
 from app.principal import Principal
@@ -174,6 +175,7 @@ def create_meeting(
     _save(session, meeting)
     trail.record(session, principal, Action.CREATE_MEETING, detail=f"meeting:{meeting.id}")
     case_service.schedule_presentations(session, meeting=meeting, today=today)
+    notifications.meeting_scheduled(session, meeting=meeting)
     return meeting
 
 
@@ -253,6 +255,7 @@ def reschedule(
         Action.RESCHEDULE_MEETING,
         detail=f"meeting:{meeting.id} " + ",".join(sorted(changes)),
     )
+    notifications.meeting_rescheduled(session, meeting=meeting)
     return meeting
 
 
@@ -288,6 +291,7 @@ def cancel(
     _touch(meeting)
     _save(session, meeting)
     trail.record(session, principal, Action.CANCEL_MEETING, detail=f"meeting:{meeting.id}")
+    notifications.meeting_cancelled(session, meeting=meeting)
     return meeting
 
 

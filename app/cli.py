@@ -9,6 +9,7 @@ import secrets
 import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import asdict
@@ -61,11 +62,13 @@ cli = typer.Typer(
 cell_cli = typer.Typer(help="Cells (CENOMED cells and recidivism groups).", no_args_is_help=True)
 user_cli = typer.Typer(help="User accounts.", no_args_is_help=True)
 keys_cli = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+notify_cli = typer.Typer(help="E-mail notifications.", no_args_is_help=True)
 policy_cli = typer.Typer(help="The charter's policies.", no_args_is_help=True)
 audit_cli = typer.Typer(help="The audit log.", no_args_is_help=True)
 cli.add_typer(cell_cli, name="cell")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(notify_cli, name="notify")
 cli.add_typer(policy_cli, name="policy")
 cli.add_typer(audit_cli, name="audit")
 
@@ -240,13 +243,68 @@ def user_add(
     cell: Annotated[
         list[int] | None, typer.Option(help="A cell the user belongs to (repeatable)")
     ] = None,
+    email: Annotated[
+        str | None, typer.Option(help="Professional address for e-mail notifications")
+    ] = None,
 ) -> None:
     """Create an account; prints its id."""
     with _session(get_settings()) as session:
         user_id = directory_service.create_user(
-            session, username=username, role=role, organisation=organisation, cell_ids=cell or []
+            session,
+            username=username,
+            role=role,
+            organisation=organisation,
+            cell_ids=cell or [],
+            email=email,
         ).id
     typer.echo(user_id)
+
+
+@user_cli.command("set-email")
+@_one_line_errors
+def user_set_email(
+    username: Annotated[str, typer.Option(help="The account")],
+    email: Annotated[
+        str | None, typer.Option(help="Its professional address for e-mail notifications")
+    ] = None,
+    clear: Annotated[bool, typer.Option(help="Remove the address: no more e-mail")] = False,
+) -> None:
+    """Set (or with --clear remove) the address an account's notifications go to."""
+    if (email is None) == (not clear):
+        raise _fail("give --email ADDRESS, or --clear to remove the address")
+    with _session(get_settings()) as session:
+        user_id = directory_service.set_email(session, username=username, email=email).id
+    typer.echo(user_id)
+
+
+@notify_cli.command("run")
+@_one_line_errors
+def notify_run(
+    once: Annotated[
+        bool, typer.Option("--once", help="Deliver what is due, then exit (for a cron job)")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=1, help="Seconds between two rounds, without --once")
+    ] = 30.0,
+) -> None:
+    """Deliver the e-mail notifications that are due (one sender at a time, by a database
+    lock); prints what each round did as JSON."""
+    from app.notifications import sender
+
+    settings = get_settings()
+    if not settings.notifications_enabled:
+        raise _fail("no SMTP host configured (CENOMED_SMTP_HOST): there is nothing to send")
+    engine = make_engine(settings.database_url)
+    try:
+        sessions = _sessions(settings, engine)
+        while True:
+            report = sender.run_once(sessions, settings)
+            typer.echo(json.dumps(asdict(report)))
+            if once:
+                break
+            time.sleep(interval)
+    finally:
+        engine.dispose()
 
 
 @user_cli.command("set-password")

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     smtp_from: str = Field(default="cenomed@localhost", pattern=r"^[^\s@<>]+@[^\s@<>]+$")
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     notify_batch_seconds: int = Field(default=300, ge=0, le=24 * 3600)
+    # The sender runs in the server's workers (one active, by a database lock); turn it off
+    # when a cron job runs 'cenomed notify run --once' instead.
+    notify_sender_in_server: bool = True
+    notify_sender_interval_seconds: float = Field(default=30.0, ge=1, le=3600)
     # The link a notification gives: the service's address as its users reach it.
     public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/]+(/\S*)?$")
 

@@ -47,6 +47,7 @@ from app.http_hardening import (
 from app.indicators.router import router as indicators_router
 from app.meetings.router import router as meetings_router
 from app.notifications import service as notifications
+from app.notifications.sender import SenderThread
 from app.operations import metrics
 from app.operations.metrics import ObservedRequestsMiddleware
 from app.operations.router import metrics_router
@@ -73,7 +74,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sender = None
+        if settings.notifications_enabled and settings.notify_sender_in_server:
+            sender = SenderThread(
+                app.state.sessionmaker, settings, settings.notify_sender_interval_seconds
+            )
+            sender.start()
         yield
+        if sender is not None:
+            sender.stop()
         verifier.close()
         engine.dispose()
 

@@ -106,6 +106,9 @@ class Action(StrEnum):
     MARK_MEETING_HELD = "mark_meeting_held"
     PRINT_AGENDA = "print_agenda"
     PRINT_MINUTES = "print_minutes"
+    # issue 18: e-mail notifications (never the address in the detail)
+    SET_EMAIL = "set_email"
+    SET_NOTIFICATIONS = "set_notifications"
 
 
 # What the server's operator is, in the log, when acting through the CLI; the client names

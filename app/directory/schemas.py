@@ -3,7 +3,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from app.schemas import StrictInput
-from app.vocabulary import Organisation, Role
+from app.vocabulary import NotifyMode, Organisation, Role
 
 
 class CharterStatus(BaseModel):
@@ -18,7 +18,16 @@ class MeRead(BaseModel):
     organisation: Organisation
     cells: list[int]
     charter: CharterStatus
+    # Issue 18: where notifications go (set by the administrator) and how often.
+    email: str | None = None
+    notify_mode: NotifyMode = NotifyMode.IMMEDIATE
 
 
 class CharterAcceptanceIn(StrictInput):
     version: str = Field(min_length=1, max_length=40)
+
+
+class NotificationsIn(StrictInput):
+    """The caller's choice of e-mail notifications (the API and the settings page alike)."""
+
+    mode: NotifyMode

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -12,7 +14,7 @@ from app.directory import repository
 from app.directory.models import Cell, CharterAcceptance, User
 from app.errors import Conflict, InvalidInput, NotFound
 from app.principal import Principal
-from app.vocabulary import CellKind, Organisation, Role
+from app.vocabulary import CellKind, NotifyMode, Organisation, Role
 
 # Roles bound to one institution by the fiche: the coordinator is the DPP's, the CST the DASES'.
 REQUIRED_ORGANISATION: dict[Role, Organisation] = {
@@ -49,9 +51,11 @@ def create_user(
     role: Role,
     organisation: Organisation | None,
     cell_ids: list[int],
+    email: str | None = None,
     actor: Actor = OPERATOR,
 ) -> User:
     username = username.strip()
+    email = check_email(email) if email is not None else None
     if not username:
         raise InvalidInput("A user needs a non-empty username.")
     organisation = _organisation_for(role, organisation)
@@ -64,13 +68,81 @@ def create_user(
             raise NotFound(f"Cell {cell_id} does not exist; create it first with 'cell add'.")
     if repository.get_user_by_username(session, username) is not None:
         raise Conflict("This username is already taken.")
-    user = User(username=username, role=role.value, organisation=organisation.value, active=True)
+    user = User(
+        username=username,
+        role=role.value,
+        organisation=organisation.value,
+        active=True,
+        email=email,
+        notify_mode=NotifyMode.IMMEDIATE.value,
+    )
     session.add(user)
     session.flush()
     repository.add_memberships(session, user.id, sorted(set(cell_ids)))
     session.flush()
     trail.record(session, actor, Action.ADD_USER, detail=f"user:{user.id}")
+    if email is not None:
+        trail.record(session, actor, Action.SET_EMAIL, detail=f"user:{user.id}")
     return user
+
+
+# A professional address, ASCII, as a mail server takes it in an RCPT TO: no display name, no
+# comment, nothing that could add a header (no space, no line break).
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
+
+
+def check_email(value: str) -> str:
+    """The address, trimmed; refused unless it is one plain address of at most 254 chars."""
+    address = value.strip()
+    if len(address) > 254 or _EMAIL.fullmatch(address) is None:
+        raise InvalidInput(
+            "Give one professional e-mail address, such as prenom.nom@paris.fr "
+            "(no name, no space, at most 254 characters).",
+            slug="invalid-email",
+        )
+    return address
+
+
+def set_email(
+    session: Session, *, username: str, email: str | None, actor: Actor = OPERATOR
+) -> User:
+    """Sets (or with None removes) an account's address for notifications. The audit event
+    names the account, never the address."""
+    address = check_email(email) if email is not None else None
+    user = repository.get_user_by_username(session, username)
+    if user is None:
+        raise NotFound("No user has this username.")
+    user.email = address
+    session.flush()
+    trail.record(
+        session,
+        actor,
+        Action.SET_EMAIL,
+        detail=f"user:{user.id}" if address else f"user:{user.id} removed",
+    )
+    return user
+
+
+def set_notify_mode(session: Session, *, principal: Principal, mode: NotifyMode) -> NotifyMode:
+    """The caller's own choice of notifications (immediate, daily digest, none)."""
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise NotFound("No user has this username.")
+    user.notify_mode = mode.value
+    session.flush()
+    trail.record(session, principal, Action.SET_NOTIFICATIONS, detail=f"mode:{mode.value}")
+    return mode
+
+
+def notification_settings(session: Session, user_id: int) -> tuple[str | None, NotifyMode]:
+    """The caller's address and choice, as ``GET /me`` shows them."""
+    user = session.get(User, user_id)
+    if user is None:
+        return None, NotifyMode.IMMEDIATE
+    return user.email, NotifyMode(user.notify_mode)
 
 
 def _organisation_for(role: Role, organisation: Organisation | None) -> Organisation:

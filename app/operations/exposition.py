@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.cases.models import Case
+from app.clock import now
+from app.notifications.repository import outbox_figures
 
 MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -53,6 +55,35 @@ class PurgedCases(Collector):
         yield last
 
 
+class Outbox(Collector):
+    """The e-mail notifications waiting, the age of the oldest, and the failed attempts: read
+    from the database, since the sender may run in another worker or a cron job."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def collect(self) -> Iterator[Metric]:
+        with self.sessions() as session:
+            depth, oldest, failures = outbox_figures(session)
+        waiting = GaugeMetricFamily(
+            "cenomed_notifications_waiting", "E-mail notifications not delivered yet"
+        )
+        waiting.add_metric([], float(depth))
+        age = GaugeMetricFamily(
+            "cenomed_notifications_oldest_waiting_seconds",
+            "Age of the oldest notification not delivered yet (0 if none)",
+        )
+        age.add_metric([], max((now() - oldest).total_seconds(), 0.0) if oldest else 0.0)
+        failed = GaugeMetricFamily(
+            "cenomed_notification_delivery_failures",
+            "Delivery attempts the SMTP server did not accept, since the start",
+        )
+        failed.add_metric([], float(failures))
+        yield waiting
+        yield age
+        yield failed
+
+
 def exposition(sessions: sessionmaker[Session]) -> tuple[bytes, str]:
     """The text a scrape receives: every worker's samples, and the database's own figures."""
     if os.environ.get(MULTIPROCESS_DIR_ENV):
@@ -62,4 +93,5 @@ def exposition(sessions: sessionmaker[Session]) -> tuple[bytes, str]:
         workers = REGISTRY
     database = CollectorRegistry()
     database.register(PurgedCases(sessions))
+    database.register(Outbox(sessions))
     return generate_latest(workers) + generate_latest(database), CONTENT_TYPE_LATEST

@@ -398,6 +398,8 @@ LABELS[Action] = {
     "mark_meeting_held": "Réunion tenue",
     "print_agenda": "Impression de l'ordre du jour",
     "print_minutes": "Impression du relevé de décisions",
+    "set_email": "Définition d'une adresse de courriel",
+    "set_notifications": "Choix des notifications",
 }
 AUDIT_OUTCOMES: dict[str, str] = {"allowed": "Autorisée", "denied": "Refusée"}
 AUDIT_SEVERITIES: dict[str, str] = {"info": "Normale", "high": "Élevée"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.web import (
+    account_pages,
     audit_pages,
     case_pages,
     correction_pages,
@@ -28,5 +29,6 @@ for screens in (
     services_pages,
     audit_pages,
     indicators_pages,
+    account_pages,
 ):
     router.include_router(screens.router)

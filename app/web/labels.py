@@ -398,6 +398,7 @@ LABELS[Action] = {
     "mark_meeting_held": "Réunion tenue",
     "print_agenda": "Impression de l'ordre du jour",
     "print_minutes": "Impression du relevé de décisions",
+    "read_worklist": "Consultation de sa liste de travail",
 }
 AUDIT_OUTCOMES: dict[str, str] = {"allowed": "Autorisée", "denied": "Refusée"}
 AUDIT_SEVERITIES: dict[str, str] = {"info": "Normale", "high": "Élevée"}

@@ -14,6 +14,7 @@ from app.web import (
     pages,
     search_pages,
     services_pages,
+    worklist_pages,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -28,5 +29,6 @@ for screens in (
     services_pages,
     audit_pages,
     indicators_pages,
+    worklist_pages,
 ):
     router.include_router(screens.router)

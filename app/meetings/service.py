@@ -275,8 +275,9 @@ def cancel(
     agenda = repository.on_agenda(session, meeting_id=meeting.id)
     with _refusals(meeting.id):
         rules.check_cancellable(_status(meeting), sum(case.state != UNDECIDED for case in agenda))
-    for case in agenda:
-        case_service.require_step_on(principal, Step.REMOVE_FROM_AGENDA, case)
+    for line in agenda:
+        # Loaded as a step needs it (its history, which the agenda's lines do not load).
+        case = case_service.case_for_step(session, principal, line.id, Step.REMOVE_FROM_AGENDA)
         case_service.take_off_agenda(session, principal=principal, case=case, today=today)
     upcoming = repository.next_meeting(
         session, cell_id=meeting.cell_id, on_or_after=today, other_than=meeting.id

@@ -350,6 +350,12 @@ def test_a_not_retained_situation_moves_to_the_next_meeting(world: World) -> Non
     assert cancelled["not_retained"] == []
     moved = ok(coordinator.get(f"/meetings/{later}"))["not_retained"]
     assert [(line["case_id"], line["not_retained"]) for line in moved] == [(case_id, True)]
+    # With no meeting left to present it, the next one convened takes it.
+    ok(coordinator.post(f"/meetings/{later}/cancellation"))
+    assert ok(coordinator.get(f"/meetings/{later}"))["not_retained"] == []
+    convened = meeting(world, held_on=today() + timedelta(days=12))
+    moved = ok(coordinator.get(f"/meetings/{convened}"))["not_retained"]
+    assert [line["case_id"] for line in moved] == [case_id]
 
 
 def test_a_held_meeting_is_not_cancelled(world: World) -> None:
@@ -367,6 +373,10 @@ def test_a_held_meeting_is_not_cancelled(world: World) -> None:
     response = world.as_("coordinator").post(f"/meetings/{meeting_id}/cancellation")
     refused(response, 409, "meeting-already-held")
     refusal_event(world, before, "cancel_meeting", "meeting-already-held", meeting_id)
+    before = head(world)
+    response = world.as_("coordinator").patch(f"/meetings/{meeting_id}", {"starts_at": "20:00"})
+    refused(response, 409, "meeting-already-held")
+    refusal_event(world, before, "reschedule_meeting", "meeting-already-held", meeting_id)
     assert meeting_snapshot(world, meeting_id) == before_meeting
 
 

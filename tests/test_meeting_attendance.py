@@ -193,6 +193,33 @@ def test_a_member_recorded_absent_does_not_gain_the_shared_notes(world: World) -
     assert _notes(world, "teacher", case_id) == both
 
 
+def test_a_meeting_moved_to_another_day_takes_its_attendance_anew(world: World) -> None:
+    """Attendance is recorded on the meeting's day: moved to a later day, the meeting has not
+    taken place, and the sheet recorded on the earlier day no longer withholds the shared
+    notes from the member it said absent (R12)."""
+    case_id = to_research(world)
+    police_note = "Note de recherche de la police (exemple fictif)."
+    teacher_note = "Note de recherche de l'établissement (exemple fictif)."
+    ok(world.as_("police").post(f"/cases/{case_id}/research-notes", {"content": police_note}))
+    ok(world.as_("teacher").post(f"/cases/{case_id}/research-notes", {"content": teacher_note}))
+    meeting_id = meeting(world)
+    put_on(world, meeting_id, case_id)
+    ok(_attendance(world, meeting_id, "coordinator", "police"))
+    assert _notes(world, "teacher", case_id) == [teacher_note]
+    later = today() + timedelta(days=7)
+    moved = ok(
+        world.as_("coordinator").patch(f"/meetings/{meeting_id}", {"held_on": later.isoformat()})
+    )
+    assert moved["attendance_recorded"] is False
+    assert {p["attended"] for p in moved["participants"]} == {None}
+    assert _notes(world, "teacher", case_id) == sorted([police_note, teacher_note])
+    # A new time the same day keeps the sheet of that day.
+    with on_day(world, later):
+        ok(_attendance(world, meeting_id, "coordinator", "police"))
+        ok(world.as_("coordinator").patch(f"/meetings/{meeting_id}", {"starts_at": "20:30"}))
+        assert _notes(world, "teacher", case_id) == [teacher_note]
+
+
 @pytest.mark.parametrize(("present", "absent"), [("teacher", "police"), ("police", "teacher")])
 def test_presented_identities_are_shown_to_those_who_attend(
     world: World, present: str, absent: str

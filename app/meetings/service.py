@@ -283,7 +283,6 @@ def cancel(
     with _refusals(meeting.id):
         rules.check_cancellable(_status(meeting), sum(case.state != UNDECIDED for case in agenda))
     for line in agenda:
-        # Loaded as a step needs it (its history, which the agenda's lines do not load).
         case = case_service.case_for_step(session, principal, line.id, Step.REMOVE_FROM_AGENDA)
         case_service.take_off_agenda(session, principal=principal, case=case, today=today)
     upcoming = repository.next_meeting(

@@ -65,6 +65,8 @@ def test_attendance_decisions_and_held_wait_for_the_meetings_day(world: World) -
         before = head(world)
         response = coordinator.post(f"/cases/{case_id}/review-decision", {"decision": "no_action"})
         refused(response, 409, "meeting-not-held-yet")
+        event = refusal_event(world, before, "review_decision", "meeting-not-held-yet", None)
+        assert event["case_id"] == case_id
         before = head(world)
         refused(coordinator.post(f"/meetings/{meeting_id}/held"), 409, "meeting-not-held-yet")
         refusal_event(world, before, "mark_meeting_held", "meeting-not-held-yet", meeting_id)

@@ -186,9 +186,12 @@ def test_a_rescheduling_changes_what_it_names_only(world: World) -> None:
         "16:45",
         "Local de la DPP",
     )
-    before = head(world)
-    refused(coordinator.patch(f"/meetings/{meeting_id}", {}), 422, "nothing-to-change")
-    refusal_event(world, before, "reschedule_meeting", "nothing-to-change", meeting_id)
+    before_meeting = meeting_snapshot(world, meeting_id)
+    for empty in ({}, {"held_on": None, "starts_at": None, "place": None}):
+        before = head(world)
+        refused(coordinator.patch(f"/meetings/{meeting_id}", empty), 422, "nothing-to-change")
+        refusal_event(world, before, "reschedule_meeting", "nothing-to-change", meeting_id)
+    assert meeting_snapshot(world, meeting_id) == before_meeting
 
 
 @pytest.mark.parametrize(("starts_at", "accepted"), [("06:59", False), ("21:00", True)])
@@ -225,6 +228,36 @@ def test_a_meeting_is_moved_to_today_or_later(world: World, moved_to: int, accep
         assert problem["errors"][0]["loc"] == ["body", "held_on"]
         refusal_event(world, before, "reschedule_meeting", "meeting-moved-into-past", meeting_id)
         assert meeting_snapshot(world, meeting_id) == before_meeting
+
+
+@pytest.mark.parametrize(("held_on", "accepted"), [("2028-01-11", True), ("2028-01-12", False)])
+def test_a_meeting_is_convened_or_moved_within_a_year(
+    world: World, held_on: str, accepted: bool
+) -> None:
+    """From 10 January 2027: 366 days on (11 January 2028) at the latest."""
+    coordinator = world.as_("coordinator")
+    with on_day(world, date(2027, 1, 10)):
+        meeting_id = convene(world, date(2027, 2, 1), "11:00")
+        before_meeting = meeting_snapshot(world, meeting_id)
+        body = {"cell_id": world.cell.id, "held_on": held_on, "starts_at": "10:00", "place": PLACE}
+        before = head(world)
+        created = coordinator.post("/meetings", body)
+        if accepted:
+            assert ok(created)["held_on"] == held_on
+            assert (
+                ok(coordinator.patch(f"/meetings/{meeting_id}", {"held_on": held_on}))["held_on"]
+                == held_on
+            )
+            return
+        problem = refused(created, 422, "meeting-too-far")
+        assert problem["errors"][0]["loc"] == ["body", "held_on"]
+        refusal_event(world, before, "create_meeting", "meeting-too-far", None)
+        before = head(world)
+        moved = coordinator.patch(f"/meetings/{meeting_id}", {"held_on": held_on})
+        refused(moved, 422, "meeting-too-far")
+        refusal_event(world, before, "reschedule_meeting", "meeting-too-far", meeting_id)
+        assert meeting_snapshot(world, meeting_id) == before_meeting
+        assert [m["id"] for m in ok(coordinator.get("/meetings"))["items"]] == [meeting_id]
 
 
 @pytest.mark.parametrize(

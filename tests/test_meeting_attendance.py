@@ -14,6 +14,7 @@ import pytest
 from app.clock import today
 from app.db import make_engine, make_sessionmaker
 from app.retention.service import purge
+from app.vocabulary import Organisation, Role
 from tests.audit.log import head
 from tests.conftest import World
 from tests.meetings import (
@@ -99,6 +100,24 @@ def test_attendance_names_the_cells_members_once(world: World) -> None:
     # Recorded again, it replaces the first record.
     shown = ok(_attendance(world, meeting_id, "teacher"))
     assert [p["username"] for p in shown["participants"] if p["attended"]] == ["teacher"]
+
+
+def test_a_member_who_joined_the_cell_since_the_invitation_may_have_attended(
+    world: World,
+) -> None:
+    meeting_id = meeting(world)
+    world.add_user("educator", Role.MEMBER, Organisation.ASSOCIATION)
+    invited = ok(world.as_("coordinator").get(f"/meetings/{meeting_id}"))["participants"]
+    assert "educator" not in [p["username"] for p in invited]
+    shown = ok(_attendance(world, meeting_id, "coordinator", "educator"))
+    assert [(p["username"], p["attended"]) for p in shown["participants"]] == [
+        ("coordinator", True),
+        ("cst", False),
+        ("educator", True),
+        ("parquet", False),
+        ("police", False),
+        ("teacher", False),
+    ]
 
 
 def test_only_the_coordinator_records_attendance(world: World) -> None:

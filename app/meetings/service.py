@@ -499,6 +499,7 @@ def get_meeting(session: Session, *, principal: Principal, meeting_id: uuid.UUID
             meeting_id=meeting_id,
         )
     decisions.require_in_cell(principal, "read_meeting", meeting.cell_id, "read a meeting")
+    repository.load_participants(session, meeting)
     return meeting
 
 
@@ -578,9 +579,7 @@ def meeting_read(
     )
 
 
-def _log_reads(
-    session: Session, principal: Principal, action: Action, reads: list[Read]
-) -> None:
+def _log_reads(session: Session, principal: Principal, action: Action, reads: list[Read]) -> None:
     """One event per case shown, naming every block the response showed of it; a case listed
     for the record only (its reference and that it was closed or destroyed, no block of it)
     is an event of its own, ``detail`` saying so."""

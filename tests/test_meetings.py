@@ -157,8 +157,12 @@ def test_a_meeting_is_not_rescheduled_onto_a_taken_slot(world: World) -> None:
     assert meeting_snapshot(world, moving) == before_meeting
     # Nor by its time alone.
     same_day = convene(world, day, "10:00")
+    before_same_day = meeting_snapshot(world, same_day)
+    before = head(world)
     response = world.as_("coordinator").patch(f"/meetings/{same_day}", {"starts_at": "09:30"})
     refused(response, 409, "meeting-slot-taken")
+    refusal_event(world, before, "reschedule_meeting", "meeting-slot-taken", same_day)
+    assert meeting_snapshot(world, same_day) == before_same_day
     # Another time is free.
     moved = ok(world.as_("coordinator").patch(f"/meetings/{moving}", {"starts_at": "11:15"}))
     assert (moved["held_on"], moved["starts_at"]) == (

@@ -26,7 +26,7 @@ from tests.meetings import (
     refusal_event,
     refused,
 )
-from tests.scenario import case_body, meeting, ok, on_day, submit, to_research
+from tests.scenario import case_body, meeting, meeting_body, ok, on_day, submit, to_research
 
 # --- convening: time and place within bounds -------------------------------------------------
 
@@ -78,10 +78,11 @@ def test_a_start_time_is_written_hh_mm(world: World, starts_at: str) -> None:
     ("place", "error"),
     [
         ("Salle " + "a" * 194, None),  # 200 characters
-        ("Salle " + "a" * 195, "string_too_long"),  # 201
-        ("Salle\x07 du conseil", "control_characters"),
-        ("Salle du\n conseil", "control_characters"),
-        ("", "string_too_short"),
+        ("Salle " + "a" * 195, "place_too_long"),  # 201
+        ("Salle\x07 du conseil", "place_not_one_line"),
+        ("Salle du\n conseil", "place_not_one_line"),
+        ("", "place_empty"),
+        ("\u200b ", "place_empty"),  # invisible characters do not count
     ],
 )
 def test_a_place_is_one_line_of_at_most_two_hundred_characters(
@@ -98,11 +99,32 @@ def test_a_place_is_one_line_of_at_most_two_hundred_characters(
     if error is None:
         assert ok(response)["place"] == place
         return
-    problem = refused(response, 422, "validation-error")
+    slug = error.replace("_", "-")
+    problem = refused(response, 422, slug)
     assert [(e["loc"], e["type"]) for e in problem["errors"]] == [(["body", "place"], error)]
     assert "Salle" not in response.text  # the value refused is never echoed
-    refusal_event(world, before, "create_meeting", "validation-error", None)
+    refusal_event(world, before, "create_meeting", slug, None)
     assert ok(world.as_("coordinator").get("/meetings"))["items"] == []
+
+
+def test_a_place_is_stored_as_one_clean_line(world: World) -> None:
+    """Spaces collapsed, invisible characters removed, NFC: the place as the service keeps
+    it (and as rescheduling checks it too)."""
+    body = meeting_body(world.cell.id, today() + timedelta(days=5))
+    created = ok(
+        world.as_("coordinator").post(
+            "/meetings", {**body, "place": "  Salle\u00a0 du\u200b conseil  "}
+        )
+    )
+    assert created["place"] == "Salle du conseil"
+    refused(
+        world.as_("coordinator").patch(f"/meetings/{created['id']}", {"place": "a" * 201}),
+        422,
+        "place-too-long",
+    )
+    assert ok(world.as_("coordinator").get(f"/meetings/{created['id']}"))["place"] == (
+        "Salle du conseil"
+    )
 
 
 def test_the_cells_members_are_invited(world: World) -> None:

@@ -150,6 +150,7 @@ def create_meeting(
     with _refusals():
         guards.check_meeting_recordable(data.held_on, today, meeting_record_days)
         rules.check_starts_at(data.starts_at)
+        place = rules.clean_place(data.place)
     _check_within_a_year(data.held_on, today)
     if repository.slot_taken(
         session, cell_id=data.cell_id, held_on=data.held_on, starts_at=data.starts_at
@@ -161,7 +162,7 @@ def create_meeting(
         cell_id=data.cell_id,
         held_on=data.held_on,
         starts_at=data.starts_at,
-        place=data.place,
+        place=place,
         status=MeetingStatus.SCHEDULED.value,
         created_by=principal.user_id,
         created_at=now,
@@ -221,6 +222,7 @@ def reschedule(
             rules.check_rescheduled_on(data.held_on, today)
         if data.starts_at is not None:
             rules.check_starts_at(data.starts_at)
+        place = rules.clean_place(data.place) if data.place is not None else None
     if data.held_on is not None:
         _check_within_a_year(data.held_on, today)
         too_early = rules.examined_too_early({c.reference: c.received_on for c in agenda}, held_on)
@@ -250,8 +252,8 @@ def reschedule(
             participant.attended = None
     meeting.held_on = held_on
     meeting.starts_at = starts_at
-    if data.place is not None:
-        meeting.place = data.place
+    if place is not None:
+        meeting.place = place
     _touch(meeting)
     _save(session, meeting)
     trail.record(

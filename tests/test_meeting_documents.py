@@ -15,7 +15,7 @@ import io
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +24,11 @@ from sqlalchemy import select
 
 from app.cases.models import Case
 from app.clock import today
+from app.meetings import documents
+from app.meetings.schemas import AgendaItem, FeedbackItem, MeetingRead, NotRetainedItem
+from app.policy.visibility import Block
+from app.vocabulary import MeetingStatus
+from app.workflow.states import CaseState
 from tests.audit.log import events, head
 from tests.conftest import World
 from tests.scenario import case_body, declared_body, meeting, ok, problem, submit
@@ -179,6 +184,9 @@ def test_each_reader_s_document_shows_what_the_charter_shows_them(
     ids = {"reviewed": built.reviewed, "oriented": built.oriented, "presented": built.presented}
     for key, case_id in ids.items():
         assert (built.references[case_id] in text) == (key in EXPECTED_READS[reader]), key
+    if reader == "police":
+        # Their own submission: its reference and the cell's decision, never its minor.
+        assert f"{built.references[built.oriented]} masqué par la charte" in text
     # The participants: accounts, never a minor.
     assert "police Membre de la cellule Police" in text
     oriented_shown = ORIENTED[0] in text
@@ -321,3 +329,66 @@ def test_the_web_documents_follow_the_same_rules(world: World) -> None:
         "denied",
         f"meeting-not-found meeting:{built.id}",
     )
+
+
+def test_cases_destroyed_since_are_their_reference_and_detruite() -> None:
+    """Point 6: after the meeting, a case destroyed since (on the agenda, presented, or with
+    feedback) is its reference and "détruite"; one closed since, "clôturée" (as
+    ``meeting_read`` lists them for the record: no block of the case)."""
+    withheld = [Block.WORKFLOW, Block.IDENTITY, Block.ORIENTATION, Block.FEEDBACK]
+    held = MeetingRead(
+        id=uuid.uuid4(),
+        cell_id=1,
+        held_on=date(2026, 11, 5),
+        starts_at=time(14, 30),
+        place="Salle fictive",
+        status=MeetingStatus.HELD,
+        agenda=[
+            AgendaItem(
+                case_id=uuid.uuid4(),
+                reference="18-2026-0101",
+                state=CaseState.PURGED,
+                minor=None,
+                withheld=withheld,
+            ),
+            AgendaItem(
+                case_id=uuid.uuid4(),
+                reference="18-2026-0102",
+                state=CaseState.CLOSED,
+                minor=None,
+                withheld=withheld,
+            ),
+        ],
+        not_retained=[
+            NotRetainedItem(
+                case_id=uuid.uuid4(),
+                reference="18-2026-0103",
+                minor=None,
+                destroyed=True,
+                withheld=[Block.IDENTITY],
+            )
+        ],
+        feedback=[
+            FeedbackItem(
+                case_id=uuid.uuid4(),
+                reference="18-2026-0104",
+                state=CaseState.PURGED,
+                orientation=None,
+                withheld=withheld,
+            )
+        ],
+        participants=[],
+        attendance_recorded=False,
+    )
+    at = datetime(2026, 12, 7, 8, 30, tzinfo=UTC)
+    for template in (documents.AGENDA_TEMPLATE, documents.MINUTES_TEMPLATE):
+        pages = _pages(documents.render(template, held, "jdupont", "CENOMED 18e", at))
+        text = " ".join(" ".join(pages).split())
+        assert "Réunion du 5 novembre 2026 à 14:30" in text
+        assert "Statut tenue" in text
+        assert "18-2026-0101 — détruite" in text
+        assert "18-2026-0102 — clôturée" in text
+        assert "18-2026-0103 détruite" in text
+        assert "18-2026-0104 détruite" in text
+        assert "masqué par la charte" not in text
+        assert "Confidentiel — document nominatif — jdupont — 7 décembre 2026 à 09:30" in text

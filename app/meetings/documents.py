@@ -25,6 +25,7 @@ from app.meetings.models import Meeting
 from app.meetings.schemas import MeetingRead
 from app.principal import Principal
 from app.vocabulary import MeetingStatus
+from app.web.rendering import templates
 from app.workflow.states import CaseState
 
 AGENDA_TEMPLATE = "print/agenda.html"
@@ -75,7 +76,7 @@ def agenda_pdf(
         today=today,
         action=Action.PRINT_AGENDA,
     )
-    return _render(AGENDA_TEMPLATE, shown, principal, cell_name, now)
+    return render(AGENDA_TEMPLATE, shown, principal.username, cell_name, now)
 
 
 def minutes_pdf(
@@ -105,20 +106,17 @@ def minutes_pdf(
         today=today,
         action=Action.PRINT_MINUTES,
     )
-    return _render(MINUTES_TEMPLATE, shown, principal, cell_name, now)
+    return render(MINUTES_TEMPLATE, shown, principal.username, cell_name, now)
 
 
-def _render(
-    template: str, shown: MeetingRead, principal: Principal, cell_name: str, now: datetime
-) -> bytes:
-    # Imported here: the web's environment (labels, filters) without loading it with the API.
-    from app.web.rendering import templates
-
+def render(template: str, shown: MeetingRead, account: str, cell_name: str, now: datetime) -> bytes:
+    """The PDF of a meeting as shown to ``account``, printed at ``now``, from the web's
+    templates (their labels and French filters)."""
     context: dict[str, Any] = {
         "meeting": shown,
         "cell_name": cell_name,
         "status_word": STATUS_WORDS[shown.status],
         "record_words": RECORD_WORDS,
-        "banner": banner(principal.username, now),
+        "banner": banner(account, now),
     }
     return render_pdf(templates.env.get_template(template).render(context))

@@ -34,7 +34,16 @@ def _shown_on_a_meeting() -> list[LoaderOption]:
 
 
 def get_meeting(session: Session, meeting_id: uuid.UUID) -> Meeting | None:
-    return session.get(Meeting, meeting_id, options=[selectinload(Meeting.participants)])
+    """The meeting's own row: one statement, whether it exists or not (no existence oracle
+    in the work done before the caller's cells are checked)."""
+    return session.get(Meeting, meeting_id)
+
+
+def load_participants(session: Session, meeting: Meeting) -> None:
+    """Its participants, once the caller may read the meeting."""
+    session.execute(
+        select(Meeting).where(Meeting.id == meeting.id).options(selectinload(Meeting.participants))
+    ).all()
 
 
 def next_meeting(

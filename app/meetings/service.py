@@ -275,8 +275,8 @@ def cancel(
     agenda = repository.on_agenda(session, meeting_id=meeting.id)
     with _refusals(meeting.id):
         rules.check_cancellable(_status(meeting), sum(case.state != UNDECIDED for case in agenda))
-    for case in agenda:
-        case_service.require_step_on(principal, Step.REMOVE_FROM_AGENDA, case)
+    for line in agenda:
+        case = case_service.case_for_step(session, principal, line.id, Step.REMOVE_FROM_AGENDA)
         case_service.take_off_agenda(session, principal=principal, case=case, today=today)
     upcoming = repository.next_meeting(
         session, cell_id=meeting.cell_id, on_or_after=today, other_than=meeting.id
@@ -492,6 +492,7 @@ def get_meeting(session: Session, *, principal: Principal, meeting_id: uuid.UUID
             meeting_id=meeting_id,
         )
     decisions.require_in_cell(principal, "read_meeting", meeting.cell_id, "read a meeting")
+    repository.load_participants(session, meeting)
     return meeting
 
 
@@ -571,9 +572,7 @@ def meeting_read(
     )
 
 
-def _log_reads(
-    session: Session, principal: Principal, action: Action, reads: list[Read]
-) -> None:
+def _log_reads(session: Session, principal: Principal, action: Action, reads: list[Read]) -> None:
     """One event per case shown, naming every block the response showed of it; a case listed
     for the record only (its reference and that it was closed or destroyed, no block of it)
     is an event of its own, ``detail`` saying so."""

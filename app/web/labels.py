@@ -18,6 +18,7 @@ from app.vocabulary import (
     FeedbackOutcome,
     GuardianRelationship,
     InformationMeans,
+    MeetingStatus,
     Motif,
     Organisation,
     ReceivedVia,
@@ -694,5 +695,81 @@ FIELD_ERRORS.update(
         "transfer_cell_unknown": "Choisissez une cellule de la liste.",
         "transfer_to_same_cell": "La situation est déjà dans cette cellule.",
         "transfer_to_other_kind": "Choisissez une cellule de même nature.",
+    }
+)
+
+
+# --- meetings the coordinator runs (issue 17) --------------------------------------------------
+
+LABELS[MeetingStatus] = {
+    "scheduled": "Convoquée",
+    "held": "Tenue",
+    "cancelled": "Annulée",
+}
+PROBLEMS.update(
+    {
+        "meeting-slot-taken": (
+            "La cellule a déjà une réunion convoquée ce jour-là à cette heure : choisissez une "
+            "autre heure ou un autre jour."
+        ),
+        "starts-at-out-of-hours": "Une réunion commence entre 7 h et 21 h.",
+        "meeting-moved-into-past": "Une réunion ne peut pas être reportée à un jour passé.",
+        "meeting-too-far": "La réunion doit avoir lieu dans l'année qui vient.",
+        "meeting-already-held": (
+            "Cette réunion s'est tenue : sa date, son lieu et son ordre du jour font partie du "
+            "relevé."
+        ),
+        "meeting-cancelled": "Cette réunion a été annulée : convoquez-en une autre.",
+        "meeting-has-decisions": (
+            "La cellule a déjà pris des décisions à cette réunion : elle ne peut plus être "
+            "annulée ni reportée."
+        ),
+        "agenda-not-decided": (
+            "Enregistrez la décision de la cellule sur chaque situation de l'ordre du jour, ou "
+            "retirez-la pour une réunion plus tardive, avant de marquer la réunion comme tenue."
+        ),
+        "already-on-agenda": "Cette situation est déjà inscrite à l'ordre du jour de la réunion.",
+        "not-on-agenda": "Cette situation n'est pas inscrite à l'ordre du jour de cette réunion.",
+        "case-already-decided": (
+            "La cellule a déjà décidé de cette situation : elle reste à l'ordre du jour de la "
+            "réunion qui l'a décidée."
+        ),
+        "agenda-order-mismatch": (
+            "L'ordre de passage doit reprendre chaque situation de l'ordre du jour, une fois."
+        ),
+        "not-a-participant": (
+            "Seuls les membres de la cellule invités à ses réunions peuvent y avoir assisté."
+        ),
+        "nothing-to-change": "Indiquez la nouvelle date, la nouvelle heure ou le nouveau lieu.",
+        "confirmation-required": "Cochez la case de confirmation.",
+    }
+)
+FIELD_ERRORS.update(
+    {
+        "time_hh_mm": "Indiquez l'heure au format HH:MM, par exemple 14:30.",
+        "starts_at_out_of_hours": "Une réunion commence entre 7 h et 21 h.",
+        "date_in_past": "Choisissez aujourd'hui ou un jour à venir.",
+        "not_a_participant": (
+            "Seuls les membres de la cellule invités à ses réunions peuvent y avoir assisté."
+        ),
+        "confirmation_required": "Cochez cette case pour confirmer.",
+        "agenda_order_mismatch": (
+            "L'ordre de passage doit reprendre chaque situation de l'ordre du jour, une fois."
+        ),
+    }
+)
+DONE.update(
+    {
+        "convoquee": "La réunion est convoquée ; les membres de la cellule y sont invités.",
+        "inscrites": "L'ordre du jour est complété.",
+        "retiree": "La situation est retirée de l'ordre du jour : elle pourra être inscrite à "
+        "une autre réunion.",
+        "ordre": "L'ordre de passage est modifié.",
+        "decision-enregistree": "La décision de la cellule est enregistrée.",
+        "reportee": "La réunion est reportée ou déplacée.",
+        "annulee": "La réunion est annulée : ses situations peuvent être inscrites à une autre "
+        "réunion.",
+        "presences": "La feuille de présence est enregistrée.",
+        "tenue": "La réunion est marquée comme tenue : son relevé de décisions est prêt.",
     }
 )

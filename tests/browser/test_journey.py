@@ -301,19 +301,22 @@ def _coordinator_lists_a_service(page: Page) -> None:
 
 
 def _coordinator_puts_on_the_agenda(page: Page, case_id: str) -> None:
-    """Step 4's meeting: scheduled today on the meetings page, the case put on its agenda."""
+    """Step 4's meeting: convened today on the meetings page (a time and a place), the case
+    put on its agenda."""
     page.get_by_role("navigation").get_by_role("link", name="Réunions").click()
     expect(page.get_by_role("heading", name="Réunions de mes cellules")).to_be_visible()
     axe.check(page)
     page.get_by_label("Cellule").select_option(label="CENOMED 18e")
     expect(page.get_by_label("Date de la réunion")).to_have_value(today().isoformat())
+    page.get_by_label("Heure de début").fill("09:30")
+    page.get_by_label("Lieu").fill("Mairie du 18e, salle des commissions")
     page.get_by_role("button", name="Convoquer la réunion").click()
-    expect(page).to_have_url(re.compile(r"/reunions/[0-9a-f-]{36}$"))
+    expect(page).to_have_url(re.compile(r"/reunions/[0-9a-f-]{36}\?fait=convoquee$"))
     axe.check(page, "/reunions/{id} (empty agenda)")
-    page.get_by_label("Situation retenue à examiner").select_option(value=case_id)
-    page.get_by_role("button", name="Inscrire à l'ordre du jour").click()
-    agenda = page.get_by_role("region", name="Ordre du jour")
-    expect(agenda.get_by_role("row").filter(has_text=LAST_NAME)).to_have_count(1)
+    page.get_by_role("checkbox", name=re.compile(LAST_NAME)).check()
+    page.get_by_role("button", name="Inscrire la sélection à l'ordre du jour").click()
+    agenda = page.get_by_role("region", name="Situations à examiner")
+    expect(agenda.get_by_role("listitem").filter(has_text=LAST_NAME)).to_have_count(1)
     axe.check(page, "/reunions/{id}")
     agenda.get_by_role("link", name=re.compile(r"^Situation \d{2}-\d{4}-\d{4}$")).click()
     expect(page).to_have_url(re.compile(f"/dossiers/{case_id}$"))

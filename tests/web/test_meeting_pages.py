@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +16,15 @@ from app.clock import today
 from app.meetings.models import Meeting
 from tests.audit.log import events, head
 from tests.conftest import World
-from tests.scenario import FIRST_NAME, LAST_NAME, meeting, ok, submit, to_research
+from tests.scenario import (
+    FIRST_NAME,
+    LAST_NAME,
+    meeting,
+    meeting_body,
+    ok,
+    submit,
+    to_research,
+)
 from tests.web.browser import Browser, signed_in, title_of
 
 
@@ -34,8 +42,8 @@ def _meetings(world: World) -> int:
 
 def _options(page: str) -> list[str]:
     """The case ids the agenda form offers."""
-    form = re.search(r'<select id="case_id" name="case_id".*?</select>', page, re.S)
-    return re.findall(r'<option value="([0-9a-f-]{36})"', form.group(0)) if form else []
+    form = re.search(r'<form [^>]*id="form-agenda">.*?</form>', page, re.S)
+    return re.findall(r'name="case_id" value="([0-9a-f-]{36})"', form.group(0)) if form else []
 
 
 def _agenda_links(page: str) -> list[str]:
@@ -44,14 +52,20 @@ def _agenda_links(page: str) -> list[str]:
     return re.findall(r'href="/dossiers/([0-9a-f-]{36})"', section.group(0))
 
 
+def _form(cell_id: int, held_on: date | None = None) -> dict[str, str]:
+    """The convening form as a browser posts it."""
+    return {k: str(v) for k, v in meeting_body(cell_id, held_on or today()).items()}
+
+
 def _schedule(browser: Browser, world: World, **form: str) -> str:
     browser.get("/reunions")
-    body = {"cell_id": str(world.cell.id), "held_on": today().isoformat(), **form}
+    body = {k: str(v) for k, v in meeting_body(world.cell.id, today()).items()} | form
     response = browser.post("/reunions", body)
     assert response.status_code == 303, response.text
     location = str(response.headers["location"])
-    assert re.fullmatch(r"/reunions/[0-9a-f-]{36}", location)
-    return location.rsplit("/", 1)[1]
+    found = re.fullmatch(r"/reunions/([0-9a-f-]{36})\?fait=convoquee", location)
+    assert found is not None, location
+    return found.group(1)
 
 
 def test_a_coordinator_schedules_a_meeting_and_puts_a_case_on_its_agenda(world: World) -> None:
@@ -84,7 +98,7 @@ def test_a_coordinator_schedules_a_meeting_and_puts_a_case_on_its_agenda(world: 
     before = head(world)
     response = coordinator.post(f"/reunions/{meeting_id}/situations", {"case_id": case_id})
     assert response.status_code == 303
-    assert response.headers["location"] == f"/reunions/{meeting_id}"
+    assert response.headers["location"] == f"/reunions/{meeting_id}?fait=inscrites"
 
     shown = ok(world.as_("coordinator").get(f"/meetings/{meeting_id}"))
     assert [item["case_id"] for item in shown["agenda"]] == [case_id]
@@ -144,12 +158,10 @@ def test_a_member_reads_the_agenda_but_may_neither_schedule_nor_add_a_case(world
     page = police.get(f"/reunions/{meeting_id}")
     assert page.status_code == 200
     assert _options(page.text) == []
-    assert "Inscrire à l'ordre du jour" not in html.unescape(page.text)
+    assert "Inscrire la sélection" not in html.unescape(page.text)
 
     before = head(world)
-    response = police.post(
-        "/reunions", {"cell_id": str(world.cell.id), "held_on": today().isoformat()}
-    )
+    response = police.post("/reunions", _form(world.cell.id))
     assert response.status_code == 403
     assert "Action non permise" in response.text
     response = police.post(f"/reunions/{meeting_id}/situations", {"case_id": case_id})
@@ -170,9 +182,7 @@ def test_a_meeting_of_another_cell_is_a_404_page(world: World) -> None:
     assert page.status_code == 404
     assert "Aucune réunion de vos cellules" in page.text
     assert f"/reunions/{meeting_id}" not in other.get("/reunions").text
-    response = other.post(
-        "/reunions", {"cell_id": str(world.cell.id), "held_on": today().isoformat()}
-    )
+    response = other.post("/reunions", _form(world.cell.id))
     assert response.status_code == 403
     assert _meetings(world) == 1
 
@@ -202,8 +212,8 @@ def test_a_wrong_schedule_form_says_which_field_and_creates_nothing(world: World
     response = coordinator.post("/reunions", {"cell_id": str(world.cell.id), "held_on": ""})
     assert response.status_code == 422
     assert 'id="held_on-erreur"' in response.text
-    far = (today() + timedelta(days=800)).isoformat()
-    response = coordinator.post("/reunions", {"cell_id": str(world.cell.id), "held_on": far})
+    far = today() + timedelta(days=800)
+    response = coordinator.post("/reunions", _form(world.cell.id, far))
     assert response.status_code == 422
     assert "à moins d'un an" in html.unescape(response.text)
     assert _meetings(world) == 0
@@ -215,7 +225,7 @@ def test_whoever_belongs_to_no_cell_is_refused_the_meetings(world: World) -> Non
     page = auditor.get("/reunions")
     assert page.status_code == 403
     [refusal] = events(world, before)
-    assert (refusal["action"], refusal["outcome"]) == ("read_meeting", "denied")
+    assert (refusal["action"], refusal["outcome"]) == ("list_meetings", "denied")
 
 
 def test_presented_identities_wait_for_the_meetings_day(world: World) -> None:

@@ -11,6 +11,7 @@ and never facts."""
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 import re
@@ -399,3 +400,21 @@ def test_cases_destroyed_since_are_their_reference_and_detruite() -> None:
         assert "18-2026-0104 détruite" in text
         assert "masqué par la charte" not in text
         assert "Confidentiel — document nominatif — jdupont — 7 décembre 2026 à 09:30" in text
+
+
+def test_the_web_minutes_of_a_meeting_to_come_are_a_refusal_page(world: World) -> None:
+    meeting_id = meeting(world, held_on=today() + timedelta(days=3))
+    browser = signed_in(world, "coordinator")
+    before = head(world)
+    refused = browser.get(f"/reunions/{meeting_id}/releve-de-decisions.pdf")
+    assert refused.status_code == 409
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "Cette réunion n'a pas encore eu lieu." in html.unescape(refused.text)
+    [refusal] = events(world, before)
+    assert (refusal["action"], refusal["outcome"], refusal["detail"]) == (
+        "print_minutes",
+        "denied",
+        f"meeting-not-held-yet meeting:{meeting_id}",
+    )
+    agenda = browser.get(f"/reunions/{meeting_id}/ordre-du-jour.pdf")
+    assert (agenda.status_code, agenda.headers["content-type"]) == (200, "application/pdf")

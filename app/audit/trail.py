@@ -106,6 +106,8 @@ class Action(StrEnum):
     MARK_MEETING_HELD = "mark_meeting_held"
     PRINT_AGENDA = "print_agenda"
     PRINT_MINUTES = "print_minutes"
+    # issue 18: what awaits each user
+    READ_WORKLIST = "read_worklist"
 
 
 # What the server's operator is, in the log, when acting through the CLI; the client names

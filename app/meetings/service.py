@@ -241,6 +241,13 @@ def reschedule(
         other_than=meeting.id,
     ):
         raise _slot_taken(meeting.id)
+    if held_on != meeting.held_on and meeting.attendance_recorded_at is not None:
+        # Recorded on the day it no longer takes place: the meeting has not been held, and
+        # a sheet of that day would still withhold from those it said absent what the
+        # charter shows the members of a case on an agenda (R7, R12). Recorded anew then.
+        meeting.attendance_recorded_at = None
+        for participant in meeting.participants:
+            participant.attended = None
     meeting.held_on = held_on
     meeting.starts_at = starts_at
     if data.place is not None:

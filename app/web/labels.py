@@ -398,6 +398,7 @@ LABELS[Action] = {
     "mark_meeting_held": "Réunion tenue",
     "print_agenda": "Impression de l'ordre du jour",
     "print_minutes": "Impression du relevé de décisions",
+    "read_worklist": "Consultation de sa liste de travail",
 }
 AUDIT_OUTCOMES: dict[str, str] = {"allowed": "Autorisée", "denied": "Refusée"}
 AUDIT_SEVERITIES: dict[str, str] = {"info": "Normale", "high": "Élevée"}
@@ -773,3 +774,27 @@ DONE.update(
         "tenue": "La réunion est marquée comme tenue : son relevé de décisions est prêt.",
     }
 )
+
+
+# --- what awaits me (issue 18) --------------------------------------------------------------
+
+from app.worklist.schemas import WorkKind  # noqa: E402 (appended with the screen that uses it)
+
+LABELS[WorkKind] = {
+    "refer_to_parquet": "Signalements à transmettre au parquet",
+    "awaiting_author": "Signalements renvoyés à leur auteur pour compléments",
+    "ready_for_meeting": "Situations qu'une réunion peut désormais examiner (R7)",
+    "inform_family": "Familles à informer de l'orientation (R8)",
+    "transmit": "Orientations à transmettre",
+    "feedback_overdue": "Retours des services en retard",
+    "answer_transfer": "Transferts proposés à votre cellule",
+    "archive_access_expiring": "Accès à l'archive qui se terminent dans l'heure",
+    "next_meeting": "Prochaine réunion",
+    "meeting_to_close": "Réunions passées à marquer comme tenues",
+    "decide_referral": "Situations transmises au parquet, en attente de décision",
+    "complete_signalement": "Vos signalements à compléter",
+    "own_signalement": "Vos signalements",
+    "in_research": "Situations en recherche dans vos cellules",
+    "meeting": "Réunions à venir",
+    "awaiting_feedback": "Transmissions aux services sociaux : retour attendu",
+}

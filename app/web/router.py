@@ -15,6 +15,7 @@ from app.web import (
     pages,
     search_pages,
     services_pages,
+    worklist_pages,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -30,5 +31,6 @@ for screens in (
     services_pages,
     audit_pages,
     indicators_pages,
+    worklist_pages,
 ):
     router.include_router(screens.router)

@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 from sqlalchemy.orm import Session
 
 from app.auth import CurrentPrincipal
@@ -13,9 +13,10 @@ from app.clock import Today
 from app.config import CurrentSettings, Settings
 from app.crypto.dependency import CurrentVault
 from app.crypto.vault import Vault
-from app.db import DbSession
+from app.db import DbSession, utcnow
+from app.directory import repository as directory
 from app.errors import responses
-from app.meetings import service
+from app.meetings import documents, service
 from app.meetings.models import Meeting
 from app.meetings.schemas import (
     AgendaCaseIn,
@@ -239,3 +240,72 @@ def mark_meeting_held(meeting_id: uuid.UUID, call: Call) -> MeetingRead:
         call.session, principal=call.principal, meeting_id=meeting_id, today=call.today
     )
     return call.present(meeting)
+
+
+# --- printed documents (issue 17): generated on demand, never stored ------------------------
+
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The document as the charter lets the caller see each case (PDF)",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    **responses(401, 403, 404, 409),
+}
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'attachment; filename="{filename}"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+def _cell_name(call: MeetingCall, meeting: Meeting) -> str:
+    cell = directory.get_cell(call.session, meeting.cell_id)
+    return cell.name if cell else ""
+
+
+@router.get(
+    "/{meeting_id}/agenda.pdf",
+    response_class=Response,
+    responses=PDF_RESPONSE,
+    summary="The meeting's agenda as a PDF (not for a cancelled meeting): each case as the "
+    "charter shows it to the caller, an audited read of each",
+)
+def print_agenda(meeting_id: uuid.UUID, call: Call) -> Response:
+    meeting = service.get_meeting(call.session, principal=call.principal, meeting_id=meeting_id)
+    content = documents.agenda_pdf(
+        call.session,
+        principal=call.principal,
+        vault=call.vault,
+        meeting=meeting,
+        today=call.today,
+        cell_name=_cell_name(call, meeting),
+        now=utcnow(),
+    )
+    return _pdf(content, documents.agenda_filename(meeting))
+
+
+@router.get(
+    "/{meeting_id}/minutes.pdf",
+    response_class=Response,
+    responses=PDF_RESPONSE,
+    summary="The meeting's minutes (relevé de décisions) as a PDF, from its day on: each case's "
+    "decision and orientations as the charter shows them to the caller, an audited read of each",
+)
+def print_minutes(meeting_id: uuid.UUID, call: Call) -> Response:
+    meeting = service.get_meeting(call.session, principal=call.principal, meeting_id=meeting_id)
+    content = documents.minutes_pdf(
+        call.session,
+        principal=call.principal,
+        vault=call.vault,
+        meeting=meeting,
+        today=call.today,
+        cell_name=_cell_name(call, meeting),
+        now=utcnow(),
+    )
+    return _pdf(content, documents.minutes_filename(meeting))

@@ -389,7 +389,7 @@ def test_cases_destroyed_since_are_their_reference_and_detruite() -> None:
         attendance_recorded=False,
     )
     at = datetime(2026, 12, 7, 8, 30, tzinfo=UTC)
-    for template in (documents.AGENDA_TEMPLATE, documents.MINUTES_TEMPLATE):
+    for template in documents.TEMPLATES.values():
         pages = _pages(documents.render(template, held, "jdupont", "CENOMED 18e", at))
         text = " ".join(" ".join(pages).split())
         assert "Réunion du 5 novembre 2026 à 14:30" in text

@@ -11,25 +11,26 @@ confidentiality banner (who printed it, when) and its number.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.audit.trail import Action
 from app.crypto.vault import Vault
+from app.directory import repository as directory
 from app.documents.pdf import banner, render_pdf
 from app.errors import Conflict
 from app.meetings import service
-from app.meetings.models import Meeting
 from app.meetings.schemas import MeetingRead
 from app.principal import Principal
 from app.vocabulary import MeetingStatus
 from app.web.rendering import templates
 from app.workflow.states import CaseState
 
-AGENDA_TEMPLATE = "print/agenda.html"
-MINUTES_TEMPLATE = "print/minutes.html"
 # What a document says of a case the reader may no longer read, kept for the record.
 RECORD_WORDS = {CaseState.CLOSED: "clôturée", CaseState.PURGED: "détruite"}
 STATUS_WORDS = {
@@ -39,60 +40,46 @@ STATUS_WORDS = {
 }
 
 
-def agenda_filename(meeting: Meeting) -> str:
-    return f"ordre-du-jour-{meeting.held_on.isoformat()}.pdf"
+class Document(StrEnum):
+    """The two documents of a meeting."""
+
+    AGENDA = "agenda"
+    MINUTES = "minutes"
 
 
-def minutes_filename(meeting: Meeting) -> str:
-    return f"releve-de-decisions-{meeting.held_on.isoformat()}.pdf"
+# Per document: its template, the audit action its printing is, its file's name.
+TEMPLATES = {Document.AGENDA: "print/agenda.html", Document.MINUTES: "print/minutes.html"}
+ACTIONS = {Document.AGENDA: Action.PRINT_AGENDA, Document.MINUTES: Action.PRINT_MINUTES}
+FILE_PREFIXES = {Document.AGENDA: "ordre-du-jour", Document.MINUTES: "releve-de-decisions"}
 
 
-def _not_cancelled(meeting: Meeting) -> None:
+@dataclass(frozen=True, slots=True)
+class Printed:
+    content: bytes
+    filename: str
+
+
+def printed(
+    session: Session,
+    *,
+    principal: Principal,
+    vault: Vault,
+    meeting_id: uuid.UUID,
+    document: Document,
+    today: date,
+    now: datetime,
+) -> Printed:
+    """A document of a meeting of the caller's cells, as the caller may see it: the agenda at
+    any time, the minutes (each case's decision and orientations with the service named, the
+    feedback received) from the meeting's day on; neither once it is cancelled."""
+    meeting = service.get_meeting(session, principal=principal, meeting_id=meeting_id)
     if meeting.status == MeetingStatus.CANCELLED.value:
         raise Conflict(
             "This meeting was cancelled: it has no agenda or minutes to print.",
             slug="meeting-cancelled",
             meeting_id=meeting.id,
         )
-
-
-def agenda_pdf(
-    session: Session,
-    *,
-    principal: Principal,
-    vault: Vault,
-    meeting: Meeting,
-    today: date,
-    cell_name: str,
-    now: datetime,
-) -> bytes:
-    """The agenda as the reader may see it, at any time but once the meeting is cancelled."""
-    _not_cancelled(meeting)
-    shown = service.meeting_read(
-        session,
-        principal=principal,
-        vault=vault,
-        meeting=meeting,
-        today=today,
-        action=Action.PRINT_AGENDA,
-    )
-    return render(AGENDA_TEMPLATE, shown, principal.username, cell_name, now)
-
-
-def minutes_pdf(
-    session: Session,
-    *,
-    principal: Principal,
-    vault: Vault,
-    meeting: Meeting,
-    today: date,
-    cell_name: str,
-    now: datetime,
-) -> bytes:
-    """The minutes (each case's decision and orientations with the service named, the
-    feedback received) as the reader may see them, from the meeting's day on."""
-    _not_cancelled(meeting)
-    if meeting.held_on > today:
+    if document is Document.MINUTES and meeting.held_on > today:
         raise Conflict(
             "This meeting has not been held yet: its minutes exist from its day on.",
             slug="meeting-not-held-yet",
@@ -104,9 +91,11 @@ def minutes_pdf(
         vault=vault,
         meeting=meeting,
         today=today,
-        action=Action.PRINT_MINUTES,
+        action=ACTIONS[document],
     )
-    return render(MINUTES_TEMPLATE, shown, principal.username, cell_name, now)
+    cell = directory.get_cell(session, meeting.cell_id)
+    content = render(TEMPLATES[document], shown, principal.username, cell.name if cell else "", now)
+    return Printed(content, f"{FILE_PREFIXES[document]}-{meeting.held_on.isoformat()}.pdf")
 
 
 def render(template: str, shown: MeetingRead, account: str, cell_name: str, now: datetime) -> bytes:

@@ -14,7 +14,6 @@ from app.config import CurrentSettings, Settings
 from app.crypto.dependency import CurrentVault
 from app.crypto.vault import Vault
 from app.db import DbSession, utcnow
-from app.directory import repository as directory
 from app.errors import responses
 from app.meetings import documents, service
 from app.meetings.models import Meeting
@@ -253,20 +252,30 @@ PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _pdf(content: bytes, filename: str) -> Response:
+def pdf_response(document: documents.Printed) -> Response:
+    """A printed document as a download, never kept by a cache."""
     return Response(
-        content,
+        document.content,
         media_type="application/pdf",
         headers={
-            "content-disposition": f'attachment; filename="{filename}"',
+            "content-disposition": f'attachment; filename="{document.filename}"',
             "cache-control": "no-store",
         },
     )
 
 
-def _cell_name(call: MeetingCall, meeting: Meeting) -> str:
-    cell = directory.get_cell(call.session, meeting.cell_id)
-    return cell.name if cell else ""
+def _print(call: MeetingCall, meeting_id: uuid.UUID, document: documents.Document) -> Response:
+    return pdf_response(
+        documents.printed(
+            call.session,
+            principal=call.principal,
+            vault=call.vault,
+            meeting_id=meeting_id,
+            document=document,
+            today=call.today,
+            now=utcnow(),
+        )
+    )
 
 
 @router.get(
@@ -277,17 +286,7 @@ def _cell_name(call: MeetingCall, meeting: Meeting) -> str:
     "charter shows it to the caller, an audited read of each",
 )
 def print_agenda(meeting_id: uuid.UUID, call: Call) -> Response:
-    meeting = service.get_meeting(call.session, principal=call.principal, meeting_id=meeting_id)
-    content = documents.agenda_pdf(
-        call.session,
-        principal=call.principal,
-        vault=call.vault,
-        meeting=meeting,
-        today=call.today,
-        cell_name=_cell_name(call, meeting),
-        now=utcnow(),
-    )
-    return _pdf(content, documents.agenda_filename(meeting))
+    return _print(call, meeting_id, documents.Document.AGENDA)
 
 
 @router.get(
@@ -298,14 +297,4 @@ def print_agenda(meeting_id: uuid.UUID, call: Call) -> Response:
     "decision and orientations as the charter shows them to the caller, an audited read of each",
 )
 def print_minutes(meeting_id: uuid.UUID, call: Call) -> Response:
-    meeting = service.get_meeting(call.session, principal=call.principal, meeting_id=meeting_id)
-    content = documents.minutes_pdf(
-        call.session,
-        principal=call.principal,
-        vault=call.vault,
-        meeting=meeting,
-        today=call.today,
-        cell_name=_cell_name(call, meeting),
-        now=utcnow(),
-    )
-    return _pdf(content, documents.minutes_filename(meeting))
+    return _print(call, meeting_id, documents.Document.MINUTES)

@@ -9,31 +9,45 @@ it is an audited read of each case shown (refusals logged under the document's a
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from fastapi import Response
 from fastapi.routing import APIRouter
+from sqlalchemy.orm import Session
 
 from app.audit.context import audited_as
 from app.audit.trail import Action
 from app.clock import Today
 from app.crypto.dependency import CurrentVault
+from app.crypto.vault import Vault
 from app.db import DbSession, utcnow
-from app.directory import repository as directory
-from app.meetings import documents, service
+from app.meetings import documents
+from app.meetings.router import pdf_response
+from app.principal import Principal
 from app.web.deps import WebPrincipal
 
 router = APIRouter(include_in_schema=False)
 MEETINGS = "/reunions"
 
 
-def _pdf(content: bytes, filename: str) -> Response:
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={
-            "content-disposition": f'attachment; filename="{filename}"',
-            "cache-control": "no-store",
-        },
+def _print(
+    meeting_id: uuid.UUID,
+    principal: Principal,
+    session: Session,
+    vault: Vault,
+    on: date,
+    document: documents.Document,
+) -> Response:
+    return pdf_response(
+        documents.printed(
+            session,
+            principal=principal,
+            vault=vault,
+            meeting_id=meeting_id,
+            document=document,
+            today=on,
+            now=utcnow(),
+        )
     )
 
 
@@ -47,18 +61,7 @@ def agenda_document(
     vault: CurrentVault,
     on: Today,
 ) -> Response:
-    meeting = service.get_meeting(session, principal=principal, meeting_id=meeting_id)
-    cell = directory.get_cell(session, meeting.cell_id)
-    content = documents.agenda_pdf(
-        session,
-        principal=principal,
-        vault=vault,
-        meeting=meeting,
-        today=on,
-        cell_name=cell.name if cell else "",
-        now=utcnow(),
-    )
-    return _pdf(content, documents.agenda_filename(meeting))
+    return _print(meeting_id, principal, session, vault, on, documents.Document.AGENDA)
 
 
 @router.get(
@@ -72,15 +75,4 @@ def minutes_document(
     vault: CurrentVault,
     on: Today,
 ) -> Response:
-    meeting = service.get_meeting(session, principal=principal, meeting_id=meeting_id)
-    cell = directory.get_cell(session, meeting.cell_id)
-    content = documents.minutes_pdf(
-        session,
-        principal=principal,
-        vault=vault,
-        meeting=meeting,
-        today=on,
-        cell_name=cell.name if cell else "",
-        now=utcnow(),
-    )
-    return _pdf(content, documents.minutes_filename(meeting))
+    return _print(meeting_id, principal, session, vault, on, documents.Document.MINUTES)

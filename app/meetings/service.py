@@ -130,6 +130,17 @@ def _touch(meeting: Meeting) -> None:
     meeting.updated_at = utcnow()
 
 
+def _changed(
+    session: Session, principal: Principal, meeting: Meeting, action: Action, more: str = ""
+) -> None:
+    """Saves a change to the meeting (its version checked) and records it, naming the meeting
+    (and ``more``: codes and counts, never a value typed)."""
+    _touch(meeting)
+    _save(session, meeting)
+    detail = f"meeting:{meeting.id}" + (f" {more}" if more else "")
+    trail.record(session, principal, action, detail=detail)
+
+
 # --- convening and rescheduling -------------------------------------------------------------
 
 
@@ -254,14 +265,7 @@ def reschedule(
     meeting.starts_at = starts_at
     if place is not None:
         meeting.place = place
-    _touch(meeting)
-    _save(session, meeting)
-    trail.record(
-        session,
-        principal,
-        Action.RESCHEDULE_MEETING,
-        detail=f"meeting:{meeting.id} " + ",".join(sorted(changes)),
-    )
+    _changed(session, principal, meeting, Action.RESCHEDULE_MEETING, ",".join(sorted(changes)))
     return meeting
 
 
@@ -294,9 +298,7 @@ def cancel(
         if case.state == CaseState.NOT_RETAINED.value:
             case.presentation_meeting_id = upcoming.id if upcoming else None
     meeting.status = MeetingStatus.CANCELLED.value
-    _touch(meeting)
-    _save(session, meeting)
-    trail.record(session, principal, Action.CANCEL_MEETING, detail=f"meeting:{meeting.id}")
+    _changed(session, principal, meeting, Action.CANCEL_MEETING)
     return meeting
 
 
@@ -311,9 +313,7 @@ def mark_held(
     with _refusals(meeting.id):
         rules.check_may_mark_held(_status(meeting), meeting.held_on, today, undecided)
     meeting.status = MeetingStatus.HELD.value
-    _touch(meeting)
-    _save(session, meeting)
-    trail.record(session, principal, Action.MARK_MEETING_HELD, detail=f"meeting:{meeting.id}")
+    _changed(session, principal, meeting, Action.MARK_MEETING_HELD)
     return meeting
 
 
@@ -350,13 +350,12 @@ def record_attendance(
     for user_id, participant in known.items():
         participant.attended = user_id in present
     meeting.attendance_recorded_at = now
-    _touch(meeting)
-    _save(session, meeting)
-    trail.record(
+    _changed(
         session,
         principal,
+        meeting,
         Action.RECORD_ATTENDANCE,
-        detail=f"meeting:{meeting.id} present:{len(present)} absent:{len(known) - len(present)}",
+        f"present:{len(present)} absent:{len(known) - len(present)}",
     )
     return meeting
 
@@ -462,9 +461,7 @@ def order_agenda(
         )
     for position, case_id in enumerate(case_ids, start=1):
         agenda[case_id].agenda_position = position
-    _touch(meeting)
-    _save(session, meeting)
-    trail.record(session, principal, Action.ORDER_AGENDA, detail=f"meeting:{meeting.id}")
+    _changed(session, principal, meeting, Action.ORDER_AGENDA)
     return meeting
 
 

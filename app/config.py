@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # after it was held.
     received_on_max_days: int = Field(default=92, ge=0, le=366)
     meeting_record_days: int = Field(default=14, ge=0, le=92)
+    # Issue 18: a service's feedback is overdue this many days after the transmission.
+    feedback_due_days: int = Field(default=90, ge=1, le=730)
     # R19 and statistical disclosure control (app.indicators.disclosure): counts of persons
     # under this are withheld from those who do not read the cases themselves.
     indicators_min_count: int = Field(default=5, ge=3, le=100)

@@ -59,6 +59,7 @@ from app.web.deps import CharterRequired, SignInRequired
 from app.web.errors import error_page, to_charter, to_sign_in
 from app.web.rendering import is_page_request, static_files
 from app.web.router import router as web_router
+from app.worklist.router import router as worklist_router
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(partners_router)
     api.include_router(audit_router)
     api.include_router(indicators_router)
+    api.include_router(worklist_router)
     app.include_router(api)
     app.include_router(metrics_router)
     app.include_router(web_router)

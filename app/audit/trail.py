@@ -106,6 +106,8 @@ class Action(StrEnum):
     MARK_MEETING_HELD = "mark_meeting_held"
     PRINT_AGENDA = "print_agenda"
     PRINT_MINUTES = "print_minutes"
+    # issue 18: what awaits each user
+    READ_WORKLIST = "read_worklist"
     # issue 18: e-mail notifications (never the address in the detail)
     SET_EMAIL = "set_email"
     SET_NOTIFICATIONS = "set_notifications"

@@ -398,6 +398,7 @@ LABELS[Action] = {
     "mark_meeting_held": "Réunion tenue",
     "print_agenda": "Impression de l'ordre du jour",
     "print_minutes": "Impression du relevé de décisions",
+    "read_worklist": "Consultation de sa liste de travail",
     "set_email": "Définition d'une adresse de courriel",
     "set_notifications": "Choix des notifications",
 }
@@ -743,12 +744,18 @@ PROBLEMS.update(
             "Seuls les membres de la cellule invités à ses réunions peuvent y avoir assisté."
         ),
         "nothing-to-change": "Indiquez la nouvelle date, la nouvelle heure ou le nouveau lieu.",
+        "place-not-one-line": "Le lieu tient sur une ligne, sans caractère de contrôle.",
+        "place-empty": "Indiquez le lieu de la réunion.",
+        "place-too-long": "Le lieu tient en 200 caractères au plus.",
         "confirmation-required": "Cochez la case de confirmation.",
     }
 )
 FIELD_ERRORS.update(
     {
         "time_hh_mm": "Indiquez l'heure au format HH:MM, par exemple 14:30.",
+        "place_not_one_line": "Le lieu tient sur une ligne, sans caractère de contrôle.",
+        "place_empty": "Indiquez le lieu de la réunion.",
+        "place_too_long": "Le lieu tient en 200 caractères au plus.",
         "starts_at_out_of_hours": "Une réunion commence entre 7 h et 21 h.",
         "date_in_past": "Choisissez aujourd'hui ou un jour à venir.",
         "not_a_participant": (
@@ -775,3 +782,27 @@ DONE.update(
         "tenue": "La réunion est marquée comme tenue : son relevé de décisions est prêt.",
     }
 )
+
+
+# --- what awaits me (issue 18) --------------------------------------------------------------
+
+from app.worklist.schemas import WorkKind  # noqa: E402 (appended with the screen that uses it)
+
+LABELS[WorkKind] = {
+    "refer_to_parquet": "Signalements à transmettre au parquet",
+    "awaiting_author": "Signalements renvoyés à leur auteur pour compléments",
+    "ready_for_meeting": "Situations qu'une réunion peut désormais examiner (R7)",
+    "inform_family": "Familles à informer de l'orientation (R8)",
+    "transmit": "Orientations à transmettre",
+    "feedback_overdue": "Retours des services en retard",
+    "answer_transfer": "Transferts proposés à votre cellule",
+    "archive_access_expiring": "Accès à l'archive qui se terminent dans l'heure",
+    "next_meeting": "Prochaine réunion",
+    "meeting_to_close": "Réunions passées à marquer comme tenues",
+    "decide_referral": "Situations transmises au parquet, en attente de décision",
+    "complete_signalement": "Vos signalements à compléter",
+    "own_signalement": "Vos signalements",
+    "in_research": "Situations en recherche dans vos cellules",
+    "meeting": "Réunions à venir",
+    "awaiting_feedback": "Transmissions aux services sociaux : retour attendu",
+}

@@ -10,11 +10,13 @@ from app.web import (
     case_pages,
     correction_pages,
     indicators_pages,
+    meeting_documents,
     meetings_pages,
     oidc,
     pages,
     search_pages,
     services_pages,
+    worklist_pages,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -25,10 +27,12 @@ for screens in (
     case_pages,
     correction_pages,
     oidc,
+    meeting_documents,
     meetings_pages,
     services_pages,
     audit_pages,
     indicators_pages,
+    worklist_pages,
     account_pages,
 ):
     router.include_router(screens.router)

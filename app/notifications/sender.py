@@ -127,6 +127,7 @@ def _make_messages(session: Session, settings: Settings, now: datetime) -> int:
                 next_attempt_at=now,
             )
             session.add(message)
+            session.flush()  # the message row before the notifications that point to it
             for notification in group:
                 notification.status = "queued"
                 notification.message_id = message.id

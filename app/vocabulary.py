@@ -198,6 +198,7 @@ class NotificationKind(StrEnum):
     TRANSMISSION = "transmission"  # to the cell's CST
     CASE_RETURNED = "case_returned"  # to the signalement's author
     TRANSFER_PROPOSED = "transfer_proposed"  # to the receiving cell's coordinators
+    FEEDBACK_OVERDUE = "feedback_overdue"  # to the cell's coordinators, once per transmission
     MEETING_SCHEDULED = "meeting_scheduled"  # to the meeting's participants, with an .ics
     MEETING_CHANGED = "meeting_changed"
     MEETING_CANCELLED = "meeting_cancelled"

@@ -35,6 +35,10 @@ _SENTENCES: dict[NotificationKind, tuple[str, str]] = {
         "1 transfert de situation vers votre cellule attend votre réponse",
         "{n} transferts de situation vers votre cellule attendent votre réponse",
     ),
+    NotificationKind.FEEDBACK_OVERDUE: (
+        "1 retour attendu d'un service saisi est en retard",
+        "{n} retours attendus de services saisis sont en retard",
+    ),
 }
 _MEETING_SUBJECTS = {
     NotificationKind.MEETING_SCHEDULED: "Réunion convoquée",

@@ -43,6 +43,8 @@ class Notification(Base):
     meeting_starts_at: Mapped[time | None] = mapped_column(Time)
     meeting_place: Mapped[str | None] = mapped_column(String(200))
     meeting_sequence: Mapped[int | None] = mapped_column(Integer)
+    # A feedback overdue: the transmission it is about, so that it is told once.
+    orientation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
 
 
 class NotificationMessage(Base):

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from app.cases.models import Case, Orientation
 from app.directory.models import Cell, Membership, User
 from app.meetings.models import MeetingParticipant
 from app.notifications.models import (
@@ -18,6 +19,7 @@ from app.notifications.models import (
     NotificationMessage,
     SenderLease,
 )
+from app.workflow.states import CaseState
 
 
 def cell_accounts(session: Session, *, cell_id: int, role: str) -> Sequence[int]:
@@ -66,6 +68,28 @@ def next_sequence(session: Session, meeting_id: uuid.UUID) -> int:
 
 
 # --- the sender -------------------------------------------------------------------------------
+
+
+def overdue_transmissions(session: Session, *, before: datetime) -> Sequence[tuple[uuid.UUID, int]]:
+    """Transmissions made before ``before``, of open cases, still without feedback (R9), not
+    yet told: each orientation's id and its case's cell."""
+    told = select(Notification.id).where(
+        Notification.orientation_id == Orientation.id,
+        Notification.kind == "feedback_overdue",
+    )
+    rows = session.execute(
+        select(Orientation.id, Case.cell_id)
+        .join(Case, Case.id == Orientation.case_id)
+        .where(
+            Orientation.transmitted_at.is_not(None),
+            Orientation.transmitted_at < before,
+            Orientation.feedback_outcome.is_(None),
+            Case.state.in_((CaseState.ORIENTED.value, CaseState.FEEDBACK.value)),
+            ~told.exists(),
+        )
+        .order_by(Orientation.transmitted_at, Orientation.id)
+    ).all()
+    return [(orientation_id, int(cell_id)) for orientation_id, cell_id in rows]
 
 
 def skip_unreachable(session: Session) -> int:

@@ -33,7 +33,7 @@ from app import clock
 from app.clock import PARIS
 from app.config import Settings
 from app.db import unit_of_work, utcnow
-from app.notifications import content, repository
+from app.notifications import content, repository, service
 from app.notifications.models import NotificationMessage
 from app.notifications.smtp import SmtpTransport
 from app.vocabulary import MEETING_NOTIFICATIONS, NotificationKind, NotifyMode
@@ -89,6 +89,7 @@ def run_once(
             return RunReport(locked=False)
         report = RunReport()
         with unit_of_work(sessions) as session:
+            service.feedback_overdue(session, at=at, due_days=settings.feedback_due_days)
             report.skipped = repository.skip_unreachable(session)
             report.messages_made = _make_messages(session, settings, at)
         send = transport or SmtpTransport(settings)

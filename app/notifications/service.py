@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -40,9 +41,11 @@ def _add(
     actor_id: int | None,
     meeting: Meeting | None = None,
     sequence: int | None = None,
+    orientation_id: uuid.UUID | None = None,
+    at: datetime | None = None,
 ) -> None:
     """One notification per account, except the one who acted (they know)."""
-    at = now()
+    at = at or now()
     for user_id in user_ids:
         if user_id == actor_id:
             continue
@@ -59,6 +62,7 @@ def _add(
                 meeting_starts_at=meeting.starts_at if meeting else None,
                 meeting_place=meeting.place if meeting else None,
                 meeting_sequence=sequence,
+                orientation_id=orientation_id,
             )
         )
     session.flush()
@@ -114,3 +118,22 @@ def meeting_rescheduled(session: Session, *, meeting: Meeting) -> None:
 
 def meeting_cancelled(session: Session, *, meeting: Meeting) -> None:
     meeting_changed(session, kind=NotificationKind.MEETING_CANCELLED, meeting=meeting)
+
+
+def feedback_overdue(session: Session, *, at: datetime, due_days: int) -> int:
+    """The sender's round: each transmission still without feedback ``due_days`` after it
+    was made is told to its cell's coordinators, once (the notification names the
+    orientation). With no coordinator to write to, it is told when one has an address."""
+    overdue = repository.overdue_transmissions(session, before=at - timedelta(days=due_days))
+    for orientation_id, cell_id in overdue:
+        accounts = repository.cell_accounts(session, cell_id=cell_id, role=Role.COORDINATOR.value)
+        _add(
+            session,
+            NotificationKind.FEEDBACK_OVERDUE,
+            cell_id,
+            accounts,
+            actor_id=None,
+            orientation_id=orientation_id,
+            at=at,
+        )
+    return len(overdue)

@@ -3,7 +3,8 @@
 * ``user_account.email`` (empty: never written to) and ``user_account.notify_mode``
   (``immediate``, ``daily`` or ``none``; every existing account is ``immediate``, which sends
   nothing until an address is set).
-* ``notification``: what one account should hear about, written with the step that causes it.
+* ``notification``: what one account should hear about, written with the step that causes it
+  (or, for a feedback overdue, by the sender's round; ``orientation_id`` makes it once).
 * ``notification_message`` and ``notification_attempt``: the e-mails the sender made of them
   and each delivery attempt.
 * ``meeting_calendar``: the iCalendar SEQUENCE of each meeting's invitation.
@@ -30,7 +31,8 @@ depends_on: str | Sequence[str] | None = None
 _MODE_KNOWN = "notify_mode IN ('immediate', 'daily', 'none')"
 _KINDS = (
     "kind IN ('new_case', 'parquet_referral', 'transmission', 'case_returned', "
-    "'transfer_proposed', 'meeting_scheduled', 'meeting_changed', 'meeting_cancelled')"
+    "'transfer_proposed', 'feedback_overdue', 'meeting_scheduled', 'meeting_changed', "
+    "'meeting_cancelled')"
 )
 
 
@@ -93,6 +95,7 @@ def upgrade() -> None:
         sa.Column("meeting_starts_at", sa.Time(), nullable=True),
         sa.Column("meeting_place", sa.String(length=200), nullable=True),
         sa.Column("meeting_sequence", sa.Integer(), nullable=True),
+        sa.Column("orientation_id", sa.Uuid(), nullable=True),
         sa.CheckConstraint(_KINDS, name=op.f("ck_notification_kind_known")),
         sa.CheckConstraint(
             "status IN ('pending', 'queued', 'skipped')",
@@ -119,6 +122,7 @@ def upgrade() -> None:
         "ix_notification_status_user", "notification", ["status", "user_id", "created_at"]
     )
     op.create_index(op.f("ix_notification_message_id"), "notification", ["message_id"])
+    op.create_index(op.f("ix_notification_orientation_id"), "notification", ["orientation_id"])
     op.create_table(
         "notification_attempt",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -162,6 +166,7 @@ def downgrade() -> None:
     op.drop_table("meeting_calendar")
     op.drop_index(op.f("ix_notification_attempt_message_id"), table_name="notification_attempt")
     op.drop_table("notification_attempt")
+    op.drop_index(op.f("ix_notification_orientation_id"), table_name="notification")
     op.drop_index(op.f("ix_notification_message_id"), table_name="notification")
     op.drop_index("ix_notification_status_user", table_name="notification")
     op.drop_table("notification")

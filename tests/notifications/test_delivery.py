@@ -125,6 +125,35 @@ def test_each_kind_reaches_its_accounts_and_no_other(mail: Mail) -> None:
     assert (again.messages_made, again.sent) == (0, 0)
 
 
+def test_a_feedback_overdue_is_told_to_the_coordinator_once(mail: Mail) -> None:
+    world = mail.world
+    coordinator = world.as_("coordinator")
+    oriented, ids = to_oriented(world, "social_services", "crip")
+    informed = {"informed_on": today().isoformat(), "means": "letter", "outcome": "informed"}
+    ok(coordinator.post(f"/cases/{oriented}/family-information", informed))
+    for orientation_id in ids.values():
+        ok(coordinator.post(f"/cases/{oriented}/orientations/{orientation_id}/transmission"))
+    ok(
+        world.as_("cst").post(
+            f"/cases/{oriented}/orientations/{ids['social_services']}/feedback",
+            {"outcome": "support_in_place"},
+        )
+    )
+    mail.run(mail.later(BATCH + 1))
+    before = len(mail.server.to(ADDRESSES["coordinator"]))
+    due = timedelta(days=world.settings.feedback_due_days)
+    assert mail.run(mail.later(0) + due - timedelta(hours=1)).messages_made == 0  # not yet
+    late = mail.later(0) + due + timedelta(hours=1)
+    mail.run(late)
+    mail.run(late + timedelta(seconds=BATCH + 1))
+    mail.run(late + timedelta(days=30))  # once: never told again
+    told = mail.server.to(ADDRESSES["coordinator"])[before:]
+    assert len(told) == 1
+    assert "CENOMED 18e : 1 retour attendu d'un service saisi est en retard." in told[0].text
+    # The CRIP's feedback is late; the social services' came: one only. Nobody else is told.
+    assert mail.server.to(ADDRESSES["coordinator-19"]) == []
+
+
 def test_nothing_is_written_without_an_smtp_host(world: World) -> None:
     submit(world)
     with world.db() as session:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import date, time, timedelta
+from time import monotonic, sleep
 from typing import Any
 
 import icalendar
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.clock import PARIS, today
+from app.directory import service as directory
 from app.notifications import sender
 from app.notifications.models import Notification, NotificationAttempt, NotificationMessage
 from app.notifications.sender import last_digest_time
@@ -325,3 +327,31 @@ def _paris(day: date, at: time) -> Any:
     from datetime import datetime
 
     return datetime.combine(day, at)
+
+
+def test_the_server_runs_the_sender_in_the_background(
+    settings: Any, db: Any, smtp_server: Any
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.conftest import make_world
+    from tests.notifications.conftest import notifying_settings
+
+    serving = notifying_settings(settings, smtp_server.port).model_copy(
+        update={
+            "notify_sender_in_server": True,
+            "notify_sender_interval_seconds": 1.0,
+            "notify_batch_seconds": 0,
+        }
+    )
+    with TestClient(create_app(serving), raise_server_exceptions=False) as client:
+        world = make_world(client, serving, db)
+        with db() as session:
+            directory.set_email(session, username="coordinator", email=ADDRESSES["coordinator"])
+        submit(world)
+        deadline = monotonic() + 30
+        while not smtp_server.to(ADDRESSES["coordinator"]) and monotonic() < deadline:
+            sleep(0.2)
+    [received] = smtp_server.to(ADDRESSES["coordinator"])
+    assert "1 nouveau signalement attend votre décision." in received.text

@@ -17,6 +17,7 @@ def test_the_page_shows_the_address_and_saves_the_choice(world: World) -> None:
     assert title_of(shown).startswith("Mes notifications")
     assert "parquet18@cellule.test" in shown.text
     assert 'value="immediate" checked' in shown.text
+    assert '<a href="/compte/notifications" aria-current="page">' in shown.text
     before = head(world)
     saved = browser.post("/compte/notifications", {"mode": "daily"})
     assert saved.status_code == 303

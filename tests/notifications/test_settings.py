@@ -110,7 +110,7 @@ def test_the_default_ports_follow_the_security() -> None:
 
 
 def test_metrics_count_what_waits_and_what_failed(mail: Mail) -> None:
-    sessions = make_sessionmaker(make_engine(mail.world.settings.database_url))
+    sessions = mail.sessions  # the fixture disposes of its engine
 
     def figures() -> dict[str, float]:
         text = exposition(sessions)[0].decode()

@@ -7,6 +7,9 @@ references when each test ends (``conftest.smtp_server``).
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 from datetime import date, time, timedelta
 from time import monotonic, sleep
@@ -14,12 +17,18 @@ from typing import Any
 
 import icalendar
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.clock import PARIS, today
+from app.db import utcnow
 from app.directory import service as directory
 from app.notifications import sender
-from app.notifications.models import Notification, NotificationAttempt, NotificationMessage
+from app.notifications.models import (
+    Notification,
+    NotificationAttempt,
+    NotificationMessage,
+    SenderLease,
+)
 from app.notifications.sender import last_digest_time
 from app.vocabulary import NotifyMode, Organisation, Role
 from tests.conftest import World
@@ -355,3 +364,52 @@ def test_the_server_runs_the_sender_in_the_background(
             sleep(0.2)
     [received] = smtp_server.to(ADDRESSES["coordinator"])
     assert "1 nouveau signalement attend votre décision." in received.text
+
+
+# The command of a cron job, killed right after the server accepted its message and before
+# it could record so (as a power cut or an OOM kill would).
+_KILLED_AFTER_SENDING = (
+    "import os, app.notifications.sender as sender\n"
+    "sender.record_sent = lambda *args: os._exit(9)\n"
+    "from app.cli import main\n"
+    "main()\n"
+)
+
+
+def test_a_sender_killed_after_sending_sends_the_same_message_again(
+    mail: Mail, engine_name: str
+) -> None:
+    settings = mail.world.settings
+    submit(mail.world)
+    env = os.environ | {
+        "CENOMED_DATA_DIR": str(settings.data_dir),
+        "CENOMED_DATABASE_URL": settings.database_url,
+        "CENOMED_SMTP_HOST": "127.0.0.1",
+        "CENOMED_SMTP_PORT": str(mail.server.port),
+        "CENOMED_SMTP_SECURITY": "none",
+        "CENOMED_NOTIFY_BATCH_SECONDS": "0",
+    }
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_AFTER_SENDING, "notify", "run", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert killed.returncode == 9, killed.stderr
+    [first] = mail.server.to(ADDRESSES["coordinator"])
+    [row] = _message_rows(mail)
+    assert row.status == "pending"
+    if engine_name == "sqlite":
+        # The dead sender's lease holds until it expires: nobody sends meanwhile.
+        assert mail.run(mail.later(BATCH + 1)).locked is False
+        with mail.world.db() as session:
+            session.execute(update(SenderLease).values(expires_at=utcnow() - timedelta(seconds=1)))
+    # PostgreSQL released the dead connection's advisory lock at once.
+    assert mail.run(mail.later(BATCH + 1)).sent == 1
+    first_again, second = mail.server.to(ADDRESSES["coordinator"])
+    assert first_again is first
+    assert second.message["Message-ID"] == first.message["Message-ID"] == f"<{row.id.hex}@cenomed>"
+    [row] = _message_rows(mail)
+    assert (row.status, row.attempts) == ("sent", 1)

@@ -6,12 +6,15 @@ references when each test ends (``conftest.smtp_server``).
 
 from __future__ import annotations
 
+import email
 import logging
 import os
 import subprocess
 import sys
 import threading
 from datetime import date, time, timedelta
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from time import monotonic, sleep
 from typing import Any
 
@@ -32,8 +35,16 @@ from app.notifications.models import (
 from app.notifications.sender import last_digest_time
 from app.vocabulary import NotifyMode, Organisation, Role
 from tests.conftest import World
-from tests.notifications.conftest import ADDRESSES, Mail, Received
-from tests.scenario import meeting_body, ok, submit, to_oriented, to_research
+from tests.notifications.conftest import ADDRESSES, Mail, Received, check_no_nominative_value
+from tests.scenario import (
+    FIRST_NAME,
+    LAST_NAME,
+    meeting_body,
+    ok,
+    submit,
+    to_oriented,
+    to_research,
+)
 
 BATCH = 300  # CENOMED_NOTIFY_BATCH_SECONDS's default, which the tests keep
 
@@ -413,3 +424,26 @@ def test_a_sender_killed_after_sending_sends_the_same_message_again(
     assert second.message["Message-ID"] == first.message["Message-ID"] == f"<{row.id.hex}@cenomed>"
     [row] = _message_rows(mail)
     assert (row.status, row.attempts) == ("sent", 1)
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        LAST_NAME,
+        FIRST_NAME.upper(),
+        "12 rue Imaginaire, 75018 Paris",
+        "18-2026-0001",
+        "R18-2026-0001",
+    ],
+)
+def test_the_check_on_every_message_catches_a_leak(leak: str) -> None:
+    """The guard the SMTP fixture runs on every message: it would see a name, an address or
+    a reference anywhere, even encoded (here in the attachment, base64)."""
+    message = EmailMessage()
+    message["Subject"] = "cenomed : 1 élément vous attend"
+    message.set_content("Rien de nominatif ici.")
+    message.add_attachment(f"DESCRIPTION:{leak}".encode(), maintype="text", subtype="calendar")
+    parsed = email.message_from_bytes(message.as_bytes(), policy=default_policy)
+    assert isinstance(parsed, EmailMessage)
+    with pytest.raises(AssertionError):
+        check_no_nominative_value([Received(["x@cellule.test"], parsed)])

@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= auto
 OIDC_PROVIDER := tests/oidc_provider
 BROWSER_TESTS := tests/browser
 
-.PHONY: run test test-postgres lint install dev lock clean bench bench-crypto bench-policy bench-purge bench-audit bench-indicators bench-search bench-worklist
+.PHONY: run test test-postgres lint install dev lock clean bench bench-crypto bench-policy bench-purge bench-audit bench-indicators bench-search bench-minutes bench-worklist
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,11 @@ bench-search: $(VENV)/.installed
 # work, the rest closed or purged history); writes bench/results/worklist.{json,md} (minutes).
 bench-worklist: $(VENV)/.installed
 	$(BIN)/python -m bench.worklist_bench
+
+# The minutes of a 40-case meeting as a PDF (issue 17): generated in under a few seconds;
+# writes bench/results/meeting-minutes.{json,md} (under a minute).
+bench-minutes: $(VENV)/.installed
+	$(BIN)/python -m bench.meeting_minutes_bench
 
 lock: $(VENV)/.dev-installed
 	{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^cenomed'; } > constraints.new

@@ -84,8 +84,6 @@ Address = Annotated[str, _line(300), AfterValidator(_clean_line)]
 School = Annotated[str, _line(200), AfterValidator(_clean_line)]
 # The name of an organisation (a partner service), never of a person.
 OrganisationName = Annotated[str, _line(160), AfterValidator(_clean_line)]
-# Where a cell meets (a room, a service's address): one line, never a person (issue 17).
-MeetingPlace = Annotated[str, _line(200), AfterValidator(_clean_line)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,25}$")]
 # R20: the free-text account is optional and bounded.
 FactsText = Annotated[str, _line(2000), AfterValidator(_clean_text)]

@@ -20,10 +20,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UtcDateTime, utcnow
+from app.meetings.rules import PLACE_MAX_LENGTH
 from app.vocabulary import MeetingStatus
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in MeetingStatus)
-PLACE_MAX_LENGTH = 200
 
 
 class Meeting(Base):

@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 from sqlalchemy.orm import Session
 
 from app.auth import CurrentPrincipal
@@ -13,9 +13,9 @@ from app.clock import Today
 from app.config import CurrentSettings, Settings
 from app.crypto.dependency import CurrentVault
 from app.crypto.vault import Vault
-from app.db import DbSession
+from app.db import DbSession, utcnow
 from app.errors import responses
-from app.meetings import service
+from app.meetings import documents, service
 from app.meetings.models import Meeting
 from app.meetings.schemas import (
     AgendaCaseIn,
@@ -239,3 +239,62 @@ def mark_meeting_held(meeting_id: uuid.UUID, call: Call) -> MeetingRead:
         call.session, principal=call.principal, meeting_id=meeting_id, today=call.today
     )
     return call.present(meeting)
+
+
+# --- printed documents (issue 17): generated on demand, never stored ------------------------
+
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The document as the charter lets the caller see each case (PDF)",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    **responses(401, 403, 404, 409),
+}
+
+
+def pdf_response(document: documents.Printed) -> Response:
+    """A printed document as a download, never kept by a cache."""
+    return Response(
+        document.content,
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'attachment; filename="{document.filename}"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+def _print(call: MeetingCall, meeting_id: uuid.UUID, document: documents.Document) -> Response:
+    return pdf_response(
+        documents.printed(
+            call.session,
+            principal=call.principal,
+            vault=call.vault,
+            meeting_id=meeting_id,
+            document=document,
+            today=call.today,
+            now=utcnow(),
+        )
+    )
+
+
+@router.get(
+    "/{meeting_id}/agenda.pdf",
+    response_class=Response,
+    responses=PDF_RESPONSE,
+    summary="The meeting's agenda as a PDF (not for a cancelled meeting): each case as the "
+    "charter shows it to the caller, an audited read of each",
+)
+def print_agenda(meeting_id: uuid.UUID, call: Call) -> Response:
+    return _print(call, meeting_id, documents.Document.AGENDA)
+
+
+@router.get(
+    "/{meeting_id}/minutes.pdf",
+    response_class=Response,
+    responses=PDF_RESPONSE,
+    summary="The meeting's minutes (relevé de décisions) as a PDF, from its day on: each case's "
+    "decision and orientations as the charter shows them to the caller, an audited read of each",
+)
+def print_minutes(meeting_id: uuid.UUID, call: Call) -> Response:
+    return _print(call, meeting_id, documents.Document.MINUTES)

@@ -9,12 +9,16 @@ with its own problem type, so that a client or a form says precisely what to cha
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from datetime import date, time
 
+from app.text import normalise_line
 from app.vocabulary import MeetingStatus
 from app.workflow.guards import GuardFailed, InvalidStepInput, add_calendar_months
 
+# Where a cell meets: one line, a room or a service's address (never a person).
+PLACE_MAX_LENGTH = 200
 # A cell meets during the working day: a start outside these hours is a typing error.
 EARLIEST_START = time(7, 0)
 LATEST_START = time(21, 0)
@@ -28,6 +32,31 @@ def check_starts_at(starts_at: time) -> None:
             field=("starts_at",),
             slug="starts-at-out-of-hours",
         )
+
+
+def clean_place(place: str) -> str:
+    """The place as stored (invisible characters removed, spaces collapsed, NFC), or a refusal
+    of its own type: not one line (a control character), empty, longer than 200 characters."""
+    if any(unicodedata.category(c) == "Cc" for c in place):
+        raise InvalidStepInput(
+            "The place is one line, without control characters.",
+            code="place_not_one_line",
+            field=("place",),
+            slug="place-not-one-line",
+        )
+    cleaned = normalise_line(place)
+    if not cleaned:
+        raise InvalidStepInput(
+            "Say where the cell meets.", code="place_empty", field=("place",), slug="place-empty"
+        )
+    if len(cleaned) > PLACE_MAX_LENGTH:
+        raise InvalidStepInput(
+            f"The place is at most {PLACE_MAX_LENGTH} characters long.",
+            code="place_too_long",
+            field=("place",),
+            slug="place-too-long",
+        )
+    return cleaned
 
 
 def check_rescheduled_on(held_on: date, today: date) -> None:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer
 from pydantic_core import PydanticCustomError
 
 from app.policy.visibility import Block
-from app.schemas import MAX_ROW_ID, MeetingPlace, RowId, StrictInput
+from app.schemas import MAX_ROW_ID, RowId, StrictInput
 from app.vocabulary import (
     Destination,
     FeedbackOutcome,
@@ -38,6 +38,16 @@ StartTime = Annotated[
     BeforeValidator(_hh_mm),
     PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
     Field(json_schema_extra={"type": "string", "pattern": _HH_MM.pattern, "format": None}),
+]
+# Where the cell meets: the service checks it (app.meetings.rules.clean_place: one line, at
+# most 200 characters), each refusal with its own problem type; the schema bounds the body.
+MeetingPlace = Annotated[
+    str,
+    Field(
+        max_length=4096,
+        description="Where the cell meets: one line of at most 200 characters (a room, a "
+        "service's address; never a person)",
+    ),
 ]
 # The most cases an agenda holds, and people a cell has: beyond, a body is not a real one.
 AGENDA_MAX = 200

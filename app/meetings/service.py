@@ -130,6 +130,17 @@ def _touch(meeting: Meeting) -> None:
     meeting.updated_at = utcnow()
 
 
+def _changed(
+    session: Session, principal: Principal, meeting: Meeting, action: Action, more: str = ""
+) -> None:
+    """Saves a change to the meeting (its version checked) and records it, naming the meeting
+    (and ``more``: codes and counts, never a value typed)."""
+    _touch(meeting)
+    _save(session, meeting)
+    detail = f"meeting:{meeting.id}" + (f" {more}" if more else "")
+    trail.record(session, principal, action, detail=detail)
+
+
 # --- convening and rescheduling -------------------------------------------------------------
 
 
@@ -150,6 +161,7 @@ def create_meeting(
     with _refusals():
         guards.check_meeting_recordable(data.held_on, today, meeting_record_days)
         rules.check_starts_at(data.starts_at)
+        place = rules.clean_place(data.place)
     _check_within_a_year(data.held_on, today)
     if repository.slot_taken(
         session, cell_id=data.cell_id, held_on=data.held_on, starts_at=data.starts_at
@@ -161,7 +173,7 @@ def create_meeting(
         cell_id=data.cell_id,
         held_on=data.held_on,
         starts_at=data.starts_at,
-        place=data.place,
+        place=place,
         status=MeetingStatus.SCHEDULED.value,
         created_by=principal.user_id,
         created_at=now,
@@ -221,6 +233,7 @@ def reschedule(
             rules.check_rescheduled_on(data.held_on, today)
         if data.starts_at is not None:
             rules.check_starts_at(data.starts_at)
+        place = rules.clean_place(data.place) if data.place is not None else None
     if data.held_on is not None:
         _check_within_a_year(data.held_on, today)
         too_early = rules.examined_too_early({c.reference: c.received_on for c in agenda}, held_on)
@@ -241,18 +254,18 @@ def reschedule(
         other_than=meeting.id,
     ):
         raise _slot_taken(meeting.id)
+    if held_on != meeting.held_on and meeting.attendance_recorded_at is not None:
+        # Recorded on the day it no longer takes place: the meeting has not been held, and
+        # a sheet of that day would still withhold from those it said absent what the
+        # charter shows the members of a case on an agenda (R7, R12). Recorded anew then.
+        meeting.attendance_recorded_at = None
+        for participant in meeting.participants:
+            participant.attended = None
     meeting.held_on = held_on
     meeting.starts_at = starts_at
-    if data.place is not None:
-        meeting.place = data.place
-    _touch(meeting)
-    _save(session, meeting)
-    trail.record(
-        session,
-        principal,
-        Action.RESCHEDULE_MEETING,
-        detail=f"meeting:{meeting.id} " + ",".join(sorted(changes)),
-    )
+    if place is not None:
+        meeting.place = place
+    _changed(session, principal, meeting, Action.RESCHEDULE_MEETING, ",".join(sorted(changes)))
     return meeting
 
 
@@ -285,9 +298,7 @@ def cancel(
         if case.state == CaseState.NOT_RETAINED.value:
             case.presentation_meeting_id = upcoming.id if upcoming else None
     meeting.status = MeetingStatus.CANCELLED.value
-    _touch(meeting)
-    _save(session, meeting)
-    trail.record(session, principal, Action.CANCEL_MEETING, detail=f"meeting:{meeting.id}")
+    _changed(session, principal, meeting, Action.CANCEL_MEETING)
     return meeting
 
 
@@ -302,9 +313,7 @@ def mark_held(
     with _refusals(meeting.id):
         rules.check_may_mark_held(_status(meeting), meeting.held_on, today, undecided)
     meeting.status = MeetingStatus.HELD.value
-    _touch(meeting)
-    _save(session, meeting)
-    trail.record(session, principal, Action.MARK_MEETING_HELD, detail=f"meeting:{meeting.id}")
+    _changed(session, principal, meeting, Action.MARK_MEETING_HELD)
     return meeting
 
 
@@ -341,13 +350,12 @@ def record_attendance(
     for user_id, participant in known.items():
         participant.attended = user_id in present
     meeting.attendance_recorded_at = now
-    _touch(meeting)
-    _save(session, meeting)
-    trail.record(
+    _changed(
         session,
         principal,
+        meeting,
         Action.RECORD_ATTENDANCE,
-        detail=f"meeting:{meeting.id} present:{len(present)} absent:{len(known) - len(present)}",
+        f"present:{len(present)} absent:{len(known) - len(present)}",
     )
     return meeting
 
@@ -453,9 +461,7 @@ def order_agenda(
         )
     for position, case_id in enumerate(case_ids, start=1):
         agenda[case_id].agenda_position = position
-    _touch(meeting)
-    _save(session, meeting)
-    trail.record(session, principal, Action.ORDER_AGENDA, detail=f"meeting:{meeting.id}")
+    _changed(session, principal, meeting, Action.ORDER_AGENDA)
     return meeting
 
 

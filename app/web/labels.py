@@ -742,12 +742,18 @@ PROBLEMS.update(
             "Seuls les membres de la cellule invités à ses réunions peuvent y avoir assisté."
         ),
         "nothing-to-change": "Indiquez la nouvelle date, la nouvelle heure ou le nouveau lieu.",
+        "place-not-one-line": "Le lieu tient sur une ligne, sans caractère de contrôle.",
+        "place-empty": "Indiquez le lieu de la réunion.",
+        "place-too-long": "Le lieu tient en 200 caractères au plus.",
         "confirmation-required": "Cochez la case de confirmation.",
     }
 )
 FIELD_ERRORS.update(
     {
         "time_hh_mm": "Indiquez l'heure au format HH:MM, par exemple 14:30.",
+        "place_not_one_line": "Le lieu tient sur une ligne, sans caractère de contrôle.",
+        "place_empty": "Indiquez le lieu de la réunion.",
+        "place_too_long": "Le lieu tient en 200 caractères au plus.",
         "starts_at_out_of_hours": "Une réunion commence entre 7 h et 21 h.",
         "date_in_past": "Choisissez aujourd'hui ou un jour à venir.",
         "not_a_participant": (

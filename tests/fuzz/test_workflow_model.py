@@ -1254,9 +1254,10 @@ class WorkflowMachine(RuleBasedStateMachine):
         elif user.role not in READ_MEETING_ROLES:
             expect = (403, "role-not-allowed")
         else:
-            expect = self._gate(who, case, {"coordinator"}) or self._legal(
-                _(case), "examine_at_meeting"
-            )
+            expect = self._gate(who, case, {"coordinator"})
+            if expect is None and _(case).meeting == meeting.id:
+                expect = (409, "already-on-agenda")  # issue 17: before the state's verdict
+            expect = expect or self._legal(_(case), "examine_at_meeting")
             if expect is None and meeting.cell_id != _(case).cell_id:
                 expect = (409, "meeting-of-another-cell")
             if expect is None and (today() - meeting.held_on).days > 14:

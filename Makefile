@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= auto
 OIDC_PROVIDER := tests/oidc_provider
 BROWSER_TESTS := tests/browser
 
-.PHONY: run test test-postgres lint install dev lock clean bench bench-crypto bench-policy bench-purge bench-audit bench-indicators bench-search bench-minutes
+.PHONY: run test test-postgres lint install dev lock clean bench bench-crypto bench-policy bench-purge bench-audit bench-indicators bench-search bench-minutes bench-worklist
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,11 @@ bench-indicators: $(VENV)/.installed
 # more cases decrypted than returned; writes bench/results/search.{json,md} (a few minutes).
 bench-search: $(VENV)/.installed
 	$(BIN)/python -m bench.search_bench
+
+# What awaits a coordinator (issue 18): the same time at 1,000 and 100,000 cases (the same open
+# work, the rest closed or purged history); writes bench/results/worklist.{json,md} (minutes).
+bench-worklist: $(VENV)/.installed
+	$(BIN)/python -m bench.worklist_bench
 
 # The minutes of a 40-case meeting as a PDF (issue 17): generated in under a few seconds;
 # writes bench/results/meeting-minutes.{json,md} (under a minute).

@@ -72,6 +72,19 @@ def test_a_coordinator_runs_a_meeting_from_convening_to_minutes(site: Site) -> N
     first, second = references[FIRST[0]], references[SECOND[0]]
     page = site.page_of(COORDINATOR)
 
+    # What awaits the coordinator (issue 18): both cases, a month old, ready for a meeting.
+    page.get_by_role("navigation").get_by_role("link", name="À faire").click()
+    ready = page.get_by_role("region", name=re.compile("qu'une réunion peut désormais examiner"))
+    for reference in (first, second):  # received the same day: in either order
+        expect(ready.get_by_role("link", name=f"Situation {reference}")).to_be_visible()
+    axe.check(page, "/a-faire (coordinator)")
+    # And what awaits the police officer: the cell's cases in research.
+    member = site.page_of(POLICE)
+    member.get_by_role("navigation").get_by_role("link", name="À faire").click()
+    research = member.get_by_role("region", name=re.compile("en recherche dans vos cellules"))
+    expect(research.get_by_role("link")).to_have_count(2)
+    axe.check(member, "/a-faire (member)")
+
     # Convened: today, at a time, in a place.
     page.get_by_role("navigation").get_by_role("link", name="Réunions").click()
     page.get_by_label("Date de la réunion").fill(today().isoformat())
@@ -147,7 +160,6 @@ def test_a_coordinator_runs_a_meeting_from_convening_to_minutes(site: Site) -> N
     assert re.search("[Cc]lôturée", minutes)
 
     # A member who attended: the decided cases are no longer a member's to read (R12).
-    member = site.page_of(POLICE)
     member.goto(page.url.split("?")[0])
     member_minutes = _pdf_text(member, "Relevé de décisions (PDF)")
     assert f"Confidentiel — document nominatif — {POLICE}" in member_minutes

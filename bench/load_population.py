@@ -44,6 +44,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, func, insert, select, text
@@ -435,6 +436,7 @@ class _Case:
             state=CaseState.SUBMITTED.value,
             origin=origin.value,
             received_on=received,
+            received_on_declared=False,
             sex=self.identity.sex,
             age_bracket=age_bracket(self.identity.birth_date, received),
             submitted_by=submitter.user_id,
@@ -783,6 +785,11 @@ def _meetings(world: _World, rows: _Rows, rng: random.Random) -> None:
                     id=meeting_id,
                     cell_id=cell,
                     held_on=held,
+                    # Issue 17: a time, a place and a status (the past ones held).
+                    starts_at=time_of_day(14, 0),
+                    place="Salle du conseil",
+                    status="held" if held < world.today else "scheduled",
+                    version=1,
                     created_by=coordinator.user_id,
                     created_at=created,
                 ),

@@ -53,6 +53,9 @@ def test_a_valid_token_identifies_the_user_from_the_directory(world: World) -> N
         "organisation": "education",
         "cells": [world.cell.id],
         "charter": {"current_version": world.settings.charter_version, "accepted": True},
+        # Issue 18: no professional address recorded for this account, notified at once.
+        "email": None,
+        "notify_mode": "immediate",
     }
 
 

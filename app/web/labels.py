@@ -771,8 +771,8 @@ DONE.update(
     {
         "convoquee": "La réunion est convoquée ; les membres de la cellule y sont invités.",
         "inscrites": "L'ordre du jour est complété.",
-        "retiree": "La situation est retirée de l'ordre du jour : elle pourra être inscrite à "
-        "une autre réunion.",
+        "hors-ordre-du-jour": "La situation est retirée de l'ordre du jour : elle pourra être "
+        "inscrite à une autre réunion.",
         "ordre": "L'ordre de passage est modifié.",
         "decision-enregistree": "La décision de la cellule est enregistrée.",
         "reportee": "La réunion est reportée ou déplacée.",

@@ -407,7 +407,7 @@ def remove_from_agenda(case_id: uuid.UUID, post: CurrentMeetingPost) -> Response
             case_id=case_id,
             today=post.on,
         ),
-        "retiree",
+        "hors-ordre-du-jour",
     )
 
 

@@ -849,19 +849,26 @@ class WorkflowMachine(RuleBasedStateMachine):
         assert shown["held_on"] == meeting.held_on.isoformat(), context
         # Each line shows what a direct read would: the cases the reader sees nothing of now
         # are not listed (R12, R13: no state of a case a direct read refuses).
+        # Issue 17: a case closed (or destroyed) since stays, for the record, as its reference
+        # and state, whoever reads the meeting.
         agenda = {
             str(c.id): c
             for c in self.cases.values()
-            if c.meeting == meeting.id and self._view(principal, c.id).blocks
+            if c.meeting == meeting.id
+            and (self._view(principal, c.id).blocks or c.state in ("closed", "purged"))
         }
         assert sorted(item["case_id"] for item in shown["agenda"]) == sorted(agenda), context
+        line_blocks = [Block.WORKFLOW, Block.IDENTITY, Block.ORIENTATION, Block.FEEDBACK]
         for item in shown["agenda"]:
             case = agenda[item["case_id"]]
             assert item["state"] == case.state, context
-            allowed = Block.IDENTITY in self._view(principal, case.id).blocks
+            view = self._view(principal, case.id).blocks
+            allowed = Block.IDENTITY in view
             assert (item["minor"] is not None) == allowed, "agenda identity" + context
             assert item["minor"] is None or "identity" not in self._forbidden(who, case), context
-            assert item["withheld"] == ([] if allowed else ["identity"]), context
+            # R16: what a line could show and the charter withholds (all of it for a record).
+            withheld = [b.value for b in line_blocks if b not in view]
+            assert item["withheld"] == withheld, context
         # R7, R12, R13: on the meeting's day, the parquet presents them to the cell (not the CST).
         presenting = meeting.held_on == today() and user.role in (
             "coordinator",

@@ -137,7 +137,7 @@ def _member_signs_in_and_accepts_the_charter(site: Site) -> Page:
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Charte"))
     axe.check(page)
     page.goto("/dossiers")
-    expect(page).to_have_url(re.compile(r"/charte$"))
+    expect(page).to_have_url(re.compile(r"/charte\?suite=%2Fdossiers$"))
     page.get_by_label("J'ai lu la charte et je m'engage à la respecter.").check()
     page.get_by_role("button", name="Accepter la charte").click()
     expect(page).to_have_url(re.compile(r"/dossiers$"))
@@ -224,6 +224,10 @@ def _coordinator_enters_a_letter(site: Site) -> tuple[Page, str]:
     """A signalement the coordinator received by letter forty days ago, entered now: the day
     and the channel are theirs to declare, and the case says so."""
     page = site.page_of(COORDINATOR)
+    # Home is what awaits them (issue 18); their cases are one link away.
+    expect(page.get_by_role("heading", name="À faire", level=1)).to_be_visible()
+    axe.check(page, "/a-faire (coordinator, home)")
+    page.get_by_role("navigation").get_by_role("link", name="Mes situations").click()
     expect(page.get_by_role("heading", name="Mes situations", level=1)).to_be_visible()
     page.get_by_role("link", name="Nouvelle situation").click()
     page.get_by_label("Cellule").select_option(label="CENOMED 18e")

@@ -104,6 +104,15 @@ def _confirm(page: Page, button: str, *, what: str) -> None:
     page.get_by_role("button", name=button).click()
 
 
+def _from_my_worklist(page: Page, case_id: str, kind: str) -> None:
+    """From what awaits me (my home, issue 18): the case under ``kind``'s heading, opened."""
+    page.get_by_role("navigation").get_by_role("link", name=re.compile("^À faire")).click()
+    group = page.get_by_role("region", name=re.compile(kind))
+    axe.check(page, "/a-faire")
+    group.locator(f'a[href="/dossiers/{case_id}"]').click()
+    expect(page).to_have_url(re.compile(f"/dossiers/{case_id}$"))
+
+
 def _open_case(page: Page, case_id: str) -> None:
     """From my cases, the case's link (its number, never a name, in the address)."""
     page.goto("/dossiers")
@@ -268,7 +277,7 @@ def _coordinator_refers(page: Page, case_id: str) -> None:
 def _parquet_retains(site: Site, case_id: str) -> None:
     page = site.page_of(PARQUET)
     axe.check(page)
-    _open_case(page, case_id)
+    _from_my_worklist(page, case_id, "transmises au parquet, en attente de décision")
     axe.check(page, "/dossiers/{id} (parquet)")
     page.get_by_role("button", name="Retenir la situation…").click()
     _confirm(page, "Confirmer : retenir la situation", what="recherches préalables")
@@ -358,7 +367,7 @@ def _cell_orients_and_transmits(page: Page) -> None:
 
 def _cst_records_feedback(site: Site, case_id: str) -> None:
     page = site.page_of(CST)
-    _open_case(page, case_id)
+    _from_my_worklist(page, case_id, "retour attendu")
     expect(page.get_by_role("region", name="Coordonnées")).to_contain_text("rue Imaginaire")
     expect(page.get_by_role("region", name="Motifs et faits signalés")).to_contain_text(
         "Masqué par la charte"

@@ -26,7 +26,7 @@ from app.db import DbSession, utcnow
 from app.directory.service import load_principal
 from app.errors import Forbidden
 from app.principal import Principal
-from app.web import sessions
+from app.web import sessions, work_count
 from app.web.models import WebSession
 
 COOKIE = "cenomed_session"
@@ -98,6 +98,11 @@ def current_visit(request: Request, session: DbSession) -> Visit:
             return Visit(None, None)
         request.state.audit_actor = Actor.of(principal)
         request.state.web_principal = principal
+        # The navigation's count of what awaits: a page shows it; a form's post changes it.
+        if request.method == "GET":
+            request.state.work_count = work_count.count(session, settings, principal)
+        else:
+            work_count.forget(settings, principal)
     # Plain values for the page (an error page renders after the request's rollback).
     request.state.csrf_token = found.row.csrf_token
     return Visit(found.row, principal)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.web import labels
 from app.web.rendering import page
-from app.web.returns import CHARTER, HOME, SIGN_IN, safe_return
+from app.web.returns import CHARTER, LANDING, SIGN_IN, safe_return
 
 ARCHIVE_ACCESS_REQUIRED = "archive-access-required"
 
@@ -40,13 +40,13 @@ def error_page(request: Request, status: int, slug: str, headers: Any = None) ->
 
 def _come_back(request: Request, page_path: str) -> RedirectResponse:
     """To ``page_path``, then back to this page (a GET's path and query; a form's post is not
-    replayed, so it comes back to the home page)."""
-    target = HOME
+    replayed, so it comes back to the landing page)."""
+    target = LANDING
     if request.method == "GET":
         target = safe_return(
             request.url.path + ("?" + request.url.query if request.url.query else "")
         )
-    query = "" if target == HOME else "?" + urlencode({"suite": target})
+    query = "" if target == LANDING else "?" + urlencode({"suite": target})
     return RedirectResponse(page_path + query, status_code=303)
 
 

@@ -63,7 +63,7 @@ from app.web import sessions
 from app.web.deps import CurrentVisit, cookie_name, set_session_cookie, timeouts
 from app.web.pages import _sign_in_page
 from app.web.rendering import page
-from app.web.returns import HOME, SIGN_IN, safe_return
+from app.web.returns import LANDING, SIGN_IN, safe_return
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -265,7 +265,7 @@ def start(
     if not _configured(settings):
         return RedirectResponse(SIGN_IN, status_code=303)
     if visit.principal is not None:
-        return RedirectResponse(HOME, status_code=303)
+        return RedirectResponse(LANDING, status_code=303)
     try:
         endpoint = _provider(request, settings).endpoint("authorization_endpoint")
     except SignInFailed as failure:

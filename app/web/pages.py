@@ -62,7 +62,7 @@ from app.web.forms import (
 )
 from app.web.labels import choices
 from app.web.rendering import page
-from app.web.returns import CHARTER, HOME, SIGN_IN, safe_return
+from app.web.returns import CHARTER, HOME, LANDING, SIGN_IN, safe_return
 from app.workflow.states import CaseState
 
 router = APIRouter(include_in_schema=False)
@@ -76,7 +76,7 @@ def _see_other(url: str) -> RedirectResponse:
 
 @router.get("/")
 def home(visit: CurrentVisit) -> RedirectResponse:
-    return _see_other(HOME if visit.principal is not None else SIGN_IN)
+    return _see_other(LANDING if visit.principal is not None else SIGN_IN)
 
 
 # --- signing in and out -------------------------------------------------------------------
@@ -112,7 +112,7 @@ def sign_in_page(
     request: Request, visit: CurrentVisit, session: DbSession, settings: CurrentSettings
 ) -> Any:
     if visit.principal is not None:
-        return _see_other(HOME)
+        return _see_other(LANDING)
     opened = None
     if visit.row is None:
         # An anonymous session, so that the sign-in form has its anti-forgery token too.

@@ -73,6 +73,7 @@ def page(
         "request": request,
         "nav": navigation(principal),
         "csrf_token": getattr(request.state, "csrf_token", ""),
+        "work_count": getattr(request.state, "work_count", 0),
         "principal": None,
         "active": "",
         **(context or {}),

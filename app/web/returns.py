@@ -4,7 +4,7 @@ A return address comes from the visitor (a ``suite`` query parameter, a hidden f
 so it is an open-redirect vector: browsers drop tabs and line breaks from URLs and read a
 backslash as a slash, so ``/<TAB>/host`` or ``/\\host`` leave the site although they start
 with one slash. Every return address goes through :func:`safe_return`, which keeps only a
-path (and query) of this service and falls back to the home page otherwise.
+path (and query) of this service and falls back to the landing page (what awaits me) otherwise.
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
+# The list of my cases (and the prefix of a case's page).
 HOME = "/dossiers"
+# Where a signed-in visitor lands: what awaits them (issue 18), every role's home.
+LANDING = "/a-faire"
 SIGN_IN = "/connexion"
 CHARTER = "/charte"
 MAX_RETURN_LENGTH = 2000
 
 
 def safe_return(target: object) -> str:
-    """``target`` as a same-origin path with its query, or the home page.
+    """``target`` as a same-origin path with its query, or the landing page.
 
     Refused: anything but a non-empty string of reasonable length; any control, format
     (bidi, zero-width) or separator character, any whitespace, any backslash (a browser
@@ -27,15 +30,15 @@ def safe_return(target: object) -> str:
     exactly one slash; the sign-in pages themselves (a loop).
     """
     if not isinstance(target, str) or not target or len(target) > MAX_RETURN_LENGTH:
-        return HOME
+        return LANDING
     if any(_unsafe(character) for character in target):
-        return HOME
+        return LANDING
     parts = urlsplit(target)
     path = parts.path
     if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith("//"):
-        return HOME
+        return LANDING
     if path == SIGN_IN or path.startswith(SIGN_IN + "/"):
-        return HOME
+        return LANDING
     return urlunsplit(("", "", path, parts.query, ""))
 
 

@@ -94,12 +94,28 @@ class _Collector:
             listed += 1
 
 
-def worklist(
-    session: Session, *, principal: Principal, today: date, now: datetime, feedback_days: int
-) -> Worklist:
-    """``GET /me/worklist``: what awaits the caller, by kind in the order of the procedure."""
-    if not principal.charter_accepted:
-        raise decisions.charter_refusal()
+# The kinds that ask something of their reader (the navigation counts them); the others
+# inform (where one's signalements stand, the research under way, the meetings to come).
+TO_DO = frozenset(
+    {
+        WorkKind.REFER_TO_PARQUET,
+        WorkKind.READY_FOR_MEETING,
+        WorkKind.INFORM_FAMILY,
+        WorkKind.TRANSMIT,
+        WorkKind.FEEDBACK_OVERDUE,
+        WorkKind.ANSWER_TRANSFER,
+        WorkKind.ARCHIVE_ACCESS_EXPIRING,
+        WorkKind.MEETING_TO_CLOSE,
+        WorkKind.DECIDE_REFERRAL,
+        WorkKind.COMPLETE_SIGNALEMENT,
+        WorkKind.AWAITING_FEEDBACK,
+    }
+)
+
+
+def _collect(
+    session: Session, principal: Principal, today: date, now: datetime, feedback_days: int
+) -> _Collector:
     found = _Collector(principal, today, [], [], {})
     cells = sorted(principal.cell_ids)
     if cells:
@@ -111,6 +127,16 @@ def worklist(
             _member(session, found, cells)
         elif principal.role is Role.CST:
             _cst(session, found, cells, feedback_days)
+    return found
+
+
+def worklist(
+    session: Session, *, principal: Principal, today: date, now: datetime, feedback_days: int
+) -> Worklist:
+    """``GET /me/worklist``: what awaits the caller, by kind in the order of the procedure."""
+    if not principal.charter_accepted:
+        raise decisions.charter_refusal()
+    found = _collect(session, principal, today, now, feedback_days)
     trail.record_reads(
         session,
         principal,
@@ -121,6 +147,17 @@ def worklist(
     for item in found.items:
         counts[item.kind] = counts.get(item.kind, 0) + 1
     return Worklist(items=found.items, counts=counts, truncated=found.truncated)
+
+
+def to_do_count(
+    session: Session, *, principal: Principal, today: date, now: datetime, feedback_days: int
+) -> int:
+    """How many items ask something of the caller (the navigation's count): a number, which
+    shows no case, so no read to record."""
+    if not principal.charter_accepted or not principal.cell_ids:
+        return 0
+    found = _collect(session, principal, today, now, feedback_days)
+    return sum(item.kind in TO_DO for item in found.items)
 
 
 def _day(instant: datetime) -> date:

@@ -104,6 +104,15 @@ def _confirm(page: Page, button: str, *, what: str) -> None:
     page.get_by_role("button", name=button).click()
 
 
+def _from_my_worklist(page: Page, case_id: str, kind: str) -> None:
+    """From what awaits me (my home, issue 18): the case under ``kind``'s heading, opened."""
+    page.get_by_role("navigation").get_by_role("link", name=re.compile("^À faire")).click()
+    group = page.get_by_role("region", name=re.compile(kind))
+    axe.check(page, "/a-faire")
+    group.locator(f'a[href="/dossiers/{case_id}"]').click()
+    expect(page).to_have_url(re.compile(f"/dossiers/{case_id}$"))
+
+
 def _open_case(page: Page, case_id: str) -> None:
     """From my cases, the case's link (its number, never a name, in the address)."""
     page.goto("/dossiers")
@@ -137,7 +146,7 @@ def _member_signs_in_and_accepts_the_charter(site: Site) -> Page:
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Charte"))
     axe.check(page)
     page.goto("/dossiers")
-    expect(page).to_have_url(re.compile(r"/charte$"))
+    expect(page).to_have_url(re.compile(r"/charte\?suite=%2Fdossiers$"))
     page.get_by_label("J'ai lu la charte et je m'engage à la respecter.").check()
     page.get_by_role("button", name="Accepter la charte").click()
     expect(page).to_have_url(re.compile(r"/dossiers$"))
@@ -224,6 +233,10 @@ def _coordinator_enters_a_letter(site: Site) -> tuple[Page, str]:
     """A signalement the coordinator received by letter forty days ago, entered now: the day
     and the channel are theirs to declare, and the case says so."""
     page = site.page_of(COORDINATOR)
+    # Home is what awaits them (issue 18); their cases are one link away.
+    expect(page.get_by_role("heading", name="À faire", level=1)).to_be_visible()
+    axe.check(page, "/a-faire (coordinator, home)")
+    page.get_by_role("navigation").get_by_role("link", name="Mes situations").click()
     expect(page.get_by_role("heading", name="Mes situations", level=1)).to_be_visible()
     page.get_by_role("link", name="Nouvelle situation").click()
     page.get_by_label("Cellule").select_option(label="CENOMED 18e")
@@ -264,7 +277,7 @@ def _coordinator_refers(page: Page, case_id: str) -> None:
 def _parquet_retains(site: Site, case_id: str) -> None:
     page = site.page_of(PARQUET)
     axe.check(page)
-    _open_case(page, case_id)
+    _from_my_worklist(page, case_id, "transmises au parquet, en attente de décision")
     axe.check(page, "/dossiers/{id} (parquet)")
     page.get_by_role("button", name="Retenir la situation…").click()
     _confirm(page, "Confirmer : retenir la situation", what="recherches préalables")
@@ -354,7 +367,7 @@ def _cell_orients_and_transmits(page: Page) -> None:
 
 def _cst_records_feedback(site: Site, case_id: str) -> None:
     page = site.page_of(CST)
-    _open_case(page, case_id)
+    _from_my_worklist(page, case_id, "retour attendu")
     expect(page.get_by_role("region", name="Coordonnées")).to_contain_text("rue Imaginaire")
     expect(page.get_by_role("region", name="Motifs et faits signalés")).to_contain_text(
         "Masqué par la charte"

@@ -220,8 +220,8 @@ def test_signing_in_through_the_provider_lands_on_my_cases_as_the_directory_user
     assert response.status_code == 200, response.text
     assert "<script" not in response.text
     [target] = _REFRESH.findall(response.text)
-    assert target == "/dossiers"
-    assert 'href="/dossiers"' in response.text
+    assert target == "/a-faire"
+    assert 'href="/a-faire"' in response.text
     cookies = _set_cookies(response)
     assert "SameSite=strict" in cookies["cenomed_session"]
     assert "HttpOnly" in cookies["cenomed_session"]
@@ -251,13 +251,13 @@ def test_signing_in_through_the_provider_lands_on_my_cases_as_the_directory_user
     [
         ("/charte", "/charte"),
         ("/reunions?x=1", "/reunions?x=1"),
-        ("//elsewhere.example/x", "/dossiers"),
-        ("https://x.example", "/dossiers"),
+        ("//elsewhere.example/x", "/a-faire"),
+        ("https://x.example", "/a-faire"),
         # Browsers drop tabs and line breaks and read a backslash as a slash: each of these
         # went to another origin from the meta refresh.
-        ("/\t/elsewhere.example", "/dossiers"),
-        ("/\n/elsewhere.example", "/dossiers"),
-        ("/\\elsewhere.example", "/dossiers"),
+        ("/\t/elsewhere.example", "/a-faire"),
+        ("/\n/elsewhere.example", "/a-faire"),
+        ("/\\elsewhere.example", "/a-faire"),
     ],
 )
 def test_the_next_page_is_kept_and_is_always_a_path_of_this_site(
@@ -277,7 +277,7 @@ def test_a_return_address_altered_in_the_stored_attempt_stays_on_this_site(
     visitor.change_attempt(oidc_world, next_page="/\t/elsewhere.example")
     response = visitor.come_back(url)
     assert response.status_code == 200, response.text
-    assert _REFRESH.findall(response.text) == ["/dossiers"]
+    assert _REFRESH.findall(response.text) == ["/a-faire"]
 
 
 def test_a_tampered_state_is_refused_and_the_attempt_is_used_up(

@@ -43,7 +43,7 @@ def test_a_signed_in_session_replaces_the_anonymous_one(world: World) -> None:
     before = head(world)
     response = browser.post("/connexion", {"username": "police", "password": PASSWORD})
     assert response.status_code == 303
-    assert response.headers["location"] == "/dossiers"
+    assert response.headers["location"] == "/a-faire"
     signed = browser.client.cookies.get("cenomed_session")
     assert signed
     assert signed != anonymous
@@ -87,11 +87,15 @@ def test_the_charter_gates_every_page_until_it_is_accepted(world: World) -> None
     world.add_user("newcomer", world_role("member"), world_org("police"), accept_charter=False)
     browser = signed_in(world, "newcomer")
     response = browser.get("/dossiers")
-    assert (response.status_code, response.headers["location"]) == (303, "/charte")
+    # To the charter, then back to the page asked for.
+    assert (response.status_code, response.headers["location"]) == (
+        303,
+        "/charte?suite=%2Fdossiers",
+    )
     page = browser.get("/charte")
     assert "Accepter la charte" in page.text
     response = browser.post("/charte", {"version": world.settings.charter_version, "lu": "on"})
-    assert (response.status_code, response.headers["location"]) == (303, "/dossiers")
+    assert (response.status_code, response.headers["location"]) == (303, "/a-faire")
     assert browser.get("/dossiers").status_code == 200
 
 
@@ -102,7 +106,10 @@ def test_an_idle_session_ends(world: World) -> None:
     with world.db() as session:
         session.execute(update(WebSession).values(last_seen_at=utcnow() - idle))
     response = browser.get("/dossiers")
-    assert (response.status_code, response.headers["location"]) == (303, "/connexion")
+    assert (response.status_code, response.headers["location"]) == (
+        303,
+        "/connexion?suite=%2Fdossiers",
+    )
     # The next sign-in, anyone's, deletes the expired row.
     Browser.open(world).sign_in("police")
     assert _sessions(world) == 1
@@ -159,7 +166,7 @@ def test_after_signing_in_the_browser_returns_to_the_page_it_asked_for(world: Wo
         "/connexion",
         {"username": "police", "password": PASSWORD, "next": "//evil.example/"},
     )
-    assert response.headers["location"] == "/dossiers"
+    assert response.headers["location"] == "/a-faire"
 
 
 def world_role(value: str):  # type: ignore[no-untyped-def]

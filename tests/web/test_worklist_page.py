@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from app.clock import today
 from tests.audit.log import events, head
@@ -41,3 +42,39 @@ def test_with_nothing_waiting_the_page_says_so(world: World) -> None:
     assert page.status_code == 200
     assert "Rien ne vous attend pour l'instant." in page.text
     assert 'href="/a-faire" aria-current="page"' in page.text
+
+
+def _badge(page: Any) -> str | None:
+    found = re.search(
+        r'href="/a-faire"[^>]*>À faire(?: <span class="badge count-badge">(\d+))?', page.text
+    )
+    assert found is not None, "no link to the worklist in the navigation"
+    return found.group(1)
+
+
+def test_the_navigation_counts_what_asks_something_and_follows_the_work_done(
+    world: World,
+) -> None:
+    case_id = submit(world, received_days_ago=2)
+    to_research(world, received_days_ago=40)  # ready for a meeting: a second thing to do
+    coordinator = signed_in(world, "coordinator")
+    assert _badge(coordinator.get("/dossiers")) == "2"
+    parquet = signed_in(world, "parquet")
+    assert _badge(parquet.get("/reunions")) is None  # nothing awaits the parquet yet
+    # The coordinator refers the case from its page: their count goes down at once (a post
+    # forgets it); the parquet's, computed a moment ago, is kept a minute.
+    coordinator.get(f"/dossiers/{case_id}")
+    response = coordinator.post(f"/dossiers/{case_id}/transmission-parquet")
+    assert response.status_code == 303, response.text
+    assert _badge(coordinator.get("/dossiers")) == "1"
+    assert _badge(signed_in(world, "parquet").get("/reunions")) is None  # kept a minute
+    # A member's own signalement and the research inform; nothing asks the member to act.
+    assert _badge(signed_in(world, "police").get("/dossiers")) is None
+
+
+def test_every_signed_in_visitor_lands_on_what_awaits_them(world: World) -> None:
+    for username in ("coordinator", "auditor"):
+        browser = signed_in(world, username)
+        response = browser.get("/")
+        assert (response.status_code, response.headers["location"]) == (303, "/a-faire")
+        assert browser.get("/a-faire").status_code == 200

@@ -100,9 +100,11 @@ def current_visit(request: Request, session: DbSession) -> Visit:
         request.state.web_principal = principal
         # The navigation's count of what awaits: a page shows it; a form's post changes it.
         if request.method == "GET":
-            request.state.work_count = work_count.count(session, settings, principal)
+            request.state.work_count = work_count.count(
+                session, settings, principal, visit=found.row.token_hash
+            )
         else:
-            work_count.forget(settings, principal)
+            work_count.forget(visit=found.row.token_hash)
     # Plain values for the page (an error page renders after the request's rollback).
     request.state.csrf_token = found.row.csrf_token
     return Visit(found.row, principal)

@@ -1,8 +1,9 @@
 """The navigation's count of what awaits the visitor (issue 18), on every page.
 
-Computing the worklist costs a few dozen statements, so the count is kept a minute per
-account and database in this worker, and forgotten as soon as the account posts a form (the
-work it just did changes it). It is a number and shows no case: no read to record.
+Computing the worklist costs a few dozen statements, so the count is kept a minute per web
+session in this worker (keyed by the session's token hash, which no other session shares), and
+forgotten as soon as the session posts a form (the work it just did changes it). It is a
+number and shows no case: no read to record.
 """
 
 from __future__ import annotations
@@ -18,16 +19,13 @@ from app.principal import Principal
 from app.worklist import service
 
 KEPT_SECONDS = 60
-_counts: TTLCache[tuple[str, int], int] = TTLCache(maxsize=10_000, ttl=KEPT_SECONDS)
+_counts: TTLCache[str, int] = TTLCache(maxsize=10_000, ttl=KEPT_SECONDS)
 _lock = threading.Lock()
 
 
-def _key(settings: Settings, principal: Principal) -> tuple[str, int]:
-    return (str(settings.database_url), principal.user_id)
-
-
-def count(session: Session, settings: Settings, principal: Principal) -> int:
-    key = _key(settings, principal)
+def count(session: Session, settings: Settings, principal: Principal, *, visit: str) -> int:
+    """The count for this web session (``visit``: its token hash)."""
+    key = visit
     with _lock:
         kept = _counts.get(key)
     if kept is not None:
@@ -44,6 +42,6 @@ def count(session: Session, settings: Settings, principal: Principal) -> int:
     return found
 
 
-def forget(settings: Settings, principal: Principal) -> None:
+def forget(*, visit: str) -> None:
     with _lock:
-        _counts.pop(_key(settings, principal), None)
+        _counts.pop(visit, None)

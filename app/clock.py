@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -26,3 +26,15 @@ def now() -> datetime:
 
 
 Now = Annotated[datetime, Depends(now)]
+
+
+def start_of_day(day: date) -> datetime:
+    """The instant a Paris calendar day begins (a day's bound for instants stored in UTC)."""
+    return datetime.combine(day, time(0, 0), tzinfo=PARIS)
+
+
+def overdue_before(on: date, days: int) -> datetime:
+    """A deadline ``days`` after something done: it is past on ``on`` for what was done
+    before this instant (more than ``days`` whole Paris days ago). The worklist and the
+    feedback reminders count a service's feedback overdue by this one rule."""
+    return start_of_day(on - timedelta(days=days))

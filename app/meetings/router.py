@@ -264,7 +264,7 @@ def pdf_response(document: documents.Printed) -> Response:
     )
 
 
-def _print(call: MeetingCall, meeting_id: uuid.UUID, document: documents.Document) -> Response:
+def _download(call: MeetingCall, meeting_id: uuid.UUID, document: documents.Document) -> Response:
     return pdf_response(
         documents.printed(
             call.session,
@@ -286,7 +286,7 @@ def _print(call: MeetingCall, meeting_id: uuid.UUID, document: documents.Documen
     "charter shows it to the caller, an audited read of each",
 )
 def print_agenda(meeting_id: uuid.UUID, call: Call) -> Response:
-    return _print(call, meeting_id, documents.Document.AGENDA)
+    return _download(call, meeting_id, documents.Document.AGENDA)
 
 
 @router.get(
@@ -297,4 +297,4 @@ def print_agenda(meeting_id: uuid.UUID, call: Call) -> Response:
     "decision and orientations as the charter shows them to the caller, an audited read of each",
 )
 def print_minutes(meeting_id: uuid.UUID, call: Call) -> Response:
-    return _print(call, meeting_id, documents.Document.MINUTES)
+    return _download(call, meeting_id, documents.Document.MINUTES)

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ from app.audit.trail import Action, Read
 from app.cases import personal
 from app.cases import service as case_service
 from app.cases.models import Case, Orientation
-from app.clock import PARIS
+from app.clock import PARIS, start_of_day
 from app.crypto.vault import Vault
 from app.db import utcnow
 from app.directory import repository as directory
@@ -745,8 +745,8 @@ def _feedback_lines(
     orientations, cases = repository.feedback_expected(
         session,
         cell_id=meeting.cell_id,
-        until=_paris_midnight(meeting.held_on + timedelta(days=1)),
-        received_since=_paris_midnight(previous + timedelta(days=1)) if previous else None,
+        until=start_of_day(meeting.held_on + timedelta(days=1)),
+        received_since=start_of_day(previous + timedelta(days=1)) if previous else None,
     )
     lines: list[FeedbackItem] = []
     for orientation in orientations:
@@ -782,10 +782,6 @@ def _feedback_lines(
             )
         )
     return lines
-
-
-def _paris_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=PARIS)
 
 
 def _person(vault: Vault, case: Case) -> PersonShown | None:

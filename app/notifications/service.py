@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.clock import now
+from app.clock import PARIS, now, overdue_before
 from app.meetings.models import Meeting
 from app.notifications import repository
 from app.notifications.models import Notification
@@ -124,7 +124,9 @@ def feedback_overdue(session: Session, *, at: datetime, due_days: int) -> int:
     """The sender's round: each transmission still without feedback ``due_days`` after it
     was made is told to its cell's coordinators, once (the notification names the
     orientation). With no coordinator to write to, it is told when one has an address."""
-    overdue = repository.overdue_transmissions(session, before=at - timedelta(days=due_days))
+    overdue = repository.overdue_transmissions(
+        session, before=overdue_before(at.astimezone(PARIS).date(), due_days)
+    )
     for orientation_id, cell_id in overdue:
         accounts = repository.cell_accounts(session, cell_id=cell_id, role=Role.COORDINATOR.value)
         _add(

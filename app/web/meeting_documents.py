@@ -30,7 +30,7 @@ router = APIRouter(include_in_schema=False)
 MEETINGS = "/reunions"
 
 
-def _print(
+def _download(
     meeting_id: uuid.UUID,
     principal: Principal,
     session: Session,
@@ -61,7 +61,7 @@ def agenda_document(
     vault: CurrentVault,
     on: Today,
 ) -> Response:
-    return _print(meeting_id, principal, session, vault, on, documents.Document.AGENDA)
+    return _download(meeting_id, principal, session, vault, on, documents.Document.AGENDA)
 
 
 @router.get(
@@ -75,4 +75,4 @@ def minutes_document(
     vault: CurrentVault,
     on: Today,
 ) -> Response:
-    return _print(meeting_id, principal, session, vault, on, documents.Document.MINUTES)
+    return _download(meeting_id, principal, session, vault, on, documents.Document.MINUTES)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,7 @@ from app.audit import trail
 from app.audit.trail import Action, Read
 from app.cases import service as case_service
 from app.cases.models import Case, Orientation
-from app.clock import PARIS
+from app.clock import PARIS, overdue_before
 from app.meetings.models import Meeting
 from app.policy import decisions
 from app.policy.visibility import Block, case_view
@@ -215,10 +215,7 @@ def _coordinator(
             session,
             cell_ids=cells,
             transmitted=True,
-            # More than ``feedback_days`` days ago: transmitted before that day began.
-            transmitted_before=datetime.combine(
-                today - timedelta(days=feedback_days), time(0, 0), tzinfo=PARIS
-            ),
+            transmitted_before=overdue_before(today, feedback_days),
             limit=batch,
         ),
         lambda o: _transmitted_on(o) + timedelta(days=feedback_days),

@@ -165,7 +165,8 @@ def test_a_feedback_overdue_is_told_to_the_coordinator_once(mail: Mail) -> None:
     before = len(mail.server.to(ADDRESSES["coordinator"]))
     due = timedelta(days=world.settings.feedback_due_days)
     assert mail.run(mail.later(0) + due - timedelta(hours=1)).messages_made == 0  # not yet
-    late = mail.later(0) + due + timedelta(hours=1)
+    # Overdue the day after the due day (the worklist's rule: more than N whole days).
+    late = mail.later(0) + due + timedelta(days=1)
     mail.run(late)
     mail.run(late + timedelta(seconds=BATCH + 1))
     mail.run(late + timedelta(days=30))  # once: never told again

@@ -1204,7 +1204,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         elif offset < -14:
             expect = (422, "meeting-recorded-too-late")  # CENOMED_MEETING_RECORD_DAYS
         elif offset > 366:
-            expect = (422, "invalid-input")
+            expect = (422, "meeting-too-far")  # issue 17: a refusal of its own type
         else:
             expect = CREATED
         body = meeting_body(cell_id, held_on)

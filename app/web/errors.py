@@ -25,7 +25,7 @@ def error_page(request: Request, status: int, slug: str, headers: Any = None) ->
         {
             "title": title,
             "message": message,
-            "back": "/dossiers",
+            "back": LANDING,
             "archive_case_id": case_id,
             "sent": None,
             "principal": getattr(request.state, "web_principal", None),

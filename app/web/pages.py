@@ -62,7 +62,7 @@ from app.web.forms import (
 )
 from app.web.labels import choices
 from app.web.rendering import page
-from app.web.returns import CHARTER, HOME, LANDING, SIGN_IN, safe_return
+from app.web.returns import CHARTER, HOME, LANDING, SIGN_IN, home_of, safe_return
 from app.workflow.states import CaseState
 
 router = APIRouter(include_in_schema=False)
@@ -76,7 +76,9 @@ def _see_other(url: str) -> RedirectResponse:
 
 @router.get("/")
 def home(visit: CurrentVisit) -> RedirectResponse:
-    return _see_other(LANDING if visit.principal is not None else SIGN_IN)
+    if visit.principal is None:
+        return _see_other(SIGN_IN)
+    return _see_other(home_of(visit.principal.role))
 
 
 # --- signing in and out -------------------------------------------------------------------

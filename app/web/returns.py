@@ -4,7 +4,8 @@ A return address comes from the visitor (a ``suite`` query parameter, a hidden f
 so it is an open-redirect vector: browsers drop tabs and line breaks from URLs and read a
 backslash as a slash, so ``/<TAB>/host`` or ``/\\host`` leave the site although they start
 with one slash. Every return address goes through :func:`safe_return`, which keeps only a
-path (and query) of this service and falls back to the landing page (what awaits me) otherwise.
+path (and query) of this service and falls back to the landing page otherwise: ``/``, which
+sends each role to its own home (:func:`home_of`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,29 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
+from app.vocabulary import Role
+
 # The list of my cases (and the prefix of a case's page).
 HOME = "/dossiers"
-# Where a signed-in visitor lands: what awaits them (issue 18), every role's home.
-LANDING = "/a-faire"
+# Where a signed-in visitor lands: ``/``, which leads to their role's home (issue 19).
+LANDING = "/"
+# What awaits a cell's members (issue 18): their home.
+WORKLIST = "/a-faire"
+AUDIT_JOURNAL = "/audit"
+INDICATORS = "/indicateurs"
+ADMIN = "/admin"
 SIGN_IN = "/connexion"
 CHARTER = "/charte"
 MAX_RETURN_LENGTH = 2000
+
+
+def home_of(role: Role) -> str:
+    """Each role's first screen: the Paris-wide roles have no cell and so no worklist; the
+    auditor's home is the journal, the steering committee's the indicators, the
+    administrator's the accounts."""
+    return {Role.AUDITOR: AUDIT_JOURNAL, Role.STEERING: INDICATORS, Role.ADMIN: ADMIN}.get(
+        role, WORKLIST
+    )
 
 
 def safe_return(target: object) -> str:

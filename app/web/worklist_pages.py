@@ -14,11 +14,11 @@ from app.config import CurrentSettings
 from app.db import DbSession
 from app.web.deps import WebPrincipal
 from app.web.rendering import page
+from app.web.returns import WORKLIST
 from app.worklist import service
 from app.worklist.schemas import WorkKind
 
 router = APIRouter(include_in_schema=False)
-WORKLIST = "/a-faire"
 
 
 @router.get(WORKLIST, dependencies=[audited_as(Action.READ_WORKLIST)])

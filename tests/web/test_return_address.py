@@ -42,7 +42,7 @@ _NEXT = re.compile(r'name="next" value="([^"]*)"')
 
 @pytest.mark.parametrize("target", HOSTILE)
 def test_a_hostile_return_address_falls_back_to_the_home_page(target: str) -> None:
-    assert safe_return(target) == "/a-faire"
+    assert safe_return(target) == "/"
 
 
 @pytest.mark.parametrize(
@@ -63,12 +63,12 @@ def test_the_local_sign_in_never_sends_the_browser_elsewhere(world: World, targe
     set_password(world, "police")
     browser = Browser.open(world)
     page = browser.get("/connexion", params={"suite": target})
-    assert _NEXT.findall(page.text) == ["/a-faire"]
+    assert _NEXT.findall(page.text) == ["/"]
     # A forged form field is reduced the same way.
     response = browser.post(
         "/connexion", {"username": "police", "password": PASSWORD, "next": target}
     )
-    assert (response.status_code, response.headers["location"]) == (303, "/a-faire")
+    assert (response.status_code, response.headers["location"]) == (303, "/")
 
 
 def test_the_local_sign_in_comes_back_to_the_page_asked_for(world: World) -> None:
@@ -110,8 +110,8 @@ def test_the_charter_gate_comes_back_to_the_page_asked_for(world: World) -> None
 def test_the_charter_gate_never_sends_the_browser_elsewhere(world: World, target: str) -> None:
     browser = _newcomer(world)
     page = browser.get("/charte", params={"suite": target})
-    assert _NEXT.findall(page.text) == ["/a-faire"]
+    assert _NEXT.findall(page.text) == ["/"]
     response = browser.post(
         "/charte", {"version": world.settings.charter_version, "lu": "on", "next": target}
     )
-    assert (response.status_code, response.headers["location"]) == (303, "/a-faire")
+    assert (response.status_code, response.headers["location"]) == (303, "/")

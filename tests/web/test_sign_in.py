@@ -43,7 +43,7 @@ def test_a_signed_in_session_replaces_the_anonymous_one(world: World) -> None:
     before = head(world)
     response = browser.post("/connexion", {"username": "police", "password": PASSWORD})
     assert response.status_code == 303
-    assert response.headers["location"] == "/a-faire"
+    assert response.headers["location"] == "/"
     signed = browser.client.cookies.get("cenomed_session")
     assert signed
     assert signed != anonymous
@@ -95,7 +95,7 @@ def test_the_charter_gates_every_page_until_it_is_accepted(world: World) -> None
     page = browser.get("/charte")
     assert "Accepter la charte" in page.text
     response = browser.post("/charte", {"version": world.settings.charter_version, "lu": "on"})
-    assert (response.status_code, response.headers["location"]) == (303, "/a-faire")
+    assert (response.status_code, response.headers["location"]) == (303, "/")
     assert browser.get("/dossiers").status_code == 200
 
 
@@ -166,7 +166,7 @@ def test_after_signing_in_the_browser_returns_to_the_page_it_asked_for(world: Wo
         "/connexion",
         {"username": "police", "password": PASSWORD, "next": "//evil.example/"},
     )
-    assert response.headers["location"] == "/a-faire"
+    assert response.headers["location"] == "/"
 
 
 def world_role(value: str):  # type: ignore[no-untyped-def]

@@ -7,7 +7,10 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from app.clock import today
+from app.vocabulary import Role
 from tests.audit.log import events, head
 from tests.conftest import World
 from tests.scenario import meeting, ok, submit, to_research
@@ -73,9 +76,23 @@ def test_the_navigation_counts_what_asks_something_and_follows_the_work_done(
     assert _badge(signed_in(world, "police").get("/dossiers")) is None
 
 
-def test_every_signed_in_visitor_lands_on_what_awaits_them(world: World) -> None:
-    for username in ("coordinator", "auditor"):
-        browser = signed_in(world, username)
-        response = browser.get("/")
-        assert (response.status_code, response.headers["location"]) == (303, "/a-faire")
-        assert browser.get("/a-faire").status_code == 200
+@pytest.mark.parametrize(
+    ("username", "home"),
+    [
+        ("coordinator", "/a-faire"),
+        ("parquet", "/a-faire"),
+        ("police", "/a-faire"),
+        ("cst", "/a-faire"),
+        ("auditor", "/audit"),
+        ("steering", "/indicateurs"),
+    ],
+)
+def test_every_signed_in_visitor_lands_on_their_role_s_home(
+    world: World, username: str, home: str
+) -> None:
+    if username == "steering":
+        world.add_user("steering", Role.STEERING, cells=[])
+    browser = signed_in(world, username)
+    response = browser.get("/")
+    assert (response.status_code, response.headers["location"]) == (303, home)
+    assert browser.get(home).status_code == 200

@@ -30,6 +30,7 @@ from app.config import Settings, get_settings
 from app.crypto.keyring import configured_provider
 from app.crypto.vault import Vault
 from app.db import make_engine, make_sessionmaker, unit_of_work
+from app.directory.admin_router import router as admin_router
 from app.directory.router import router as directory_router
 from app.errors import (
     PROBLEM_JSON,
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(audit_router)
     api.include_router(indicators_router)
     api.include_router(worklist_router)
+    api.include_router(admin_router)
     app.include_router(api)
     app.include_router(metrics_router)
     app.include_router(web_router)

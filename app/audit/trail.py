@@ -111,6 +111,16 @@ class Action(StrEnum):
     # issue 18: e-mail notifications (never the address in the detail)
     SET_EMAIL = "set_email"
     SET_NOTIFICATIONS = "set_notifications"
+    # issue 19: the admin console (details hold ids and codes, never a name or an address)
+    LIST_USERS = "list_users"
+    READ_USER = "read_user"
+    UPDATE_USER = "update_user"
+    REACTIVATE_USER = "reactivate_user"
+    START_PASSWORD_RESET = "start_password_reset"  # noqa: S105 (an action's name)
+    RESET_PASSWORD = "reset_password"  # noqa: S105 (an action's name, not a secret)
+    LIST_CELLS = "list_cells"
+    UPDATE_CELL = "update_cell"
+    READ_CHARTER_ACCEPTANCES = "read_charter_acceptances"
 
 
 # What the server's operator is, in the log, when acting through the CLI; the client names

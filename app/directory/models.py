@@ -69,3 +69,21 @@ class CharterAcceptance(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     version: Mapped[str] = mapped_column(String(40))
     accepted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PasswordReset(Base):
+    """Issue 19: a one-time link an administrator gives for the local sign-in. Only the
+    SHA-256 of its token is kept; it serves once, within the hour it was made."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The administrator who made it (an id; None for the server's operator).
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

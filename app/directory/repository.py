@@ -28,6 +28,10 @@ def get_cell_by_name(session: Session, name: str) -> Cell | None:
     return session.scalar(select(Cell).where(Cell.name == name))
 
 
+def get_user(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
 def get_user_by_username(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
 

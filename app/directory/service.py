@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from app.db import utcnow
 from app.directory import repository
 from app.directory.models import Cell, CharterAcceptance, User
 from app.errors import Conflict, InvalidInput, NotFound
+from app.policy import decisions
 from app.principal import Principal
 from app.vocabulary import CellKind, NotifyMode, Organisation, Role
 
@@ -27,21 +29,69 @@ CELLLESS_ROLES = frozenset({Role.ADMIN, Role.AUDITOR, Role.STEERING})
 INSTITUTIONAL_ORGANISATIONS = frozenset(REQUIRED_ORGANISATION.values())
 
 
-def create_cell(
-    session: Session, *, name: str, kind: CellKind, arrondissement: int, actor: Actor = OPERATOR
-) -> Cell:
+def require_admin(actor: Principal | Actor) -> None:
+    """A signed-in caller must be an administrator (issue 19); the server's operator, at the
+    command line, always may."""
+    if isinstance(actor, Principal):
+        decisions.require_manage_directory(actor)
+
+
+def check_cell_name(session: Session, name: str, *, cell_id: int | None = None) -> str:
     name = name.strip()
     if not name:
         raise InvalidInput("A cell needs a non-empty name.")
+    taken = repository.get_cell_by_name(session, name)
+    if taken is not None and taken.id != cell_id:
+        raise Conflict(
+            "A cell with this name already exists; choose another name.", slug="cell-name-taken"
+        )
+    return name
+
+
+def create_cell(
+    session: Session,
+    *,
+    name: str,
+    kind: CellKind,
+    arrondissement: int,
+    actor: Principal | Actor = OPERATOR,
+) -> Cell:
+    require_admin(actor)
     if not 1 <= arrondissement <= 20:
         raise InvalidInput("The arrondissement must be between 1 and 20.")
-    if repository.get_cell_by_name(session, name) is not None:
-        raise Conflict("A cell with this name already exists; choose another name.")
+    name = check_cell_name(session, name)
     cell = Cell(name=name, kind=kind.value, arrondissement=arrondissement)
     session.add(cell)
     session.flush()
     trail.record(session, actor, Action.ADD_CELL, detail=f"cell:{cell.id}")
     return cell
+
+
+def check_account(
+    session: Session, role: Role, organisation: Organisation | None, cell_ids: Iterable[int]
+) -> Organisation:
+    """The one rule of an account's role, organisation and cells, at creation and at every
+    change (issue 19): the organisation the role implies or requires (``REQUIRED_ORGANISATION``),
+    no cell for the Paris-wide roles (``CELLLESS_ROLES``), at least one for the others, every
+    cell existing. Returns the organisation to store."""
+    cells = list(cell_ids)
+    organisation = _organisation_for(role, organisation)
+    if role in CELLLESS_ROLES and cells:
+        raise InvalidInput(
+            f"The {role.value} role works Paris-wide and belongs to no cell.",
+            slug="cells-not-allowed",
+        )
+    if role not in CELLLESS_ROLES and not cells:
+        raise InvalidInput(
+            f"A {role.value} must belong to at least one cell (--cell).", slug="cell-required"
+        )
+    for cell_id in cells:
+        if repository.get_cell(session, cell_id) is None:
+            raise NotFound(
+                f"Cell {cell_id} does not exist; create it first with 'cell add'.",
+                slug="cell-not-found",
+            )
+    return organisation
 
 
 def create_user(
@@ -52,22 +102,16 @@ def create_user(
     organisation: Organisation | None,
     cell_ids: list[int],
     email: str | None = None,
-    actor: Actor = OPERATOR,
+    actor: Principal | Actor = OPERATOR,
 ) -> User:
+    require_admin(actor)
     username = username.strip()
     email = check_email(email) if email is not None else None
     if not username:
         raise InvalidInput("A user needs a non-empty username.")
-    organisation = _organisation_for(role, organisation)
-    if role in CELLLESS_ROLES and cell_ids:
-        raise InvalidInput(f"The {role.value} role works Paris-wide and belongs to no cell.")
-    if role not in CELLLESS_ROLES and not cell_ids:
-        raise InvalidInput(f"A {role.value} must belong to at least one cell (--cell).")
-    for cell_id in cell_ids:
-        if repository.get_cell(session, cell_id) is None:
-            raise NotFound(f"Cell {cell_id} does not exist; create it first with 'cell add'.")
+    organisation = check_account(session, role, organisation, cell_ids)
     if repository.get_user_by_username(session, username) is not None:
-        raise Conflict("This username is already taken.")
+        raise Conflict("This username is already taken.", slug="username-taken")
     user = User(
         username=username,
         role=role.value,
@@ -107,10 +151,11 @@ def check_email(value: str) -> str:
 
 
 def set_email(
-    session: Session, *, username: str, email: str | None, actor: Actor = OPERATOR
+    session: Session, *, username: str, email: str | None, actor: Principal | Actor = OPERATOR
 ) -> User:
     """Sets (or with None removes) an account's address for notifications. The audit event
     names the account, never the address."""
+    require_admin(actor)
     address = check_email(email) if email is not None else None
     user = repository.get_user_by_username(session, username)
     if user is None:
@@ -149,15 +194,22 @@ def _organisation_for(role: Role, organisation: Organisation | None) -> Organisa
     required = REQUIRED_ORGANISATION.get(role)
     if required is not None:
         if organisation not in (None, required):
-            raise InvalidInput(f"A {role.value} belongs to the organisation '{required.value}'.")
+            raise InvalidInput(
+                f"A {role.value} belongs to the organisation '{required.value}'.",
+                slug="organisation-of-role",
+            )
         return required
     if role is Role.MEMBER:
         if organisation is None:
-            raise InvalidInput("A member must name the partner organisation they represent.")
+            raise InvalidInput(
+                "A member must name the partner organisation they represent.",
+                slug="organisation-required",
+            )
         if organisation in INSTITUTIONAL_ORGANISATIONS:
             raise InvalidInput(
                 f"The organisation '{organisation.value}' is represented by its own role, "
-                "not by a member."
+                "not by a member.",
+                slug="organisation-of-role",
             )
         return organisation
     return organisation or Organisation.OTHER

@@ -89,3 +89,20 @@ def require_audit_log(principal: Principal) -> None:
         "the cases of their cells (GET /api/v1/cases/{id}/access-log).",
         slug="role-not-allowed",
     )
+
+
+def may_manage_directory(principal: Principal) -> bool:
+    """Issue 19: the accounts, the cells and the charter's acceptances are the admin's."""
+    return get_engine().whole_decision(principal_shape(principal), "Directory", "manage_directory")
+
+
+def require_manage_directory(principal: Principal) -> None:
+    """Anyone but an administrator (or one who has not accepted the charter) is refused."""
+    if may_manage_directory(principal):
+        return
+    if not principal.charter_accepted:
+        raise charter_refusal()
+    raise Forbidden(
+        "The accounts and the cells are managed by the administrators only.",
+        slug="role-not-allowed",
+    )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from app.policy.decisions import (
     may_in_cell,
+    may_manage_directory,
     may_read_all_indicators,
     may_read_audit_log,
     may_step,
@@ -280,6 +281,14 @@ def _steps() -> list[str]:
     lines.append(
         "| read_all_indicators (every cell and Paris-wide, R19) | "
         + " | ".join(indicators_row)
+        + " |"
+    )
+    directory_row = [
+        "✓" if may_manage_directory(_principal(r, NO_SITUATION)) else "·" for r in Role
+    ]
+    lines.append(
+        "| manage_directory (accounts, cells, charter acceptances; Paris-wide) | "
+        + " | ".join(directory_row)
         + " |"
     )
     lines.append("")

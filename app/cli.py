@@ -348,6 +348,22 @@ def user_deactivate(
     typer.echo(user_id)
 
 
+@user_cli.command("reactivate")
+@_one_line_errors
+def user_reactivate(
+    username: Annotated[str, typer.Option(help="The account to reactivate")],
+) -> None:
+    """Reactivate an account: accepted again from its next request; prints its id."""
+    from app.directory import admin
+
+    with _session(get_settings()) as session:
+        user = directory.get_user_by_username(session, username)
+        if user is None:
+            raise NotFound("No user has this username.")
+        user_id = admin.set_active(session, actor=trail.OPERATOR, user_id=user.id, active=True).id
+    typer.echo(user_id)
+
+
 @cli.command()
 @_one_line_errors
 def token(

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import trail
@@ -116,7 +116,7 @@ def _decode_cursor(session: Session, cursor: str) -> tuple[str, int]:
     return user.username, user.id
 
 
-def _filtered(where: UserFilter) -> Select[tuple[User]]:
+def _filtered(where: UserFilter) -> Select[User]:
     query = select(User)
     if where.role is not None:
         query = query.where(User.role == where.role.value)
@@ -256,7 +256,7 @@ def update_user(
         changed.append(f"organisation:{organisation.value}")
     if cell_ids != current_cells:
         session.execute(
-            Membership.__table__.delete().where(
+            delete(Membership).where(
                 Membership.user_id == user.id, Membership.cell_id.not_in(cell_ids)
             )
         )
@@ -344,7 +344,7 @@ def start_password_reset(
     if not user.active:
         raise Conflict("Reactivate the account first.", slug="account-inactive")
     session.execute(
-        PasswordReset.__table__.update()
+        update(PasswordReset)
         .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
         .values(used_at=now)
     )
@@ -379,6 +379,12 @@ def list_cells(session: Session, *, actor: Principal | Actor) -> list[Cell]:
     cells = list(session.scalars(select(Cell).order_by(Cell.arrondissement, Cell.name)))
     trail.record(session, actor, Action.LIST_CELLS)
     return cells
+
+
+def cell_names(session: Session, *, actor: Principal | Actor) -> dict[int, str]:
+    """The cells' names by id, for the forms that choose cells (not a read of its own)."""
+    require_admin(actor)
+    return {cell.id: cell.name for cell in session.scalars(select(Cell).order_by(Cell.name))}
 
 
 def update_cell(

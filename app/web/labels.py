@@ -806,3 +806,90 @@ LABELS[WorkKind] = {
     "meeting": "Réunions à venir",
     "awaiting_feedback": "Transmissions aux services sociaux : retour attendu",
 }
+
+
+# --- the admin console (issue 19) -------------------------------------------------------------
+
+LABELS[Action].update(
+    {
+        "list_users": "Consultation de la liste des comptes",
+        "read_user": "Consultation d'un compte",
+        "update_user": "Modification d'un compte",
+        "reactivate_user": "Réactivation d'un compte",
+        "start_password_reset": "Lien de choix du mot de passe",
+        "reset_password": "Choix d'un mot de passe par un lien",
+        "list_cells": "Consultation de la liste des cellules",
+        "update_cell": "Modification d'une cellule",
+        "read_charter_acceptances": "Consultation des acceptations de la charte",
+    }
+)
+PROBLEMS.update(
+    {
+        "organisation-of-role": (
+            "Ce rôle va avec une organisation précise (DPP pour la coordination, parquet, DASES "
+            "pour la CST), et un membre représente un partenaire : choisissez l'organisation "
+            "qui correspond."
+        ),
+        "organisation-required": (
+            "Un membre de la cellule représente une organisation : choisissez-la."
+        ),
+        "cells-not-allowed": (
+            "Ce rôle travaille à l'échelle de Paris et n'appartient à aucune cellule : "
+            "décochez les cellules."
+        ),
+        "cell-required": "Ce rôle appartient à au moins une cellule : cochez-en une.",
+        "cell-not-found": "Cette cellule n'existe pas : choisissez-en une de la liste.",
+        "username-taken": "Cet identifiant est déjà pris : choisissez-en un autre.",
+        "invalid-email": (
+            "Saisissez une seule adresse professionnelle, comme prenom.nom@paris.fr (sans nom, "
+            "sans espace)."
+        ),
+        "own-role": (
+            "Vous ne pouvez pas changer votre propre rôle : un autre administrateur le peut."
+        ),
+        "own-deactivation": "Vous ne pouvez pas désactiver votre propre compte.",
+        "last-active-admin": (
+            "C'est le dernier compte d'administration actif : nommez d'abord un autre "
+            "administrateur."
+        ),
+        "user-not-found": "Aucun compte ne correspond à cette adresse.",
+        "cell-name-taken": "Une cellule porte déjà ce nom : choisissez-en un autre.",
+        "account-inactive": "Ce compte est désactivé : réactivez-le d'abord.",
+        "local-sign-in-disabled": (
+            "Les mots de passe sont vérifiés par le fournisseur d'identité : c'est là qu'ils "
+            "se changent."
+        ),
+        "reset-link-unknown": (
+            "Ce lien n'est pas valable : demandez-en un nouveau à l'administrateur."
+        ),
+        "reset-link-used": (
+            "Ce lien a déjà servi, ou un lien plus récent l'a remplacé : demandez-en un nouveau "
+            "à l'administrateur si besoin."
+        ),
+        "reset-link-expired": (
+            "Ce lien a plus d'une heure et n'est plus valable : demandez-en un nouveau à "
+            "l'administrateur."
+        ),
+        "passwords-differ": "Les deux mots de passe saisis sont différents.",
+        "password-rule": (
+            "Un mot de passe a de 12 à 256 caractères : choisissez une phrase de passe."
+        ),
+    }
+)
+# The console's own wording of a refused field (app.web.admin_pages).
+ADMIN_FIELD_ERRORS: dict[str, str] = {
+    "username_pattern": "Un identifiant s'écrit d'un seul tenant, sans espace.",
+}
+DONE.update(
+    {
+        "compte-cree": "Le compte est créé. Donnez-lui un mot de passe par un lien à usage unique.",
+        "compte-modifie": "Le compte est modifié : le changement vaut dès sa prochaine demande.",
+        "compte-desactive": (
+            "Le compte est désactivé : toute demande de sa part est refusée, ses sessions sont "
+            "fermées."
+        ),
+        "compte-reactive": "Le compte est réactivé : il peut de nouveau se connecter.",
+        "cellule-creee": "La cellule est créée.",
+        "cellule-modifiee": "La cellule est modifiée.",
+    }
+)

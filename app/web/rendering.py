@@ -91,11 +91,12 @@ def page(
 def navigation(principal: Principal | None) -> dict[str, bool]:
     """Which screens the menu offers: those the charter lets this user open."""
     if principal is None:
-        return {"audit": False, "indicators": False}
+        return {"audit": False, "indicators": False, "admin": False}
     return {
         "audit": decisions.may_read_audit_log(principal),
         "indicators": (bool(principal.cell_ids) and decisions.may_as_member(principal, CELL_ACTION))
         or decisions.may_read_all_indicators(principal),
+        "admin": decisions.may_manage_directory(principal),
     }
 
 

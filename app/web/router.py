@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from app.web import (
     account_pages,
+    admin_pages,
     audit_pages,
     case_pages,
     correction_pages,
@@ -34,5 +35,6 @@ for screens in (
     indicators_pages,
     worklist_pages,
     account_pages,
+    admin_pages,
 ):
     router.include_router(screens.router)

@@ -316,6 +316,10 @@ def test_the_last_active_administrator_stays(world: World) -> None:
             change=admin.AccountChange(role=Role.AUDITOR),
         )
     assert getattr(refused.value, "slug", None) == "last-active-admin"
+    # The CLI's 'user deactivate' is the same function.
+    with pytest.raises(Conflict) as refused, world.db() as session:
+        directory.deactivate_user(session, username="admin")
+    assert refused.value.slug == "last-active-admin"
     assert _user_row(world, me)[:3] == ("admin", "other", True)
 
     world.add_user("admin-2", Role.ADMIN, cells=[])

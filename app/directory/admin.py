@@ -204,14 +204,14 @@ class AccountChange:
 
 
 def _active_admins(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(User)
-            .where(User.role == Role.ADMIN.value, User.active.is_(True))
-        )
-        or 0
+    """How many active administrators there are, their rows locked until the commit (on
+    PostgreSQL): two administrators deactivating each other at once cannot leave none."""
+    query = (
+        select(User.id)
+        .where(User.role == Role.ADMIN.value, User.active.is_(True))
+        .with_for_update()
     )
+    return len(session.scalars(query).all())
 
 
 def _guard_last_admin(session: Session, user: User) -> None:

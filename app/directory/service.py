@@ -215,15 +215,17 @@ def _organisation_for(role: Role, organisation: Organisation | None) -> Organisa
     return organisation or Organisation.OTHER
 
 
-def deactivate_user(session: Session, *, username: str, actor: Actor = OPERATOR) -> User:
+def deactivate_user(
+    session: Session, *, username: str, actor: Principal | Actor = OPERATOR
+) -> User:
+    """By name (the CLI): the console's deactivation (``admin.set_active``), so that its web
+    sessions end and the last active administrator stays one whichever way it is asked."""
+    from app.directory import admin  # builds on this module
+
     user = repository.get_user_by_username(session, username)
     if user is None:
         raise NotFound("No user has this username.")
-    if user.active:
-        user.active = False
-        user.deactivated_at = utcnow()
-        session.flush()
-        trail.record(session, actor, Action.DEACTIVATE_USER, detail=f"user:{user.id}")
+    admin.set_active(session, actor=actor, user_id=user.id, active=False)
     return user
 
 

@@ -24,7 +24,10 @@ from app.vocabulary import Role
 from tests.browser import axe
 from tests.browser.conftest import PHONE, VIEWPORT, Site, screenshot, sign_in
 from tests.scenario import meeting, ok, submit, to_research
+from tests.web.browser import set_password
 
+# The sign-in page lists the demonstration's accounts (``make run``): one more table.
+SERVER_ENV = {"CENOMED_WEB_DEMO_ACCOUNTS": "true"}
 # The seven roles: who signs in, where ``/`` leads them, the heading (h1) of that page.
 HOMES = [
     ("coordinator", "/a-faire", "À faire"),
@@ -90,6 +93,8 @@ class Cases:
 def cases(site: Site) -> Cases:
     world = site.world
     world.add_user("steering", Role.STEERING, cells=[])
+    world.add_user("demo-coordinator", Role.COORDINATOR)  # listed on the sign-in page...
+    set_password(world, "demo-coordinator")  # ...once it has a password
     coordinator = world.as_("coordinator")
     received = submit(world)
     referred = submit(world)
@@ -234,6 +239,7 @@ def test_the_cell_s_lists_and_pages_fit_a_phone(site: Site, cases: Cases, at: _O
     for path, name in [
         (f"/dossiers/{cases.oriented}", "/dossiers/{id} (phone)"),
         (f"/dossiers/{cases.received}", "/dossiers/{id} received (phone)"),
+        (f"/dossiers/{cases.received}/correction", "/dossiers/{id}/correction (phone)"),
         ("/dossiers/nouveau", "/dossiers/nouveau (phone)"),
         ("/dossiers/recherche", "/dossiers/recherche (phone)"),
         ("/reunions", "/reunions (phone)"),
@@ -254,6 +260,13 @@ def test_the_cell_s_lists_and_pages_fit_a_phone(site: Site, cases: Cases, at: _O
     expect(feedback).to_have_count(1)
     expect(feedback.locator('td[data-label="Orientation"]')).to_contain_text("Services sociaux")
 
+    # An error page (a case that does not exist): a sentence and a way back, on a phone too.
+    response = page.goto("/dossiers/00000000-0000-4000-8000-000000000000")
+    assert response is not None
+    assert response.status == 404
+    expect(page.locator("main a").last).to_have_attribute("href", "/")
+    small_screen(page, "error (phone)")
+
     # The form sent empty: its errors listed, each field marked, still no wider than the phone.
     page.goto("/dossiers/nouveau")
     page.get_by_role("button", name="Transmettre à la coordination").click()
@@ -261,9 +274,20 @@ def test_the_cell_s_lists_and_pages_fit_a_phone(site: Site, cases: Cases, at: _O
     small_screen(page, "/dossiers/nouveau (phone, errors)")
 
 
-def test_the_paris_wide_screens_fit_a_phone(cases: Cases, at: _Opener) -> None:
-    """The receiving cell's transfers, the auditor's journal and a case's access log, the
-    steering committee's figures: at 375 px, rows stacked, cells labelled."""
+def test_the_paris_wide_screens_fit_a_phone(site: Site, cases: Cases, at: _Opener) -> None:
+    """The sign-in page, the receiving cell's transfers, the auditor's journal and a case's
+    access log, the steering committee's figures: at 375 px, rows stacked, cells labelled."""
+    # The sign-in page, with the demonstration's accounts in a table.
+    context = site.new_context(PHONE)
+    try:
+        signin = context.new_page()
+        signin.goto("/connexion")
+        expect(signin.get_by_role("cell", name="demo-coordinator", exact=True)).to_be_visible()
+        stacked(signin)
+        small_screen(signin, "/connexion (phone)")
+    finally:
+        context.close()
+
     receiving = at("coordinator-19", PHONE)
     receiving.goto("/transferts")
     expect(receiving.locator("main table > tbody > tr")).to_have_count(1)

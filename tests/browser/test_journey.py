@@ -132,8 +132,8 @@ def _member_signs_in_and_accepts_the_charter(site: Site) -> Page:
     expect(page.get_by_role("alert")).to_contain_text("Identifiant ou mot de passe incorrect")
     axe.check(page, "/connexion (refused)")
     sign_in(page, POLICE, world=site.world)
-    # R1: the charter first, and nothing else until it is accepted (then their home).
-    expect(page).to_have_url(re.compile(r"/charte\?suite=%2Fa-faire$"))
+    # R1: the charter first, and nothing else until it is accepted.
+    expect(page).to_have_url(re.compile(r"/charte$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Charte"))
     axe.check(page)
     page.goto("/dossiers")

@@ -39,6 +39,13 @@ HOMES = [
     # Fails until the admin console (issue 19, item 1) is merged: /admin is a 404 before it.
     ("admin", "/admin", "Comptes"),
 ]
+# What makes each home useful from the first minute: something to open.
+USEFUL = {
+    "/a-faire": 'a[href^="/dossiers/"], a[href^="/reunions/"]',  # a case or a meeting to see to
+    "/audit": "table.events > tbody > tr",  # the journal's events
+    "/indicateurs": "table.figures",  # Paris's figures
+    "/admin": 'a[href^="/admin/comptes/"]',  # the accounts
+}
 WIDTHS = {"bureau": VIEWPORT, "telephone": PHONE}
 # The README's images, taken on the way (name by (role, width)).
 SHOTS = {
@@ -209,9 +216,7 @@ def test_each_role_lands_on_a_useful_home(
     main = page.locator("main")
     expect(main).not_to_contain_text("Action non permise")
     expect(page.locator(".notice.error, [role=alert]")).to_have_count(0)
-    if home == "/a-faire":
-        # Something to do for each of the cell's roles: a case or a meeting, linked.
-        expect(main.locator('a[href^="/dossiers/"], a[href^="/reunions/"]').first).to_be_visible()
+    expect(main.locator(USEFUL[home]).first).to_be_visible()
     small_screen(page, f"{home} ({username}, {width})")
     if (username, width) in SHOTS:
         screenshot(page, SHOTS[(username, width)])

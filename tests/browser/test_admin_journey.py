@@ -8,26 +8,20 @@ With ``CENOMED_SCREENSHOTS=1`` it saves the README's screenshots of the console.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
 
 from tests.browser import axe
-from tests.browser.conftest import Site, sign_in
+from tests.browser.conftest import PHONE, Site, screenshot, sign_in
 
-PHONE = {"width": 375, "height": 740}
 NEWCOMER = "nouvelle.enseignante"
 CHOSEN = "une phrase de passe assez longue"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _screenshot(page: Page, name: str) -> None:
-    if os.environ.get("CENOMED_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / name, full_page=True, animations="disabled")
+    screenshot(page, name, full_page=True)
 
 
 def _no_violation(page: Page, name: str | None = None) -> None:
@@ -176,5 +170,9 @@ def test_the_console_at_a_phones_width(site: Site) -> None:
             expect(page.get_by_role("heading", level=1)).to_be_visible()
             _no_violation(page, f"{axe.screen_of(page)} (375 px)")
             _fits(page)
+            unlabelled = page.evaluate(
+                "[...document.querySelectorAll('main table td:not([data-label])')].length"
+            )
+            assert unlabelled == 0, f"{path}: {unlabelled} cells without their column's name"
     finally:
         context.close()

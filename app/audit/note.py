@@ -230,11 +230,11 @@ def open_note(data: str | bytes, known: list[VerifierKey] | tuple[VerifierKey, .
         if key is None:
             unverified.setdefault(signature.line, signature)
             continue
-        if (key.name, key.key_id) in verified:
-            continue
+        # Every line of a known key is checked, a repeated one too (Go skips repeats): a bad
+        # line next to a good one is still a forgery or a corruption (C2SP tlog-witness, 403).
         if not key.verify(note.text, signature.signature):
             raise BadSignature(f"invalid signature for key {key.label}")
-        verified[(key.name, key.key_id)] = signature
+        verified.setdefault((key.name, key.key_id), signature)
     if not verified:
         raise UnverifiedNote("no signature from a known key")
     return Opened(note.text, tuple(verified.values()), tuple(unverified.values()))

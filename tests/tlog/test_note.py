@@ -278,3 +278,12 @@ def test_a_cosignature_needs_a_positive_time_and_a_checkpoint() -> None:
         cosigner.cosignature_line(body, 0)
     with pytest.raises(MalformedNote):
         cosigner.cosignature_line("not a checkpoint\n", 1)
+
+
+def test_a_bad_line_of_a_known_key_spoils_a_good_one() -> None:
+    """Go skips a known key's repeated lines; we check each (C2SP tlog-witness: 403)."""
+    good = NOTES["xmod-peter"]["note"]
+    bad = NOTES["xmod-invalid-signature-known-key"]["note"].splitlines()[-1]
+    known = [VerifierKey.parse(KEYS["peter"]["vkey"])]
+    with pytest.raises(BadSignature):
+        note.open_note(f"{good}{bad}\n", known)

@@ -287,3 +287,19 @@ def test_a_bad_line_of_a_known_key_spoils_a_good_one() -> None:
     known = [VerifierKey.parse(KEYS["peter"]["vkey"])]
     with pytest.raises(BadSignature):
         note.open_note(f"{good}{bad}\n", known)
+
+
+def test_the_services_checkpoints_of_today_open_as_c2sp_checkpoints() -> None:
+    """app.audit.checkpoint's notes (the chain's head as the root line) are what this module
+    reads: one verifier key format, one note format, for the migration to keep."""
+    from datetime import UTC, datetime
+
+    from app.audit import checkpoint as today
+
+    signer = today.Signer(Ed25519PrivateKey.generate(), "cenomed.test/audit")
+    at = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
+    signed = signer.sign(today.Checkpoint("cenomed.test/audit", 42, bytes(range(32)), at))
+    opened = note.open_note(signed, [VerifierKey.parse(signer.verifier.encode())])
+    assert note.parse_checkpoint(opened.text) == Checkpoint(
+        "cenomed.test/audit", 42, bytes(range(32)), ("time 2026-12-07T17:00:00Z",)
+    )

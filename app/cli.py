@@ -732,6 +732,8 @@ def witness_serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 7380,
 ) -> None:
     """Serve POST /add-checkpoint: cosign each checkpoint that extends the last one cosigned."""
+    import logging
+
     import uvicorn
 
     from app.audit.note import NoteError, VerifierKey
@@ -750,6 +752,8 @@ def witness_serve(
         f"witness {witness.cosigner.verifier.encode()} of {witness.origin}, at size {latest.size}",
         err=True,
     )
+    # Its own lines on stderr: each cosignature, and each refused signed checkpoint in full.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     uvicorn.run(server.create_app(witness), host=host, port=port, access_log=False)
 
 

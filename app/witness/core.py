@@ -17,6 +17,7 @@ import base64
 import binascii
 import fcntl
 import json
+import logging
 import os
 import re
 import threading
@@ -40,6 +41,7 @@ MAX_PROOF_LINES = 63
 MAX_REQUEST_BYTES = 64 * 1024  # 63 proof lines and a checkpoint with 100 signatures fit
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
 _OLD = re.compile(r"old (0|[1-9][0-9]*)")
+log = logging.getLogger("cenomed.witness")
 
 
 class WitnessKeyError(ValueError):
@@ -222,9 +224,20 @@ class Witness:
                 return Answer(409, f"{latest.size}\n", SIZE_CONTENT_TYPE)
             problem = _inconsistency(request, checkpoint, latest)
             if problem:
+                # A signed checkpoint that does not extend the last one is evidence against the
+                # log (C2SP: the witness MAY log it): its text goes to the log, whole.
+                log.warning(
+                    "refused a signed checkpoint of size %s from %s (cosigned: %s): %s\n%s",
+                    checkpoint.size,
+                    request.old,
+                    latest.size,
+                    problem,
+                    request.note,
+                )
                 return _refuse(422, problem)
             at = max(1, int(self._clock()))
             self._persist(checkpoint, request.note, at)
+        log.info("cosigned size %s (was %s)", checkpoint.size, latest.size)
         return Answer(200, self.cosigner.cosignature_line(parsed.text, at))
 
 

@@ -187,14 +187,19 @@ def test_a_rolled_back_log_is_refused(at_seven: tuple[TestLog, Witness]) -> None
     _refused(witness, request(7, [], log.checkpoint(5)), 400)
 
 
-def test_a_forged_event_is_refused_with_any_proof(at_seven: tuple[TestLog, Witness]) -> None:
+def test_a_forged_event_is_refused_with_any_proof(
+    at_seven: tuple[TestLog, Witness], caplog: pytest.LogCaptureFixture
+) -> None:
     log, witness = at_seven
     log.add(3)
     forged = TestLog(leaves=0)
     forged.tree.extend([b"event 0", b"event 1", b"forged", *(b"x%d" % i for i in range(7))])
     # Signed by the real log key (the operator holds it), consistent only with itself.
     checkpoint = log.checkpoint(10, root=forged.tree.root(10))
-    _refused(witness, request(7, forged.proof(7, 10), checkpoint), 422)
+    with caplog.at_level("WARNING", logger="cenomed.witness"):
+        _refused(witness, request(7, forged.proof(7, 10), checkpoint), 422)
+    # The signed forgery is kept in the witness's log: evidence against the log's operator.
+    assert checkpoint in caplog.text
     _refused(witness, request(7, log.proof(7, 10), checkpoint), 422)
     _refused(witness, request(7, [], log.checkpoint(7, root=forged.tree.root(7))), 422)
     _cosigned(witness, request(7, log.proof(7, 10), log.checkpoint(10)))

@@ -252,19 +252,34 @@ class LevelStore:
         return root_hash(self.subtree, self.size if size is None else size)
 
 
+_BLOCK = 1 << 12  # leaves hashed together, so that their hashes are paired while in cache
+
+
 def tree_root(entries: Sequence[bytes]) -> bytes:
-    """The root over ``entries`` hashed afresh, level by level: a full verification of a tree
-    whose leaves one holds, with nothing to trust but the leaves."""
+    """The root over ``entries`` hashed afresh: a full verification of a tree whose leaves one
+    holds, with nothing to trust but the leaves.
+
+    Blocks of 4,096 leaves are reduced to their subtree's root one at a time (their hashes
+    still in the processor's cache), then the block roots are paired as any level is."""
+    roots = [
+        level_root(
+            [hashlib.sha256(LEAF_PREFIX + entry).digest() for entry in entries[s : s + _BLOCK]]
+        )
+        for s in range(0, len(entries), _BLOCK)
+    ]
+    return level_root(roots) if roots else EMPTY_ROOT
+
+
+def level_root(level: list[bytes]) -> bytes:
+    """The root over one level's nodes: pairs hashed level by level, a lone right node promoted
+    unchanged (RFC 6962's shape: the last node of a level may root an incomplete subtree)."""
     sha256 = hashlib.sha256
-    level = [sha256(LEAF_PREFIX + entry).digest() for entry in entries]
-    if not level:
-        return EMPTY_ROOT
     while len(level) > 1:
         paired = [
             sha256(NODE_PREFIX + level[i] + level[i + 1]).digest()
             for i in range(0, len(level) - 1, 2)
         ]
         if len(level) % 2:
-            paired.append(level[-1])  # RFC 6962 promotes a lone right node unchanged
+            paired.append(level[-1])
         level = paired
     return level[0]

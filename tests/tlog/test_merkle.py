@@ -221,3 +221,13 @@ def test_every_consistency_proof_verifies_and_any_change_fails(
     wrong_new = data.draw(st.integers(2 * new, 4 * new))
     with pytest.raises(InvalidProof):
         merkle.verify_consistency(old, wrong_new, old_root, new_root, proof)
+
+
+@pytest.mark.parametrize("size", [4096, 4097, 8192, 3 * 4096 + 5])
+def test_full_tree_hashing_by_blocks_matches_the_stored_levels(size: int) -> None:
+    """Across the 4,096-leaf blocks tree_root hashes at a time: the same root as the level
+    store's, which is built one leaf at a time."""
+    leaves = [b"%d" % i for i in range(size)]
+    store = LevelStore()
+    store.extend(leaves)
+    assert merkle.tree_root(leaves) == store.root()

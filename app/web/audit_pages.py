@@ -208,6 +208,7 @@ def _row(item: dict[str, Any], known: Known) -> dict[str, Any]:
             "outcome_text": "",
             "severity_text": "",
             "archive_access": None,
+            "archive_reason": None,
         }
     role = item["actor_role"]
     organisation = item["actor_organisation"]

@@ -83,6 +83,8 @@ def test_the_auditor_finds_the_reads_of_a_case_made_through_its_page(world: Worl
     assert row["Action"] == "Consultation d'une situation"
     assert row["Situation"] == reference
     assert row["Résultat"] == "Autorisée"
+    # Every cell carries its column's header, for a phone's stacked rows.
+    assert re.findall(r"<td(?![^>]*data-label=)[^>]*>", page.text) == []
     # Reading the log is itself logged, as through the API.
     [logged] = events(world, before)
     assert (logged["action"], logged["actor_id"], logged["case_id"]) == (
@@ -355,6 +357,8 @@ def test_the_auditor_and_the_steering_committee_land_on_their_homes(world: World
     assert f"Paris (toutes les cellules), du {today().day}" in page.text or today().day == 1
     assert f"{today().year - 1} au " in page.text
     assert "Réunions tenues" in page.text
+    # Every figure carries its column's header, for a phone's stacked rows.
+    assert re.findall(r"<td(?![^>]*data-label=)[^>]*>", page.text) == []
 
 
 def test_the_export_is_a_periods_events_without_a_name(world: World) -> None:

@@ -78,7 +78,8 @@ def test_the_auditor_finds_the_reads_of_a_case_made_through_its_page(world: Worl
     [row] = [r for r in rows if r["seq"] == by_cst[0]["seq"]]
     # The actor by account name, role and organisation; the case by its reference.
     assert row["Compte"] == (
-        f"cst (n° {world.users['cst']}) Coordinateur ou coordinatrice sociale de territoire (CST) DASES"
+        f"cst (n° {world.users['cst']}) "
+        "Coordinateur ou coordinatrice sociale de territoire (CST) DASES"
     )
     assert row["Action"] == "Consultation d'une situation"
     assert row["Situation"] == reference

@@ -185,6 +185,17 @@ def test_newest_first_on_request_the_log_order_by_default(world: World) -> None:
     problem(world.as_("auditor").get("/audit/events", params={"order": "sideways"}), 422)
 
 
+def test_the_access_log_comes_newest_first_on_request(world: World) -> None:
+    case_id = submit(world)
+    oldest = ok(world.as_("coordinator").get(f"/cases/{case_id}/access-log"))["items"]
+    newest = ok(
+        world.as_("coordinator").get(f"/cases/{case_id}/access-log", params={"order": "desc"})
+    )["items"]
+    # The second read sees the first one's event, at its head, then the rest reversed.
+    assert [e["seq"] for e in newest[1:]] == [e["seq"] for e in reversed(oldest)]
+    assert newest[0]["action"] == "read_access_log"
+
+
 def test_the_export_holds_the_periods_events_and_is_logged(world: World) -> None:
     case_id = submit(world, received_days_ago=0)
     reference = ok(world.as_("coordinator").get(f"/cases/{case_id}"))["reference"]

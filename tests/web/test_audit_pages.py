@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app.audit.checkpoint import checkpoint_now
 from app.clock import today
@@ -433,3 +433,43 @@ def test_a_wrong_period_is_said_next_to_the_export_form(world: World) -> None:
         assert 'id="export-erreur"' in page.text
         assert "Saisissez les deux dates de la période à exporter" in page.text
     assert head(world) == before
+
+
+def test_a_page_names_its_actors_and_cases_in_one_query_each(world: World) -> None:
+    """The directory and the cases are asked once per page, however many actors and cases its
+    events name (not once per row)."""
+    first = to_cell_review(world)
+    submit(world)
+    for username in ("teacher", "cst", "parquet"):
+        signed_in(world, username).get(f"/dossiers/{first}")
+    auditor = signed_in(world, "auditor")
+    engine = world.client.app.state.engine  # type: ignore[attr-defined]
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(" ".join(str(args[2]).split()))
+
+    def statements(path: str) -> tuple[int, int, int]:
+        seen.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            page = auditor.get(path)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert page.status_code == 200
+        names = {row["Compte"].split()[0] for row in _rows(page.text)}
+        cases = {row["Situation"] for row in _rows(page.text) if row["Situation"]}
+        usernames = [
+            s for s in seen if s.startswith("SELECT user_account.id, user_account.username FROM")
+        ]
+        references = [
+            s for s in seen if s.startswith("SELECT case_file.id, case_file.reference FROM")
+        ]
+        return len(names) + len(cases), len(usernames), len(references)
+
+    many, usernames, references = statements("/audit")
+    assert many >= 7  # several accounts and both cases on the page
+    assert (usernames, references) == (1, 1)
+    one, usernames, references = statements(f"/audit?compte=teacher&dossier={first}")
+    assert one == 2  # one account, one case: the same single query each
+    assert (usernames, references) == (1, 1)

@@ -28,7 +28,7 @@ from tests.scenario import (
 )
 from tests.web.browser import signed_in, title_of
 
-_ROW = re.compile(r'<tr[^>]*>\s*<th scope="row" data-label="N°">(\d+)</th>(.*?)</tr>', re.S)
+_ROW = re.compile(r'<tr[^>]*>\s*<th scope="row">(\d+)</th>(.*?)</tr>', re.S)
 _CELL = re.compile(r'<td data-label="([^"]+)">(.*?)</td>', re.S)
 
 

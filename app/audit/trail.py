@@ -91,6 +91,7 @@ class Action(StrEnum):
     READ_AUDIT_EVENTS = "read_audit_events"
     VERIFY_AUDIT_LOG = "verify_audit_log"
     READ_ACCESS_LOG = "read_access_log"
+    EXPORT_AUDIT_EVENTS = "export_audit_events"  # issue 19: a period's events, for an inspection
     # issue 16: duplicates and transfers
     DECIDE_DUPLICATE = "decide_duplicate"
     PROPOSE_TRANSFER = "propose_transfer"

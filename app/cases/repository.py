@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -231,6 +231,27 @@ def next_reference_number(session: Session, *, cell_id: int, year: int) -> int:
 
 def case_id_of_reference(session: Session, *, reference: str) -> uuid.UUID | None:
     return session.scalar(select(Case.id).where(Case.reference == reference))
+
+
+def references_of(session: Session, case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The references of these cases, in one query (a page of the audit journal names the
+    cases its events concern by the number people use; a reference is not nominative)."""
+    wanted = {uuid.UUID(str(case_id)) for case_id in case_ids}
+    if not wanted:
+        return {}
+    rows = session.execute(select(Case.id, Case.reference).where(Case.id.in_(wanted)))
+    return {case_id: reference for case_id, reference in rows if reference}
+
+
+def archive_accesses_by_id(
+    session: Session, access_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, ArchiveAccess]:
+    """These archive accesses, in one query (the journal shows each one's window)."""
+    wanted = set(access_ids)
+    if not wanted:
+        return {}
+    rows = session.scalars(select(ArchiveAccess).where(ArchiveAccess.id.in_(wanted)))
+    return {access.id: access for access in rows}
 
 
 def revisions_of(session: Session, *, case_id: uuid.UUID) -> Sequence[CaseRevision]:

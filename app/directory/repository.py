@@ -109,6 +109,16 @@ def accounts_named_like(session: Session, prefix: str) -> Sequence[tuple[str, st
     return [(username, role) for username, role in rows]
 
 
+def usernames_of(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """The account names of these ids, in one query (a page of the audit journal names its
+    actors; the events hold ids only)."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
+    return {int(user_id): str(username) for user_id, username in rows}
+
+
 def cell_ids_of(session: Session, user_id: int) -> frozenset[int]:
     rows = session.scalars(select(Membership.cell_id).where(Membership.user_id == user_id))
     return frozenset(rows)

@@ -1,38 +1,52 @@
-"""The auditor's screen: the events with filters, the verification verdict, who looked at a file.
+"""The auditor's home, the journal: the chain's last verdict at the top, the events newest
+first with filters, who looked at a file, a period's export for an inspection.
 
 The same service functions as the API's ``/api/v1/audit/*`` and ``/cases/{id}/access-log``,
 so each read of the log is itself an audit event, exactly as through the API, and the charter
 decides who may read (``decisions.may_read_audit_log``; a case's coordinator may read its
-access log). Events hold ids and codes only: nothing nominative reaches these pages.
+access log). Events hold ids and codes only; a page adds, in one query each, the account
+names of its actors, the references of its cases and the windows of its archive accesses.
+
+An archive access's reason is not shown. It is free text typed by a professional to justify
+opening a closed case ("convocation du mineur par le juge le 3 mars"), so it may name people:
+it is stored sealed with the case's data key (``ArchiveAccess.reason_enc``), like any
+nominative text. R2 says the auditor reads the log and aggregates, never nominative content,
+and no rule of the charter opens a case's key to an auditor: the journal shows that a reason
+was given, by whom, for which case and for which window, and says where it is read (the
+coordinator's data-subject export, R22). Showing it would need the charter to say so first.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Query, Request
+from fastapi import Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRouter
+from sqlalchemy.orm import Session
 
 from app.audit import service
 from app.audit.context import audited_as
 from app.audit.repository import EventFilter
+from app.audit.router import export_name, export_response
 from app.audit.service import EventPage
 from app.audit.trail import OPERATOR_ROLE, Action
 from app.cases import repository as cases
+from app.cases.models import ArchiveAccess
 from app.cases.references import looks_like_reference
 from app.cases.service import CASE_NOT_FOUND
 from app.db import DbSession
+from app.directory import repository as directory
 from app.errors import InvalidInput, NotFound
 from app.policy import decisions
 from app.policy.visibility import Block
 from app.principal import Principal
-from app.schemas import MAX_ROW_ID, utc_instant
+from app.schemas import utc_instant
 from app.vocabulary import Organisation, Role
 from app.web import labels
 from app.web.deps import WebPrincipal
@@ -49,14 +63,16 @@ _MESSAGES = {
     "action": "Choisissez une action de la liste.",
     "resultat": "Choisissez un résultat de la liste.",
     "gravite": "Choisissez une gravité de la liste.",
-    "acteur": "Saisissez le numéro d'un compte (un nombre entier positif).",
+    "compte": labels.AUDIT_ACCOUNT_UNKNOWN,
     "dossier": (
         "Saisissez le numéro d'une situation (18-2026-0042) ou son identifiant complet "
         "(36 caractères, tirets compris)."
     ),
     "du": "Saisissez une date valide.",
     "au": "Saisissez une date valide, postérieure ou égale à la date de début.",
+    "export": "Saisissez les deux dates de la période à exporter, la seconde après la première.",
 }
+ARCHIVE_ACCESS_DETAIL = "archive_access:"
 
 
 def _day_start(day: date) -> datetime:
@@ -73,7 +89,9 @@ def _after(day: date) -> datetime:
 
 
 def _filters(
-    values: dict[str, str], case_of_reference: Callable[[str], uuid.UUID | None]
+    values: dict[str, str],
+    case_of_reference: Callable[[str], uuid.UUID | None],
+    account_of_name: Callable[[str], int | None],
 ) -> tuple[EventFilter, dict[str, str]]:
     """The filter the form asks for, and the fields it got wrong (by their name)."""
     errors: dict[str, str] = {}
@@ -89,9 +107,11 @@ def _filters(
             return None
 
     def actor(raw: str) -> int:
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_ROW_ID:
-            raise ValueError(raw)
-        return int(raw)
+        """An account by the name it signs in with, as people know it (the events hold ids)."""
+        found = account_of_name(raw)
+        if found is None:
+            raise ValueError("no such account")
+        return found
 
     def one_of(options: set[str]) -> Any:
         def check(raw: str) -> str:
@@ -104,7 +124,7 @@ def _filters(
     action = parse("action", one_of({a.value for a in Action}))
     outcome = parse("resultat", one_of(set(labels.AUDIT_OUTCOMES)))
     severity = parse("gravite", one_of(set(labels.AUDIT_SEVERITIES)))
-    actor_id = parse("acteur", actor)
+    actor_id = parse("compte", actor)
 
     def case(raw: str) -> uuid.UUID:
         if looks_like_reference(raw.upper()):
@@ -131,24 +151,74 @@ def _filters(
     return where, errors
 
 
-def _row(item: dict[str, Any]) -> dict[str, Any]:
-    """An event as the page shows it: its codes with their French words beside them; an
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What a page of events names besides their ids, each read in one query for the page."""
+
+    usernames: dict[int, str]
+    references: dict[uuid.UUID, str]
+    archive_accesses: dict[uuid.UUID, ArchiveAccess]
+
+
+def _known(session: Session, items: list[dict[str, Any]]) -> Known:
+    return Known(
+        usernames=directory.usernames_of(
+            session, {item["actor_id"] for item in items if item["actor_id"] is not None}
+        ),
+        references=cases.references_of(
+            session, {uuid.UUID(str(item["case_id"])) for item in items if item["case_id"]}
+        ),
+        archive_accesses=cases.archive_accesses_by_id(
+            session, {found for item in items if (found := _archive_access_id(item))}
+        ),
+    )
+
+
+def _archive_access_id(item: dict[str, Any]) -> uuid.UUID | None:
+    """The archive access an event granted (its detail names it, ``archive_access:<id>``)."""
+    detail = item.get("detail") or ""
+    if item.get("action") != Action.REQUEST_ARCHIVE_ACCESS or not detail.startswith(
+        ARCHIVE_ACCESS_DETAIL
+    ):
+        return None
+    try:
+        return uuid.UUID(detail.removeprefix(ARCHIVE_ACCESS_DETAIL))
+    except ValueError:
+        return None
+
+
+def _rows(session: Session, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    known = _known(session, items)
+    return [_row(item, known) for item in items]
+
+
+def _row(item: dict[str, Any], known: Known) -> dict[str, Any]:
+    """An event as the page shows it: its codes with their French words beside them, its
+    actor by account name, its case by reference, an archive access with its window; an
     unreadable one (``service.shown``) at its place, saying so."""
     if item["unreadable"]:
         return {
             **item,
+            "username": "",
+            "reference": "",
             "role_text": "",
             "organisation_text": "",
             "action_text": labels.UNREADABLE_EVENT,
             "blocks_text": [],
             "outcome_text": "",
             "severity_text": "",
+            "archive_access": None,
+            "archive_reason": None,
         }
     role = item["actor_role"]
     organisation = item["actor_organisation"]
+    case_id = uuid.UUID(str(item["case_id"])) if item["case_id"] else None
+    access_id = _archive_access_id(item)
     return {
         **item,
         "at": datetime.fromisoformat(item["at"]) if isinstance(item["at"], str) else item["at"],
+        "username": known.usernames.get(item["actor_id"], "") if item["actor_id"] else "",
+        "reference": known.references.get(case_id, "") if case_id else "",
         "role_text": (
             labels.OPERATOR_ROLE if role == OPERATOR_ROLE else label(Role, role) if role else ""
         ),
@@ -157,6 +227,8 @@ def _row(item: dict[str, Any]) -> dict[str, Any]:
         "blocks_text": [label(Block, block) for block in item["blocks"]],
         "outcome_text": labels.AUDIT_OUTCOMES.get(item["outcome"], item["outcome"]),
         "severity_text": labels.AUDIT_SEVERITIES.get(item["severity"], item["severity"]),
+        "archive_access": known.archive_accesses.get(access_id) if access_id else None,
+        "archive_reason": labels.ARCHIVE_REASON_SEALED if access_id else None,
     }
 
 
@@ -169,6 +241,7 @@ def _next_url(path: str, query: dict[str, str], found: EventPage) -> str | None:
 
 def _audit_page(
     request: Request,
+    session: Session,
     principal: Principal,
     *,
     values: dict[str, str],
@@ -187,12 +260,17 @@ def _audit_page(
             "actions": choices(Action),
             "outcomes": list(labels.AUDIT_OUTCOMES.items()),
             "severities": list(labels.AUDIT_SEVERITIES.items()),
-            "rows": [_row(item) for item in found.items] if found else [],
+            "rows": _rows(session, found.items) if found else [],
             "searched": found is not None,
             "next_url": next_url,
+            "verdict": service.last_verdict(session, principal=principal),
+            "filtered": any(values.get(name) for name in FILTERS),
         },
         status_code=status_code,
     )
+
+
+FILTERS = ("action", "resultat", "gravite", "compte", "dossier", "du", "au")
 
 
 @router.get(AUDIT, dependencies=[audited_as(Action.READ_AUDIT_EVENTS)])
@@ -203,12 +281,14 @@ def audit_events(
     action: Text = "",
     resultat: Text = "",
     gravite: Text = "",
-    acteur: Text = "",
+    compte: Text = "",
     dossier: Text = "",
     du: Text = "",
     au: Text = "",
     suite: Cursor = None,
 ) -> HTMLResponse:
+    """The auditor's home: the newest events first (what happened last is what an auditor
+    looks at), narrowed by the filters."""
     # The charter's decision first (the service asks it again): a refused user learns nothing,
     # not even which filters are well formed.
     decisions.require_audit_log(principal)
@@ -216,17 +296,20 @@ def audit_events(
         "action": action,
         "resultat": resultat,
         "gravite": gravite,
-        "acteur": acteur.strip(),
+        "compte": compte.strip(),
         "dossier": dossier.strip(),
         "du": du,
         "au": au,
     }
     where, errors = _filters(
-        values, lambda reference: cases.case_id_of_reference(session, reference=reference)
+        values,
+        lambda reference: cases.case_id_of_reference(session, reference=reference),
+        lambda name: _account_id(session, name),
     )
     if errors:
         return _audit_page(
             request,
+            session,
             principal,
             values=values,
             errors=errors,
@@ -235,10 +318,11 @@ def audit_events(
             status_code=422,
         )
     found = service.list_events(
-        session, principal=principal, where=where, limit=PAGE_SIZE, cursor=suite
+        session, principal=principal, where=where, limit=PAGE_SIZE, cursor=suite, order="desc"
     )
     return _audit_page(
         request,
+        session,
         principal,
         values=values,
         errors={},
@@ -287,7 +371,7 @@ def access_log(
     suite: Cursor = None,
 ) -> HTMLResponse:
     found = service.access_log(
-        session, principal=principal, case_id=case_id, limit=PAGE_SIZE, cursor=suite
+        session, principal=principal, case_id=case_id, limit=PAGE_SIZE, cursor=suite, order="desc"
     )
     return page(
         request,
@@ -295,8 +379,43 @@ def access_log(
         {
             "principal": principal,
             "case_id": case_id,
-            "rows": [_row(item) for item in found.items],
+            "reference": cases.references_of(session, [case_id]).get(case_id, ""),
+            "rows": _rows(session, found.items),
             "next_url": _next_url(f"{AUDIT}/dossiers/{case_id}", {}, found),
             "auditor": decisions.may_read_audit_log(principal),
         },
     )
+
+
+def _account_id(session: Session, name: str) -> int | None:
+    account = directory.get_user_by_username(session, name)
+    return account.id if account is not None else None
+
+
+@router.get(AUDIT + "/export.csv", dependencies=[audited_as(Action.EXPORT_AUDIT_EVENTS)])
+def export(
+    request: Request, principal: WebPrincipal, session: DbSession, du: Text = "", au: Text = ""
+) -> Response:
+    """A period's events as one CSV file, for an inspection: the API's export
+    (``GET /api/v1/audit/events.csv``), the days being Paris's, both included. Both dates
+    are required: an inspection asks for a period, and a whole log is the CLI's backup."""
+    decisions.require_audit_log(principal)
+    values = dict.fromkeys(FILTERS, "") | {"export_du": du.strip(), "export_au": au.strip()}
+    try:
+        first, last = date.fromisoformat(du.strip()), date.fromisoformat(au.strip())
+        if last < first:
+            raise ValueError("a period ends after it starts")
+        where = EventFilter(since=_day_start(first), until=_after(last))
+    except ValueError:
+        return _audit_page(
+            request,
+            session,
+            principal,
+            values=values,
+            errors={"export": _MESSAGES["export"]},
+            found=None,
+            next_url=None,
+            status_code=422,
+        )
+    up_to = service.start_export(session, principal=principal, where=where)
+    return export_response(request, where, up_to, export_name(first, last))

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from app.audit import service as audit
 from app.audit import trail
 from app.audit.context import audited_as
 from app.audit.trail import Action, Actor
@@ -224,6 +225,8 @@ def _case_page(
             "reoriented": choices(ReorientedTo),
             "today": on.isoformat(),
             "archived": visible.case.state == CaseState.CLOSED,
+            # Issue 19: "who looked at this file", as the access log's own rule decides.
+            "access_log": audit.may_read_access_log(principal, visible.case.cell_id),
             "sent": sent,
             "done": done,
         },

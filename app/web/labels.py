@@ -955,3 +955,16 @@ def misused_terms(text: str) -> list[tuple[str, str]]:
     ]
     found += [("un title pour le code de la règle", m.group(0)) for m in RULE_CODE.finditer(text)]
     return found
+
+
+# --- the auditor's journal (issue 19) -------------------------------------------------------
+
+LABELS[Action]["export_audit_events"] = "Export du journal pour une inspection"
+# The journal's filter by account: the account's name, as it signs in.
+AUDIT_ACCOUNT_UNKNOWN = "Aucun compte ne porte cet identifiant de connexion."
+# What the journal says of an archive access's reason (see app.web.audit_pages).
+ARCHIVE_REASON_SEALED = (
+    "Motif saisi lors de la demande, chiffré avec la situation : il peut nommer des personnes, "
+    "le journal ne le montre donc pas (R2). Le coordinateur de la cellule le lit dans l'export "
+    "des données de la personne (R22)."
+)

@@ -151,3 +151,123 @@ def test_an_auditor_who_has_not_accepted_the_charter_is_told_so(world: World) ->
     for url in ("/audit/events", "/audit/verification", f"/cases/{case_id}/access-log"):
         body = problem(world.as_("new-auditor").get(url), 403)
         assert body["type"].endswith("charter-not-accepted")
+
+
+def test_newest_first_on_request_the_log_order_by_default(world: World) -> None:
+    submit(world)
+    last = head(world)
+    default = ok(world.as_("auditor").get("/audit/events", params={"limit": 3}))
+    assert [e["seq"] for e in default["items"]] == [1, 2, 3]
+    newest = ok(world.as_("auditor").get("/audit/events", params={"limit": 3, "order": "desc"}))
+    # Each read is appended as it commits: the first read saw the log up to ``last``.
+    assert [e["seq"] for e in newest["items"]] == [last + 1, last, last - 1]
+    older = ok(
+        world.as_("auditor").get(
+            "/audit/events", params={"limit": 3, "order": "desc", "cursor": newest["next_cursor"]}
+        )
+    )
+    assert [e["seq"] for e in older["items"]] == [last - 2, last - 3, last - 4]
+    # A cursor continues the order it was given in, never the other.
+    before = head(world)
+    body = problem(
+        world.as_("auditor").get(
+            "/audit/events", params={"order": "asc", "cursor": newest["next_cursor"]}
+        ),
+        422,
+    )
+    assert body["type"].endswith("invalid-cursor")
+    [refusal] = events(world, before)
+    assert (refusal["action"], refusal["outcome"], refusal["detail"]) == (
+        "read_audit_events",
+        "denied",
+        "invalid-cursor",
+    )
+    problem(world.as_("auditor").get("/audit/events", params={"order": "sideways"}), 422)
+
+
+def test_the_access_log_comes_newest_first_on_request(world: World) -> None:
+    case_id = submit(world)
+    oldest = ok(world.as_("coordinator").get(f"/cases/{case_id}/access-log"))["items"]
+    newest = ok(
+        world.as_("coordinator").get(f"/cases/{case_id}/access-log", params={"order": "desc"})
+    )["items"]
+    # The second read sees the first one's event, at its head, then the rest reversed.
+    assert [e["seq"] for e in newest[1:]] == [e["seq"] for e in reversed(oldest)]
+    assert newest[0]["action"] == "read_access_log"
+
+
+def test_the_export_holds_the_periods_events_and_is_logged(world: World) -> None:
+    case_id = submit(world, received_days_ago=0)
+    reference = ok(world.as_("coordinator").get(f"/cases/{case_id}"))["reference"]
+    now = datetime.now(UTC)
+    before = head(world)
+    response = world.as_("auditor").get(
+        "/audit/events.csv",
+        params={
+            "since": (now - timedelta(hours=1)).isoformat(),
+            "until": (now + timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"].startswith(
+        'attachment; filename="journal-audit-'
+    )
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0]) == [
+        "seq",
+        "at",
+        "actor_id",
+        "actor_role",
+        "actor_organisation",
+        "action",
+        "case_id",
+        "case_reference",
+        "blocks",
+        "outcome",
+        "severity",
+        "detail",
+        "hash",
+        "unreadable",
+    ]
+    assert [int(r["seq"]) for r in rows] == list(range(1, before + 1))
+    [submitted] = [r for r in rows if r["action"] == "submit_case"]
+    assert (submitted["actor_id"], submitted["actor_role"], submitted["actor_organisation"]) == (
+        str(world.users["police"]),
+        "member",
+        "police",
+    )
+    assert (submitted["case_id"], submitted["case_reference"]) == (case_id, reference)
+    assert LAST_NAME not in response.text
+    assert FIRST_NAME not in response.text
+    [logged] = events(world, before)
+    assert (logged["action"], logged["detail"]) == ("export_audit_events", f"up_to:{before}")
+    # A period before anything happened: the header only.
+    earlier = world.as_("auditor").get(
+        "/audit/events.csv", params={"until": (now - timedelta(days=400)).isoformat()}
+    )
+    assert earlier.text.splitlines() == [
+        "seq,at,actor_id,actor_role,actor_organisation,action,"
+        "case_id,case_reference,blocks,outcome,severity,detail,hash,unreadable"
+    ]
+    problem(world.as_("auditor").get("/audit/events.csv", params={"since": "2026-11-26"}), 422)
+
+
+@pytest.mark.parametrize("who", ["coordinator", "steering", "admin"])
+def test_only_auditors_export_the_log(world: World, who: str) -> None:
+    from app.vocabulary import Role
+
+    if who == "steering":
+        world.add_user("steering", Role.STEERING, cells=[])
+    submit(world)
+    before = head(world)
+    body = problem(world.as_(who).get("/audit/events.csv"), 403)
+    assert body["type"].endswith("role-not-allowed")
+    [refusal] = events(world, before)
+    assert (refusal["action"], refusal["outcome"], refusal["actor_id"], refusal["detail"]) == (
+        "export_audit_events",
+        "denied",
+        world.users[who],
+        "role-not-allowed",
+    )
+    assert refusal["severity"] == "high"

@@ -286,6 +286,7 @@ def _archive_access_page(post: CasePost, sent: SentBack, status_code: int) -> HT
             "title": title,
             "message": message,
             "back": HOME,
+            "back_text": labels.back_text(HOME),
             "archive_case_id": post.case_id,
             "principal": post.principal,
             "sent": sent,

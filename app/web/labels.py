@@ -831,8 +831,7 @@ WAITING: dict[str, str] = {
         "de territoire (CST) rattaché à la cellule : demandez-le à un administrateur."
     ),
     "not-transmitted": (
-        "Le retour d'information ({destination}) sera possible une fois l'orientation "
-        "transmise."
+        "Le retour d'information ({destination}) sera possible une fois l'orientation transmise."
     ),
     "meeting-not-held-yet": (
         "La décision de la cellule pourra être saisie le jour de la réunion, le {day}."
@@ -851,3 +850,14 @@ def waiting(slug: str, *, day: date | None = None, destination: str | None = Non
         return None
     destination_text = label(Destination, destination) if destination else ""
     return sentence.format(day=french_date(day), destination=destination_text)
+
+
+# An error page's link back (app.web.errors.back_of): home, the list, or where the user was.
+BACK_TEXTS: dict[str, str] = {
+    "/": "Revenir à l’accueil",
+    "/dossiers": "Revenir à la liste des situations",
+}
+
+
+def back_text(target: str) -> str:
+    return BACK_TEXTS.get(target, "Revenir à la page précédente")

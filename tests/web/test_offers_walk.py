@@ -28,7 +28,7 @@ from app.clock import today
 from app.vocabulary import Role
 from tests.audit.log import events, head
 from tests.conftest import World
-from tests.scenario import meeting, ok, submit, to_cell_review, to_oriented, to_research
+from tests.scenario import meeting, ok, on_day, submit, to_cell_review, to_oriented, to_research
 from tests.web.browser import Browser, signed_in
 
 ROLES = ("coordinator", "parquet", "police", "cst", "auditor", "steering", "admin")
@@ -477,3 +477,41 @@ def test_each_role_is_offered_exactly_what_will_succeed(world: World, state: str
             assert _version(world, built.case_id) == as_it_was, (role, action)
             outcomes = [e["outcome"] for e in events(world, before)]
             assert "denied" in outcomes, (role, action)
+
+
+def test_the_meeting_page_says_from_when_the_cell_decides(world: World) -> None:
+    """Before its day, a meeting's page offers no decision and says when it can be recorded
+    (to the coordinator, who records it; not to the parquet, who never does); a decision
+    posted anyway is refused on the meeting's page, nothing changed; on the day, the form."""
+    case_id = to_research(world)
+    day = today() + timedelta(days=10)
+    meeting_id = meeting(world, day)
+    ok(world.as_("coordinator").post(f"/meetings/{meeting_id}/cases", {"case_id": case_id}))
+    sentence = (
+        "La décision de la cellule pourra être saisie le jour de la réunion, le "
+        f"{day.day} {_MONTHS[day.month - 1]} {day.year}."
+    )
+    page = f"/reunions/{meeting_id}"
+    decision = f"{page}/situations/{case_id}/decision"
+    coordinator, parquet = signed_in(world, "coordinator"), signed_in(world, "parquet")
+    shown = coordinator.get(page)
+    said = re.findall(r'class="hint waiting[^"]*">(.*?)</p>', shown.text)
+    assert [html.unescape(s) for s in said] == [sentence]
+    assert f'action="{decision}"' not in shown.text
+    assert "pourra être saisie" not in html.unescape(parquet.get(page).text)
+
+    before = head(world)
+    refused = coordinator.post(
+        decision, {"decision": "orient", "destinations": "crip", "confirme": "oui"}
+    )
+    assert refused.status_code == 409
+    assert 'id="ordre-du-jour"' in refused.text  # the meeting's page again, saying why
+    assert "Cette réunion n'a pas encore eu lieu." in html.unescape(refused.text)
+    denied = [(e["action"], e["detail"]) for e in events(world, before) if e["outcome"] == "denied"]
+    assert denied == [("review_decision", f"meeting-not-held-yet meeting:{meeting_id}")]
+    assert ok(world.as_("coordinator").get(f"/cases/{case_id}"))["state"] == "cell_review"
+
+    with on_day(world, day):
+        shown = coordinator.get(page)
+    assert f'action="{decision}"' in shown.text
+    assert "pourra être saisie" not in html.unescape(shown.text)

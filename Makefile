@@ -41,7 +41,9 @@ dev: $(VENV)/.dev-installed $(OIDC_PROVIDER)/node_modules/.installed \
 	$(BROWSER_TESTS)/node_modules/.installed
 
 run: install
-	umask 077 && mkdir -p var && $(BIN)/cenomed demo | tee var/demo-tokens.tsv
+	# A second run keeps the web passwords already printed (and noted) where they still work.
+	umask 077 && mkdir -p var && $(BIN)/cenomed demo --keep-passwords-from var/demo-tokens.tsv > var/demo-tokens.tsv.new \
+		&& mv var/demo-tokens.tsv.new var/demo-tokens.tsv && cat var/demo-tokens.tsv
 	@echo "Web: http://$(HOST):$(PORT)/ (web passwords: third column of var/demo-tokens.tsv); API docs: http://$(HOST):$(PORT)/docs"
 	CENOMED_WEB_DEMO_ACCOUNTS=true $(BIN)/cenomed serve --host $(HOST) --port $(PORT)
 

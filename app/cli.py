@@ -715,9 +715,16 @@ DEMO_USERS: list[tuple[str, Role, Organisation | None, bool]] = [
 @_one_line_errors
 def demo(
     ttl: Annotated[int, typer.Option(min=60, help="Lifetime of the printed tokens")] = 8 * 3600,
+    keep_passwords_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="A previous run's output: its web passwords that still work are kept and "
+            "printed again (make run passes var/demo-tokens.tsv)"
+        ),
+    ] = None,
 ) -> None:
     """Init, a demo cell with example cases, one user per role; prints each username, an API
-    token and a web password."""
+    token and a web password (the previous one where it still works, else a new one)."""
     from app.demo import seed_cases
 
     settings = get_settings()
@@ -743,12 +750,14 @@ def demo(
                 session, principal=demo_user, version=version, current_version=version
             )
         seed_cases(session, vault=make_vault(settings), cell_id=cell.id, charter_version=version)
-        # A new random password per account and per run, for the web sign-in.
+        # A web password per account: the previous run's where it still signs in (a second
+        # make run keeps what the newcomer noted), else a new random one.
+        previous = _previous_demo_passwords(keep_passwords_from)
         accounts = [
             (
                 username,
                 _issue_token(session, settings, username, ttl),
-                _demo_password(session, username),
+                _demo_password(session, username, previous.get(username)),
             )
             for username, *_ in DEMO_USERS
         ]
@@ -761,9 +770,27 @@ def demo(
         typer.echo(f"{username}\t{issued}\t{password}")
 
 
-def _demo_password(session: Session, username: str) -> str:
-    from app.web import signin
+def _previous_demo_passwords(path: Path | None) -> dict[str, str]:
+    """The third column of a previous ``cenomed demo`` output, by username (none if the file
+    is missing: the first run)."""
+    if path is None or not path.is_file():
+        return {}
+    found: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        columns = line.split("\t")
+        if len(columns) == 3 and columns[0].startswith("demo-"):
+            found[columns[0]] = columns[2]
+    return found
 
+
+def _demo_password(session: Session, username: str, previous: str | None) -> str:
+    from app.directory import repository as accounts
+    from app.web import passwords, signin
+
+    user = accounts.get_user_by_username(session, username)
+    if previous is not None and user is not None and user.password_hash is not None:
+        if passwords.verify_password(user.password_hash, previous):
+            return previous
     password = secrets.token_urlsafe(12)
     signin.set_password(session, username=username, password=password)
     return password

@@ -169,6 +169,48 @@ def test_a_command_before_init_says_what_to_do(cli_env: dict[str, str]) -> None:
     assert "cenomed init" in result.stderr
 
 
+def _demo_passwords(output: str) -> dict[str, str]:
+    return {row.split("\t")[0]: row.split("\t")[2] for row in output.strip().splitlines()}
+
+
+def test_a_second_demo_keeps_the_web_passwords_that_still_work(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    first = cenomed(cli_env, "demo")
+    assert first.returncode == 0, first.stderr
+    before = _demo_passwords(first.stdout)
+    previous = tmp_path / "demo-tokens.tsv"
+    # One line altered as if mistyped: that account gets a new password, the others keep theirs.
+    altered = {**before, "demo-cst": "not-the-password-at-all"}
+    previous.write_text("".join(f"{u}\ttoken\t{p}\n" for u, p in altered.items()))
+    second = cenomed(cli_env, "demo", "--keep-passwords-from", str(previous))
+    assert second.returncode == 0, second.stderr
+    after = _demo_passwords(second.stdout)
+    assert {u: p for u, p in after.items() if u != "demo-cst"} == {
+        u: p for u, p in before.items() if u != "demo-cst"
+    }
+    assert after["demo-cst"] not in (before["demo-cst"], "not-the-password-at-all")
+    settings = Settings(
+        data_dir=Path(cli_env["CENOMED_DATA_DIR"]), database_url=cli_env["CENOMED_DATABASE_URL"]
+    )
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        for username in ("demo-coordinator", "demo-cst"):
+            client.cookies.clear()
+            form = client.get("/connexion").text
+            csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            signed = client.post(
+                "/connexion",
+                data={"username": username, "password": after[username], "csrf": csrf},
+                follow_redirects=False,
+            )
+            assert (signed.status_code, signed.headers["location"]) == (303, "/")
+    # Without the previous output (or with a missing file), every password is new.
+    third = cenomed(cli_env, "demo", "--keep-passwords-from", str(tmp_path / "missing.tsv"))
+    assert third.returncode == 0, third.stderr
+    renewed = _demo_passwords(third.stdout)
+    assert all(renewed[u] != after[u] for u in after)
+
+
 def test_demo_prints_a_working_token_per_role_and_can_run_twice(cli_env: dict[str, str]) -> None:
     first = cenomed(cli_env, "demo")
     assert first.returncode == 0, first.stderr

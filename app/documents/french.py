@@ -38,13 +38,18 @@ _CLOSING = re.compile(rf"(?<=\S){_SPACE}*»")
 
 
 def french_date(value: date | datetime | None) -> str:
-    """'2 décembre 2026' (and the time, in Paris, for an instant)."""
+    """'2 décembre 2026', '1er octobre 2026' (the first of the month is an ordinal in French),
+    and the time, in Paris, for an instant."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         local = value.astimezone(PARIS)
-        return f"{local.day} {_MONTHS[local.month - 1]} {local.year} à {local:%H:%M}"
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+        return f"{_day(local)} {local.year} à {local:%H:%M}"
+    return f"{_day(value)} {value.year}"
+
+
+def _day(value: date) -> str:
+    return f"{'1er' if value.day == 1 else value.day} {_MONTHS[value.month - 1]}"
 
 
 def _high_mark(match: re.Match[str]) -> str:

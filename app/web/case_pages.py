@@ -685,9 +685,9 @@ def transmit(orientation_id: uuid.UUID, post: CurrentCasePost) -> Response:
         lines = [f"La situation sera transmise à : {where}."]
         if orientation.destination == Destination.SOCIAL_SERVICES:
             lines.append(
-                "La transmission passe par la coordination sociale territoriale (CST) de la "
-                "cellule, qui verra l'identité, les coordonnées et l'orientation, jamais les "
-                "faits ni les notes de recherche (R13)."
+                "La transmission passe par le coordinateur ou la coordinatrice sociale de "
+                "territoire (CST) de la cellule, qui verra l'identité, les coordonnées et "
+                "l'orientation, jamais les faits ni les notes de recherche (R13)."
             )
         lines.append(
             "Seule la transmission est enregistrée, jamais ce qui est transmis (R15). Elle ne "

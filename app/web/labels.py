@@ -6,6 +6,7 @@ untranslated.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -36,9 +37,9 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "coordinator": "Coordinateur ou coordinatrice de la cellule (DPP)",
         "parquet": "Parquet",
         "member": "Membre de la cellule",
-        "cst": "Coordination sociale territoriale (CST)",
+        "cst": "Coordinateur ou coordinatrice sociale de territoire (CST)",
         "auditor": "Auditeur ou auditrice",
-        "steering": "Pilotage",
+        "steering": "Comité de pilotage",
         "admin": "Administration",
     },
     Organisation: {
@@ -136,7 +137,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "research": "Recherches des membres",
         "cell_review": "À l'ordre du jour de la cellule",
         "oriented": "Orientée",
-        "feedback": "Retour des services",
+        "feedback": "Retours d'information",
         "closed": "Close",
         "purged": "Détruite (durée de conservation échue)",
         "withdrawn": "Retirée",
@@ -155,7 +156,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "add_orientation": "Orienter vers un autre service",
         "declare_receipt": "Saisir une situation reçue hors du service",
         "transmit": "Transmettre au service",
-        "record_feedback": "Enregistrer le retour",
+        "record_feedback": "Enregistrer le retour d'information",
         "close": "Clore la situation",
         "request_archive_access": "Demander l'accès à l'archive",
         "export_subject_access": "Exporter pour le droit d'accès",
@@ -190,7 +191,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "facts": "Motifs et faits signalés",
         "research": "Notes de recherche",
         "orientation": "Orientation",
-        "feedback": "Retours des services",
+        "feedback": "Retours d'information",
     },
 }
 
@@ -202,16 +203,19 @@ AWAITS: dict[str, str] = {
     "research": "Recherches des membres, puis inscription à l'ordre du jour",
     "cell_review": "Examen en cellule",
     "oriented": "Information de la famille et transmission aux services",
-    "feedback": "Retour des services",
-    "closed": "Rien : la situation est close",
-    "purged": "Rien : les données sont détruites",
-    "withdrawn": "Rien : la situation a été retirée (détruite à la prochaine purge)",
+    "feedback": "Retours d'information des services",
+}
+# A situation whose procedure has ended awaits nothing: what became of it, instead.
+ENDED: dict[str, str] = {
+    "closed": "Procédure terminée : la situation est close",
+    "purged": "Procédure terminée : les données nominatives sont détruites",
+    "withdrawn": "Signalement retiré : ses données sont détruites à la prochaine purge",
 }
 # The lists' orders (app.cases.service.ListSort).
 from app.cases.service import ListSort  # noqa: E402
 
 LABELS[ListSort] = {
-    "received_on": "Date de réception (la plus récente d'abord)",
+    "received_on": "Reçue le (la plus récente d'abord)",
     "updated_at": "Dernière modification (la plus récente d'abord)",
 }
 REFERENCE_FORMAT = "Un numéro de situation s'écrit comme 18-2026-0042 (ou R18-2026-0007)."
@@ -249,7 +253,7 @@ PROBLEMS: dict[str, str] = {
     "orientation-not-found": "Cette situation n'a pas cette orientation.",
     "not-archived": "Cette situation n'est pas archivée : elle se consulte directement.",
     "meeting-not-found": "Aucune réunion de vos cellules ne correspond à cette adresse.",
-    "invalid-feedback": "Le retour doit être choisi dans la liste proposée.",
+    "invalid-feedback": "Le retour d'information doit être choisi dans la liste proposée.",
     "csrf-token-invalid": (
         "Le formulaire n'a pas pu être vérifié (jeton anti-falsification absent ou périmé). "
         "Rechargez la page et envoyez-le de nouveau."
@@ -298,7 +302,7 @@ PROBLEMS.update(
     {
         "one-month-rule": (
             "Une situation ne peut être examinée qu'à une réunion tenue au moins un mois "
-            "calendaire après sa réception (R7) : choisissez une réunion plus tardive."
+            "calendaire après sa réception : choisissez une réunion plus tardive."
         ),
         "meeting-not-held-yet": "Cette réunion n'a pas encore eu lieu.",
         "meeting-of-another-cell": "Cette réunion est celle d'une autre cellule.",
@@ -309,10 +313,10 @@ PROBLEMS.update(
         "already-transmitted": "Cette orientation a déjà été transmise.",
         "not-transmitted": "Cette orientation n'a pas encore été transmise au service.",
         "no-social-coordinator": (
-            "La cellule n'a pas de coordination sociale territoriale (CST) active pour recevoir "
-            "la transmission."
+            "La cellule n'a pas de coordinateur ou coordinatrice sociale de territoire (CST) "
+            "actif pour recevoir la transmission."
         ),
-        "feedback-already-recorded": "Le retour de ce service est déjà enregistré.",
+        "feedback-already-recorded": ("Le retour d'information de ce service est déjà enregistré."),
     }
 )
 STATUS_TITLES: dict[int, str] = {
@@ -430,7 +434,7 @@ INDICATOR_BREAKDOWNS: dict[str, str] = {
     "by_sex": "Situations signalées, par sexe",
     "by_age_bracket": "Situations signalées, par âge à la réception",
     "by_destination": "Orientations décidées, par destination",
-    "feedback": "Retours des services, par issue",
+    "feedback": "Retours d'information des services, par issue",
     "by_closure_reason": "Situations closes, par motif",
     "by_withdrawal_reason": "Signalements retirés, par motif",
     "additional_by_origin": "Signalements rattachés (doublons), par origine",
@@ -491,13 +495,13 @@ FIELD_ERRORS: dict[str, str] = {
     "date_too_old": "Cette date ne peut pas être antérieure de plus d'un an.",
     "date_out_of_window": "La date de la réunion doit être à moins d'un an d'aujourd'hui.",
     "before_receipt": "Cette date ne peut pas précéder la réception de la situation.",
-    "born_after_receipt": "La date de naissance doit précéder la date de réception.",
+    "born_after_receipt": "La date de naissance doit précéder le jour où la situation a été reçue.",
     "not_a_minor": (
         "Une cellule CENOMED ne suit que des mineurs : la personne doit avoir moins de 18 ans "
-        "à la date de réception."
+        "le jour où la situation est reçue."
     ),
     "outside_recidivism_ages": (
-        "Un groupe récidive suit des jeunes de 12 à 25 ans à la date de réception."
+        "Un groupe récidive suit des jeunes de 12 à 25 ans le jour où la situation est reçue."
     ),
     "no_destination": "Choisissez au moins une destination.",
     "repeated_destination": "Choisissez chaque destination une seule fois.",
@@ -556,8 +560,10 @@ PROBLEMS.update(
             "déclare une date antérieure, pour une situation reçue hors du service."
         ),
         "received-via-required": "Indiquez comment la situation vous est parvenue.",
-        "received-on-in-future": "La date de réception ne peut pas être dans le futur.",
-        "received-on-too-old": "Cette date de réception est trop ancienne pour être déclarée.",
+        "received-on-in-future": "Une situation ne peut pas avoir été reçue dans le futur.",
+        "received-on-too-old": (
+            "Ce jour de réception est trop ancien pour être déclaré maintenant."
+        ),
         "meeting-recorded-too-late": (
             "Cette réunion s'est tenue il y a trop longtemps pour être enregistrée maintenant."
         ),
@@ -567,7 +573,7 @@ PROBLEMS.update(
         ),
         "closure-reason-required": "Choisissez le motif de la clôture.",
         "closure-reason-not-applicable": (
-            "Ce motif de clôture ne correspond pas au dossier : choisissez-en un autre."
+            "Ce motif de clôture ne correspond pas à la situation : choisissez-en un autre."
         ),
         "family-unreachable": (
             "La famille n'a pas pu être jointe : pas de transmission aux services sociaux. "
@@ -791,10 +797,10 @@ from app.worklist.schemas import WorkKind  # noqa: E402 (appended with the scree
 LABELS[WorkKind] = {
     "refer_to_parquet": "Signalements à transmettre au parquet",
     "awaiting_author": "Signalements renvoyés à leur auteur pour compléments",
-    "ready_for_meeting": "Situations qu'une réunion peut désormais examiner (R7)",
-    "inform_family": "Familles à informer de l'orientation (R8)",
+    "ready_for_meeting": "Situations qu'une réunion peut désormais examiner",
+    "inform_family": "Familles à informer de l'orientation",
     "transmit": "Orientations à transmettre",
-    "feedback_overdue": "Retours des services en retard",
+    "feedback_overdue": "Retours d'information en retard",
     "answer_transfer": "Transferts proposés à votre cellule",
     "archive_access_expiring": "Accès à l'archive qui se terminent dans l'heure",
     "next_meeting": "Prochaine réunion",
@@ -806,6 +812,63 @@ LABELS[WorkKind] = {
     "meeting": "Réunions à venir",
     "awaiting_feedback": "Transmissions aux services sociaux : retour attendu",
 }
+
+
+# --- the field's words --------------------------------------------------------------------------
+
+# One term per notion, as the fiche 1.3 and the cell's partners say it (issue 19): for each term,
+# the words a page must not use in its place. A test renders every page for every role and
+# fails when one of them shows such a word, or a rule's code (kept in a ``title``).
+GLOSSARY: dict[str, tuple[str, ...]] = {
+    "situation": (r"dossiers?", r"saisines?"),
+    "reçu le": (r"date de réception", r"date d'arrivée"),
+    "parquet": (r"procureurs?", r"ministère public"),
+    "CST": (r"coordination sociale territoriale", r"travailleurs? sociaux? référents?"),
+    "orientation": (r"préconisations?",),
+    "retour d'information": (r"feedbacks?", r"retours? des services", r"comptes? rendus? de suivi"),
+    "comité de pilotage": (r"copil", r"steering", r"(?<!comité de )pilotage"),
+    "réunion de la cellule": (r"séances?", r"réunions? plénières?", r"commissions?"),
+}
+# A rule's mention in a sentence: " (R7)", " (R4, R10)", or ", R7)" closing a parenthesis.
+_RULE_MENTION = re.compile(r" \((R\d{1,2}(?:, R\d{1,2})*)\)|, (R\d{1,2})(?=\))")
+
+
+def without_rule_codes(text: str) -> str:
+    """The sentence a user reads: the charter's rule codes taken out (see :func:`rule_title`)."""
+    return _RULE_MENTION.sub("", text)
+
+
+def rule_title(text: str) -> str:
+    """The codes of the rules a sentence rests on, for its ``title`` ("" if none): for the
+    curious, never in the text itself."""
+    codes = [
+        code
+        for found in _RULE_MENTION.findall(text)
+        for part in found
+        if part
+        for code in part.split(", ")
+    ]
+    return (
+        ("Charte : règle " if len(codes) == 1 else "Charte : règles ") + ", ".join(codes)
+        if codes
+        else ""
+    )
+
+
+# A rule's code as the charter numbers it (R1 to R23), not a situation's number (R18-2026-0007).
+RULE_CODE = re.compile(r"\bR(?:[1-9]|1[0-9]|2[0-3])\b(?!-)")
+
+
+def misused_terms(text: str) -> list[tuple[str, str]]:
+    """(term to use, word found) for each glossary variant or rule code in a page's text."""
+    found = [
+        (term, match.group(0))
+        for term, variants in GLOSSARY.items()
+        for variant in variants
+        for match in re.finditer(rf"(?<!\w){variant}(?!\w)", text, re.IGNORECASE)
+    ]
+    found += [("un title pour le code de la règle", m.group(0)) for m in RULE_CODE.finditer(text)]
+    return found
 
 
 # --- what is not possible yet, and when it will be (issue 19) -------------------------------
@@ -823,12 +886,13 @@ WAITING: dict[str, str] = {
         "La transmission aux services sociaux sera possible une fois la famille informée."
     ),
     "family-unreachable": (
-        "La famille n'a pas pu être jointe : pas de transmission aux services sociaux (R8). "
+        "La famille n'a pas pu être jointe : pas de transmission aux services sociaux. "
         "Orientez la situation ailleurs ou close-la pour ce motif."
     ),
     "no-social-coordinator": (
-        "La transmission aux services sociaux sera possible une fois un coordinateur social "
-        "de territoire (CST) rattaché à la cellule : demandez-le à un administrateur."
+        "La transmission aux services sociaux sera possible une fois un coordinateur ou une "
+        "coordinatrice sociale de territoire (CST) rattaché à la cellule : demandez-le à un "
+        "administrateur."
     ),
     "not-transmitted": (
         "Le retour d'information ({destination}) sera possible une fois l'orientation transmise."
@@ -838,7 +902,7 @@ WAITING: dict[str, str] = {
     ),
     "one-month-rule": (
         "La situation pourra être examinée par une réunion de la cellule tenue à partir du "
-        "{day}, un mois après sa réception (R7)."
+        "{day}, un mois après sa réception."
     ),
 }
 

@@ -78,6 +78,8 @@ def _see_other(url: str) -> RedirectResponse:
 def home(visit: CurrentVisit) -> RedirectResponse:
     if visit.principal is None:
         return _see_other(SIGN_IN)
+    if not visit.principal.charter_accepted:
+        return _see_other(CHARTER)  # R1: then, once accepted, back here and home
     return _see_other(home_of(visit.principal.role))
 
 

@@ -47,6 +47,7 @@ def _environment() -> jinja2.Environment:
     env.globals["label"] = labels.label
     env.globals["kinds"] = {kind.__name__: kind for kind in labels.LABELS}
     env.globals["awaits"] = labels.AWAITS
+    env.globals["ended"] = labels.ENDED
     env.globals["awaits_returned"] = labels.AWAITS_RETURNED
     env.globals["amended_fields"] = labels.AMENDED_FIELDS
     env.globals["step_detail"] = labels.step_detail
@@ -55,6 +56,8 @@ def _environment() -> jinja2.Environment:
     env.filters["french_date"] = french_date
     env.filters["french"] = french_typography
     env.filters["short_id"] = lambda value: str(value)[:8]
+    env.filters["without_rule_codes"] = labels.without_rule_codes
+    env.filters["rule_title"] = labels.rule_title
     return env
 
 

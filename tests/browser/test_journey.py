@@ -178,7 +178,7 @@ def _member_submits(page: Page) -> str:
     """The member's own signalement: received the day it is sent (no date to type)."""
     page.get_by_role("link", name="Nouvelle situation").click()
     expect(page).to_have_url(re.compile(r"/dossiers/nouveau$"))
-    expect(page.get_by_label("Date de réception")).to_have_count(0)
+    expect(page.get_by_label("Reçue le")).to_have_count(0)
     expect(page.get_by_text("reçue par la coordination le jour où vous l'envoyez")).to_be_visible()
     axe.check(page)
     # Sent empty: the page lists the errors and marks each field, and keeps nothing.
@@ -242,7 +242,7 @@ def _coordinator_enters_a_letter(site: Site) -> tuple[Page, str]:
     page.get_by_label("Cellule").select_option(label="CENOMED 18e")
     page.get_by_label("Courrier").check()
     received = today() - timedelta(days=40)
-    page.get_by_label("Date de réception").fill(received.isoformat())
+    page.get_by_label("Reçue le").fill(received.isoformat())
     axe.check(page, "/dossiers/nouveau (coordinator)")
     _fill_minor(page, LAST_NAME, FIRST_NAME, date(today().year - 14, 5, 17))
     page.get_by_role("button", name="Transmettre à la coordination").click()
@@ -378,8 +378,8 @@ def _cst_records_feedback(site: Site, case_id: str) -> None:
     page.get_by_label("Un accompagnement a pu être mis en place").check()
     page.get_by_role("button", name="Enregistrer le retour").click()
     _done(page, "retour du service est enregistré")
-    _state(page, "Retour des services")
-    feedback = page.get_by_role("region", name="Retours des services")
+    _state(page, "Retours d'information")
+    feedback = page.get_by_role("region", name="Retours d'information")
     expect(feedback).to_contain_text("Un accompagnement a pu être mis en place")
     axe.check(page, "/dossiers/{id} (cst, feedback)")
 
@@ -501,7 +501,7 @@ def test_a_signalement_through_the_six_steps_in_the_browser(site: Site) -> None:
     _cst_records_feedback(site, case_id)
 
     coordinator.goto(f"/dossiers/{case_id}")
-    _state(coordinator, "Retour des services")
+    _state(coordinator, "Retours d'information")
     _coordinator_records_the_clubs_feedback(coordinator)
     history = coordinator.get_by_role("table", name="Historique des étapes")
     for step in ("Signaler la situation", "Transmettre au parquet", "Retenir la situation"):
@@ -512,7 +512,7 @@ def test_a_signalement_through_the_six_steps_in_the_browser(site: Site) -> None:
     _screenshot(coordinator, "situation.png", full_page=True)
     coordinator.goto("/dossiers")
     expect(coordinator.get_by_role("row").filter(has_text=LAST_NAME)).to_contain_text(
-        "Retour des services"
+        "Retours d'information"
     )
     axe.check(coordinator)
     _screenshot(coordinator, "mes-situations.png")

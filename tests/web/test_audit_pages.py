@@ -55,7 +55,9 @@ def test_the_auditor_finds_the_reads_of_a_case_made_through_its_page(world: Worl
     rows = _rows(page.text)
     assert [row["seq"] for row in rows] == [e["seq"] for e in reads]
     [row] = [r for r in rows if r["seq"] == by_cst[0]["seq"]]
-    assert row["cells"][1].startswith(f"n° {world.users['cst']} Coordination sociale")
+    assert row["cells"][1].startswith(
+        f"n° {world.users['cst']} Coordinateur ou coordinatrice sociale"
+    )
     assert row["cells"][2] == "Consultation d'une situation"
     assert row["cells"][5] == "Autorisée"
     # Reading the log is itself logged, as through the API.

@@ -17,7 +17,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -265,6 +265,11 @@ _MONTHS = (
 ).split()
 
 
+def written(day: date) -> str:
+    """A day as the field writes it: '12 janvier 2027', '1er février 2027'."""
+    return f"{'1er' if day.day == 1 else day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
 # --- reading the page -------------------------------------------------------------------------
 
 _FORM = re.compile(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', re.S)
@@ -454,10 +459,7 @@ def test_each_role_is_offered_exactly_what_will_succeed(world: World, state: str
         assert found == expected, (role, shown.status_code)
         waiting = [html.unescape(s) for s in _WAITING.findall(shown.text)]
         later = today() + timedelta(days=10)
-        said = [
-            s.format(later=f"{later.day} {_MONTHS[later.month - 1]} {later.year}")
-            for s in EXPECTED_WAITING.get((state, role), [])
-        ]
+        said = [s.format(later=written(later)) for s in EXPECTED_WAITING.get((state, role), [])]
         assert waiting == said, role
         for action in actions_of(built):
             if action == "examine_at_meeting" and built.meeting_id is None:
@@ -488,8 +490,7 @@ def test_the_meeting_page_says_from_when_the_cell_decides(world: World) -> None:
     meeting_id = meeting(world, day)
     ok(world.as_("coordinator").post(f"/meetings/{meeting_id}/cases", {"case_id": case_id}))
     sentence = (
-        "La décision de la cellule pourra être saisie le jour de la réunion, le "
-        f"{day.day} {_MONTHS[day.month - 1]} {day.year}."
+        f"La décision de la cellule pourra être saisie le jour de la réunion, le {written(day)}."
     )
     page = f"/reunions/{meeting_id}"
     decision = f"{page}/situations/{case_id}/decision"

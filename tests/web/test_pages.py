@@ -257,7 +257,10 @@ def test_every_value_of_every_closed_list_has_its_french_label() -> None:
     for kind, names in labels.LABELS.items():
         assert issubclass(kind, StrEnum)
         assert set(names) == {member.value for member in kind}, kind.__name__
-    assert set(labels.AWAITS) == {state.value for state in labels.CaseState}
+    # Each state either awaits a step or has ended, never both: no "awaits: nothing".
+    assert set(labels.AWAITS) | set(labels.ENDED) == {state.value for state in labels.CaseState}
+    assert not set(labels.AWAITS) & set(labels.ENDED)
+    assert not any(text.startswith("Rien") for text in labels.AWAITS.values())
 
 
 def test_the_vendored_scripts_are_the_pinned_ones() -> None:

@@ -118,7 +118,7 @@ def test_the_closure_offers_the_reasons_the_record_allows(world: World) -> None:
     before = head(world)
     refused = coordinator.post(f"/dossiers/{case_id}/cloture", {"reason": "aged_out"})
     assert refused.status_code == 409
-    assert "ne correspond pas au dossier" in html.unescape(refused.text)
+    assert "ne correspond pas à la situation" in html.unescape(refused.text)
     [refusal] = events(world, before)[:1]
     assert (refusal["outcome"], refusal["detail"]) == ("denied", "closure-reason-not-applicable")
 

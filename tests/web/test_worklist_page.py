@@ -33,7 +33,7 @@ def test_the_coordinators_page_lists_what_the_api_lists(world: World) -> None:
     assert [target for _, target in links] == expected
     assert {fresh, ready, past} <= set(expected)
     assert "Signalements à transmettre au parquet" in text
-    assert "Situations qu&#39;une réunion peut désormais examiner (R7)" in text
+    assert "Situations qu&#39;une réunion peut désormais examiner" in text
     assert "Réunions passées à marquer comme tenues" in text
     assert "En retard" in text  # the past meeting not marked held
     reads = {e["case_id"] for e in events(world, before) if e["action"] == "read_worklist"}

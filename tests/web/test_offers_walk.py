@@ -516,3 +516,30 @@ def test_the_meeting_page_says_from_when_the_cell_decides(world: World) -> None:
         shown = coordinator.get(page)
     assert f'action="{decision}"' in shown.text
     assert "pourra être saisie" not in html.unescape(shown.text)
+
+
+def test_a_case_received_less_than_a_month_ago_says_from_when_a_meeting_may_examine_it(
+    world: World,
+) -> None:
+    """R7's month: the coordinator, who puts cases on meetings, reads from which day a
+    meeting may examine it; the members, who never do, read nothing of it."""
+    received = today() - timedelta(days=10)
+    case_id = to_research(world, received_days_ago=10)
+    month, year = (received.month % 12) + 1, received.year + (received.month == 12)
+    last_day = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+    earliest = date(year, month, min(received.day, last_day))
+    said = {
+        role: [
+            html.unescape(s)
+            for s in _WAITING.findall(signed_in(world, role).get(f"/dossiers/{case_id}").text)
+        ]
+        for role in ("coordinator", "parquet", "police")
+    }
+    assert said == {
+        "coordinator": [
+            "La situation pourra être examinée par une réunion de la cellule tenue à partir du "
+            f"{written(earliest)}, un mois après sa réception."
+        ],
+        "parquet": [],
+        "police": [],
+    }

@@ -543,3 +543,59 @@ def test_a_case_received_less_than_a_month_ago_says_from_when_a_meeting_may_exam
         "parquet": [],
         "police": [],
     }
+
+
+# The meeting's page: what it offers on a case of its agenda, by hand (the coordinator runs
+# the meeting; the cell decides on its day; a case comes off the agenda until then).
+MEETING_EXPECTED: dict[str, dict[str, set[str]]] = {
+    "today": {"coordinator": {"decide", "remove_from_agenda"}},
+    "to come": {"coordinator": {"remove_from_agenda"}},
+}
+
+
+def _on_a_meeting(world: World, when: str) -> tuple[str, str]:
+    case_id = to_research(world)
+    day = today() if when == "today" else today() + timedelta(days=10)
+    meeting_id = meeting(world, day)
+    ok(world.as_("coordinator").post(f"/meetings/{meeting_id}/cases", {"case_id": case_id}))
+    return case_id, meeting_id
+
+
+@pytest.mark.parametrize("when", list(MEETING_EXPECTED))
+def test_each_role_is_offered_on_a_meeting_exactly_what_will_succeed(
+    world: World, when: str
+) -> None:
+    world.add_user("steering", Role.STEERING, cells=[])
+    case_id, meeting_id = _on_a_meeting(world, when)
+    for role in ROLES:
+        browser = signed_in(world, role)
+        page = f"/reunions/{meeting_id}"
+        line = f"{page}/situations/{case_id}"
+        shown = browser.get(page)
+        actions = {action for action, _ in _FORM.findall(shown.text)}
+        found = {"decide"} if f"{line}/decision" in actions else set()
+        found |= {"remove_from_agenda"} if f"{line}/retrait" in actions else set()
+        expected = MEETING_EXPECTED[when].get(role, set())
+        assert found == expected, role
+        for action in ("decide", "remove_from_agenda"):
+            line = f"/reunions/{meeting_id}/situations/{case_id}"
+            path, data = (
+                (
+                    f"{line}/decision",
+                    {"decision": "orient", "destinations": "crip", "confirme": "oui"},
+                )
+                if action == "decide"
+                else (f"{line}/retrait", {})
+            )
+            before, as_it_was = head(world), _version(world, case_id)
+            response = browser.post(path, data)
+            accepted = response.status_code == 303 and "fait=" in response.headers["location"]
+            assert accepted == (action in expected), (role, action, response.status_code)
+            if accepted:
+                landed = browser.get(response.headers["location"])
+                assert 'class="notice success" role="status"' in landed.text, (role, action)
+                case_id, meeting_id = _on_a_meeting(world, when)  # a fresh copy
+                continue
+            assert response.status_code in (403, 404, 409, 422), (role, action)
+            assert _version(world, case_id) == as_it_was, (role, action)
+            assert "denied" in [e["outcome"] for e in events(world, before)], (role, action)

@@ -3,7 +3,11 @@
 The page shows the blocks the charter lets this user see, and offers exactly the steps the
 charter and the procedure both allow now: each offer is computed by the functions the step
 itself runs (``app.policy.decisions`` and ``app.cases.service``'s facts and
-:func:`~app.cases.service.allows`), never by a rule of the page's own.
+:func:`~app.cases.service.allows`), never by a rule of the page's own. A step the charter
+lets this user take but a guard refuses now is not offered: the page says instead when it
+will be possible, from the guard's refusal (:func:`~app.cases.service.guard_refusal`, its
+slug and day, worded by ``labels.WAITING``); a step the charter never lets them take is not
+mentioned.
 
 Every form goes through the API's schema and service function. A refusal (a value refused,
 or a step the procedure refuses now) brings the page back where it was, with each error on

@@ -40,6 +40,10 @@ from tests.web.browser import PASSWORD, set_password
 HERE = Path(__file__).resolve().parent
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
+# A small phone's screen (issue 19): every page must fit it without scrolling sideways.
+PHONE: ViewportSize = {"width": 375, "height": 740}
+# The README's screenshots (invented people only), rewritten with CENOMED_SCREENSHOTS=1 only.
+SCREENSHOTS = HERE.parents[1] / "docs" / "screenshots"
 # Auto-waiting assertions give up after this long (a slow CI machine, two cores).
 expect.set_options(timeout=15_000)
 
@@ -103,9 +107,9 @@ class Site:
             timeout=30,
         )
 
-    def new_context(self) -> BrowserContext:
+    def new_context(self, viewport: ViewportSize = VIEWPORT) -> BrowserContext:
         return self.browser.new_context(
-            base_url=self.base_url, viewport=VIEWPORT, locale="fr-FR", timezone_id="Europe/Paris"
+            base_url=self.base_url, viewport=viewport, locale="fr-FR", timezone_id="Europe/Paris"
         )
 
     def page_of(self, username: str) -> Page:
@@ -120,6 +124,14 @@ class Site:
     def close(self) -> None:
         for context in self.contexts.values():
             context.close()
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
+    """Saves the page as the README shows it, only when ``CENOMED_SCREENSHOTS=1`` (CI never
+    sets it, so a test run never rewrites the README's images)."""
+    if os.environ.get("CENOMED_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / name, full_page=full_page, animations="disabled")
 
 
 def sign_in(page: Page, username: str, *, world: World) -> None:

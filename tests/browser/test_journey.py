@@ -12,24 +12,21 @@ people only) into ``docs/screenshots/``; CI never sets it, so it never rewrites 
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date, timedelta
-from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from app.clock import today
 from app.vocabulary import Organisation, Role
 from tests.browser import axe
-from tests.browser.conftest import Site, sign_in
+from tests.browser.conftest import Site, screenshot, sign_in
 from tests.scenario import FIRST_NAME, LAST_NAME, declared_body, ok
 from tests.web.browser import set_password
 
 # The sign-in page lists the demo accounts (as ``make run`` does): the journey's people are
 # named like them, so the screenshot of that page is the one a newcomer sees.
 SERVER_ENV = {"CENOMED_WEB_DEMO_ACCOUNTS": "true"}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 POLICE, TEACHER, COORDINATOR = "demo-police", "demo-education", "demo-coordinator"
 PARQUET, CST, AUDITOR = "demo-parquet", "demo-cst", "demo-auditor"
 CASE_ID = re.compile(r"/dossiers/([0-9a-f-]{36})(?:\?fait=\w+)?$")
@@ -38,12 +35,6 @@ FACTS = "Absences répétées et présence tardive près du square (exemple fict
 # The police officer's own signalement (invented too), and the cell's prevention club.
 OWN_LAST_NAME, OWN_FIRST_NAME = "Quillemot", "Anastase"
 SERVICE = "Club de prévention Imaginaire"
-
-
-def _screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
-    if os.environ.get("CENOMED_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / name, full_page=full_page, animations="disabled")
 
 
 def _people(site: Site) -> None:
@@ -133,7 +124,7 @@ def _member_signs_in_and_accepts_the_charter(site: Site) -> Page:
     expect(page.get_by_role("heading", name="Comptes de démonstration")).to_be_visible()
     expect(page.get_by_role("cell", name=POLICE, exact=True)).to_be_visible()
     axe.check(page)
-    _screenshot(page, "connexion.png")
+    screenshot(page, "connexion.png")
     # A wrong password first: the page says so, accessibly, and nothing opens.
     page.get_by_label("Identifiant").fill(POLICE)
     page.get_by_label("Mot de passe").fill("not the password")
@@ -509,13 +500,13 @@ def test_a_signalement_through_the_six_steps_in_the_browser(site: Site) -> None:
     expect(history).to_contain_text("famille : informée, et opposée à l'orientation")
     expect(history.get_by_role("row").last).to_contain_text("Enregistrer le retour")
     axe.check(coordinator, "/dossiers/{id} (coordinator, feedback)")
-    _screenshot(coordinator, "situation.png", full_page=True)
+    screenshot(coordinator, "situation.png", full_page=True)
     coordinator.goto("/dossiers")
     expect(coordinator.get_by_role("row").filter(has_text=LAST_NAME)).to_contain_text(
         "Retours d'information"
     )
     axe.check(coordinator)
-    _screenshot(coordinator, "mes-situations.png")
+    screenshot(coordinator, "mes-situations.png")
     _coordinator_closes_each_case(coordinator, case_id, others)
     _coordinator_reads_the_indicators(coordinator)
     _coordinator_opens_the_archive(coordinator, case_id)

@@ -23,7 +23,7 @@ def _rows(page: str) -> list[dict[str, Any]]:
     for seq, cells in re.findall(r'<tr[^>]*>\s*<th scope="row">(\d+)</th>(.*?)</tr>', page, re.S):
         texts = [
             html.unescape(re.sub(r"<[^>]+>", " ", cell)).split()
-            for cell in re.findall(r"<td>(.*?)</td>", cells, re.S)
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)
         ]
         rows.append({"seq": int(seq), "cells": [" ".join(words) for words in texts]})
     return rows

@@ -42,7 +42,7 @@ def _tables(page: str) -> list[Table]:
         page,
         re.S,
     ):
-        rows = re.findall(r'<th scope="row">(.*?)</th><td class="number">(.*?)</td>', body)
+        rows = re.findall(r'<th scope="row">(.*?)</th><td class="number"[^>]*>(.*?)</td>', body)
         found.append(
             (html.unescape(caption), [(html.unescape(k), html.unescape(v)) for k, v in rows])
         )

@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= auto
 OIDC_PROVIDER := tests/oidc_provider
 BROWSER_TESTS := tests/browser
 
-.PHONY: run test test-postgres lint install dev lock clean bench bench-crypto bench-policy bench-purge bench-audit bench-indicators bench-search bench-minutes bench-worklist
+.PHONY: run test test-postgres lint install dev lock clean bench bench-crypto bench-policy bench-purge bench-audit bench-indicators bench-search bench-minutes bench-worklist bench-tlog
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,11 @@ bench-worklist: $(VENV)/.installed
 # writes bench/results/meeting-minutes.{json,md} (under a minute).
 bench-minutes: $(VENV)/.installed
 	$(BIN)/python -m bench.meeting_minutes_bench
+
+# The audit log's Merkle tree (issue 20): proofs at 10^5 and 10^6 leaves from an in-memory
+# level store, full-tree hashing against bare SHA-256; writes bench/results/tlog.{json,md} (a minute).
+bench-tlog: $(VENV)/.installed
+	$(BIN)/python -m bench.tlog_bench
 
 lock: $(VENV)/.dev-installed
 	{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^cenomed'; } > constraints.new

@@ -71,6 +71,10 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(notify_cli, name="notify")
 cli.add_typer(policy_cli, name="policy")
 cli.add_typer(audit_cli, name="audit")
+witness_cli = typer.Typer(
+    help="A witness of the audit log (C2SP tlog-witness), run by a partner.", no_args_is_help=True
+)
+cli.add_typer(witness_cli, name="witness")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -696,6 +700,61 @@ def audit_checkpoint() -> None:
 def audit_export_key() -> None:
     """Print the log's public key, for partners to keep with the checkpoints they hold."""
     typer.echo(checkpoint.load_signer(get_settings()).verifier.encode())
+
+
+@witness_cli.command("init")
+@_one_line_errors
+def witness_init(
+    name: Annotated[str, typer.Option(help="The witness's name, e.g. witness.parquet.example")],
+    state: Annotated[Path, typer.Option(help="The witness's state directory", file_okay=False)],
+) -> None:
+    """Create the witness's Ed25519 key (never over an existing one); prints its verifier
+    key, for the log's operator to list in CENOMED_AUDIT_WITNESSES."""
+    from app.witness import core
+
+    try:
+        typer.echo(core.init(state, name).encode())
+    except core.WitnessKeyError as error:
+        raise _fail(str(error)) from None
+
+
+@witness_cli.command("serve")
+@_one_line_errors
+def witness_serve(
+    state: Annotated[Path, typer.Option(help="The state directory 'witness init' made")],
+    log_key: Annotated[
+        str, typer.Option(help="The log's verifier key, as 'cenomed audit export-key' prints it")
+    ],
+    origin: Annotated[
+        str | None, typer.Option(help="The log's origin line (default: its key's name)")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 7380,
+) -> None:
+    """Serve POST /add-checkpoint: cosign each checkpoint that extends the last one cosigned."""
+    import logging
+
+    import uvicorn
+
+    from app.audit.note import NoteError, VerifierKey
+    from app.witness import core, server
+
+    try:
+        key = VerifierKey.parse(log_key)
+    except NoteError as error:
+        raise _fail(f"--log-key is not a verifier key: {error}", BAD_INPUT) from None
+    try:
+        witness = core.Witness(state, key, origin)
+        latest = witness.latest()
+    except core.WitnessKeyError as error:
+        raise _fail(str(error)) from None
+    typer.echo(
+        f"witness {witness.cosigner.verifier.encode()} of {witness.origin}, at size {latest.size}",
+        err=True,
+    )
+    # Its own lines on stderr: each cosignature, and each refused signed checkpoint in full.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    uvicorn.run(server.create_app(witness), host=host, port=port, access_log=False)
 
 
 DEMO_CELL = "CENOMED démo 18e"

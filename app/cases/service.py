@@ -962,6 +962,19 @@ def allows(step: Step, case: Case, facts: StepFacts) -> bool:
     return True
 
 
+def guard_refusal(step: Step, case: Case, facts: StepFacts) -> GuardFailed | None:
+    """The procedural rule that refuses ``step`` on ``case`` now, if one does (None when the
+    step is allowed, or not a step of the case's state at all): a page says from it when the
+    step will be possible, rather than keeping a copy of the rule."""
+    try:
+        fire(step, CaseState(case.state), facts)
+    except GuardFailed as refusal:
+        return refusal
+    except IllegalStep:
+        return None
+    return None
+
+
 # The reasons a caller may give (no_action is the review decision's, other_legacy the
 # migration's).
 CLOSURE_REASONS = tuple(

@@ -3,7 +3,11 @@
 The page shows the blocks the charter lets this user see, and offers exactly the steps the
 charter and the procedure both allow now: each offer is computed by the functions the step
 itself runs (``app.policy.decisions`` and ``app.cases.service``'s facts and
-:func:`~app.cases.service.allows`), never by a rule of the page's own.
+:func:`~app.cases.service.allows`), never by a rule of the page's own. A step the charter
+lets this user take but a guard refuses now is not offered: the page says instead when it
+will be possible, from the guard's refusal (:func:`~app.cases.service.guard_refusal`, its
+slug and day, worded by ``labels.WAITING``); a step the charter never lets them take is not
+mentioned.
 
 Every form goes through the API's schema and service function. A refusal (a value refused,
 or a step the procedure refuses now) brings the page back where it was, with each error on
@@ -84,7 +88,7 @@ from app.web.forms import SentBack, field_errors, first_part, refusal_errors, te
 from app.web.labels import choices, label
 from app.web.rendering import page
 from app.web.returns import HOME
-from app.workflow.guards import StepFacts
+from app.workflow.guards import GuardFailed, StepFacts
 from app.workflow.machine import possible_steps
 from app.workflow.states import CaseState, Step
 
@@ -119,6 +123,8 @@ class Offers:
     note_edits: list[uuid.UUID] = field(default_factory=list)
     # The coordinator reads the values amendments replaced (R10).
     revisions: bool = False
+    # Steps this user may take that a guard refuses now: when each will be possible.
+    waiting: list[str] = field(default_factory=list)
 
     @property
     def any(self) -> bool:
@@ -134,24 +140,52 @@ class Offers:
 def offers(session: Session, principal: Principal, case: Case, today: date) -> Offers:
     facts = service.facts_of(case)
     found = Offers()
+
+    def wait(refusal: GuardFailed | None, destination: str | None = None) -> None:
+        """A step this user may take, refused now by a guard: when it will be possible."""
+        if refusal is None:
+            return
+        sentence = labels.waiting(refusal.slug, day=refusal.day, destination=destination)
+        if sentence is not None and sentence not in found.waiting:
+            found.waiting.append(sentence)
+
     for step in possible_steps(CaseState(case.state)):
         if step in MOVES:
             continue  # offered by moves() (issue 16)
-        if not decisions.may_step(principal, step, facts) and step is not Step.RECORD_FEEDBACK:
+        if step is Step.RECORD_FEEDBACK:
+            # Who reports depends on each orientation's destination.
+            for o in case.orientations:
+                if not decisions.may_step(principal, step, facts, Destination(o.destination)):
+                    continue
+                feedback = service.feedback_facts(o, today)
+                if service.allows(step, case, feedback):
+                    found.feedback.append((o.id, o.destination))
+                else:
+                    wait(service.guard_refusal(step, case, feedback), o.destination)
+            continue
+        if not decisions.may_step(principal, step, facts):
             continue
         if step is Step.TRANSMIT:
-            found.transmissions = [
-                o.id
-                for o in case.orientations
-                if service.allows(step, case, service.transmission_facts(session, case, o, today))
-            ]
-        elif step is Step.RECORD_FEEDBACK:
-            found.feedback = [
-                (o.id, o.destination)
-                for o in case.orientations
-                if decisions.may_step(principal, step, facts, Destination(o.destination))
-                and service.allows(step, case, service.feedback_facts(o, today))
-            ]
+            for o in case.orientations:
+                transmission = service.transmission_facts(session, case, o, today)
+                if service.allows(step, case, transmission):
+                    found.transmissions.append(o.id)
+                else:
+                    wait(service.guard_refusal(step, case, transmission), o.destination)
+        elif step in (Step.ORIENT, Step.CLOSE_WITHOUT_ACTION):
+            review = service.review_facts(session, case, today)
+            if service.allows(step, case, review):
+                found.steps.add(step.value)
+            else:
+                wait(service.guard_refusal(step, case, review))
+        elif step is Step.EXAMINE_AT_MEETING:
+            # Put on a meeting's agenda from the meetings' page; here, whether a meeting held
+            # today could examine it (R7's month), and if not from which day one could.
+            found.steps.add(step.value)
+            today_meeting = StepFacts(
+                today=today, received_on=case.received_on, meeting_held_on=today
+            )
+            wait(service.guard_refusal(step, case, today_meeting))
         elif step is Step.CLOSE:
             found.closure_reasons = service.closure_reasons_open(session, case, today)
         elif step is Step.RECORD_FAMILY_INFORMATION:
@@ -259,6 +293,7 @@ def _archive_access_page(post: CasePost, sent: SentBack, status_code: int) -> HT
             "title": title,
             "message": message,
             "back": HOME,
+            "back_text": labels.back_text(HOME),
             "archive_case_id": post.case_id,
             "principal": post.principal,
             "sent": sent,

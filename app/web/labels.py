@@ -968,3 +968,59 @@ ARCHIVE_REASON_SEALED = (
     "le journal ne le montre donc pas (R2). Le coordinateur de la cellule le lit dans l'export "
     "des données de la personne (R22)."
 )
+
+
+# --- what is not possible yet, and when it will be (issue 19) -------------------------------
+
+from datetime import date  # noqa: E402 (appended with the sentences)
+
+from app.documents.french import french_date  # noqa: E402
+
+# A step the charter lets the user take, refused now by one of the procedure's guards: the
+# sentence shown instead of its button, by the guard's refusal (its problem type). {day}: the
+# day the guard names; {destination}: the orientation concerned. A refusal absent from here
+# (a step already done, say) shows nothing.
+WAITING: dict[str, str] = {
+    "family-not-informed": (
+        "La transmission aux services sociaux sera possible une fois la famille informée."
+    ),
+    "family-unreachable": (
+        "La famille n'a pas pu être jointe : pas de transmission aux services sociaux. "
+        "Orientez la situation ailleurs ou close-la pour ce motif."
+    ),
+    "no-social-coordinator": (
+        "La transmission aux services sociaux sera possible une fois un coordinateur ou une "
+        "coordinatrice sociale de territoire (CST) rattaché à la cellule : demandez-le à un "
+        "administrateur."
+    ),
+    "not-transmitted": (
+        "Le retour d'information ({destination}) sera possible une fois l'orientation transmise."
+    ),
+    "meeting-not-held-yet": (
+        "La décision de la cellule pourra être saisie le jour de la réunion, le {day}."
+    ),
+    "one-month-rule": (
+        "La situation pourra être examinée par une réunion de la cellule tenue à partir du "
+        "{day}, un mois après sa réception."
+    ),
+}
+
+
+def waiting(slug: str, *, day: date | None = None, destination: str | None = None) -> str | None:
+    """When a step refused now by a guard (``slug``) will be possible, in a sentence."""
+    sentence = WAITING.get(slug)
+    if sentence is None:
+        return None
+    destination_text = label(Destination, destination) if destination else ""
+    return sentence.format(day=french_date(day), destination=destination_text)
+
+
+# An error page's link back (app.web.errors.back_of): home, the list, or where the user was.
+BACK_TEXTS: dict[str, str] = {
+    "/": "Revenir à l’accueil",
+    "/dossiers": "Revenir à la liste des situations",
+}
+
+
+def back_text(target: str) -> str:
+    return BACK_TEXTS.get(target, "Revenir à la page précédente")

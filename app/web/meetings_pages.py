@@ -38,7 +38,9 @@ from app.crypto.vault import Vault
 from app.db import DbSession
 from app.directory import repository as directory
 from app.errors import AppError, Conflict, InvalidInput
+from app.meetings import repository as meetings_repository
 from app.meetings import service
+from app.meetings.models import Meeting
 from app.meetings.schemas import AgendaCaseIn, AttendanceIn, MeetingChange, MeetingCreate
 from app.operations import metrics
 from app.partners import repository as partners
@@ -50,6 +52,7 @@ from app.web.deps import CheckedForm, WebPrincipal
 from app.web.forms import FORM, SentBack, field_errors, first_part, refusal_errors, text, texts
 from app.web.labels import choices
 from app.web.rendering import page
+from app.workflow.states import Step
 
 router = APIRouter(include_in_schema=False)
 MEETINGS = "/reunions"
@@ -175,6 +178,23 @@ def _errors_of(error: AppError) -> dict[str, str]:
 # --- a meeting's page -------------------------------------------------------------------------
 
 
+def _waiting(session: Session, principal: Principal, meeting: Meeting, on: date) -> list[str]:
+    """The cell's decisions this user may record on the agenda's cases that a guard of the
+    procedure refuses now (the meeting still to come): when they will be possible, said once,
+    from the refusal itself."""
+    found: list[str] = []
+    for case in meetings_repository.on_agenda(session, meeting_id=meeting.id):
+        facts = case_service.review_facts(session, case, on)
+        for step in (Step.ORIENT, Step.CLOSE_WITHOUT_ACTION):
+            if not decisions.may_step(principal, step, case_service.facts_of(case)):
+                continue
+            refusal = case_service.guard_refusal(step, case, facts)
+            sentence = labels.waiting(refusal.slug, day=refusal.day) if refusal else None
+            if sentence is not None and sentence not in found:
+                found.append(sentence)
+    return found
+
+
 def _meeting_page(
     request: Request,
     session: Session,
@@ -236,6 +256,7 @@ def _meeting_page(
             and meeting.status != MeetingStatus.CANCELLED.value,
             "sent": sent,
             "done": labels.DONE.get(done or ""),
+            "waiting": _waiting(session, principal, meeting, on),
         },
         status_code=status_code,
     )

@@ -30,10 +30,11 @@ from app.config import CurrentSettings
 from app.crypto.dependency import CurrentVault
 from app.db import DbSession
 from app.directory import repository as directory
+from app.errors import TooManySearches
 from app.operations import metrics
 from app.principal import Principal
 from app.web.deps import CheckedForm, WebPrincipal
-from app.web.forms import field_errors, first_part, text
+from app.web.forms import field_errors, first_part, refusal_errors, text
 from app.web.rendering import page
 from app.web.returns import HOME
 
@@ -91,20 +92,15 @@ def search_cases(
     at: Now,
 ) -> HTMLResponse:
     typed = {name: text(form, name) for name in FIELDS}
-    try:
-        data = CaseSearch.model_validate({name: typed[name] or None for name in FIELDS})
-    except ValidationError as error:
+
+    def sent_back(status: int, slug: str, errors: dict[str, str]) -> HTMLResponse:
+        """The search page again, what was typed kept, the refusal logged (R23)."""
         session.rollback()
+        actor = Actor.of(principal)
         trail.record_refusal(
-            session,
-            Actor.of(principal),
-            Action.SEARCH_CASES,
-            status=422,
-            slug="validation-error",
-            case_id=None,
+            session, actor, Action.SEARCH_CASES, status=status, slug=slug, case_id=None
         )
-        metrics.count_refusal(422, "validation-error")
-        errors = field_errors(error.errors(include_url=False, include_input=False), first_part)
+        metrics.count_refusal(status, slug)
         return _search_page(
             request,
             session,
@@ -112,16 +108,27 @@ def search_cases(
             settings.searches_per_hour,
             values=typed,
             errors=errors,
-            status_code=422,
+            status_code=status,
         )
-    found = search.search_cases(
-        session,
-        principal=principal,
-        vault=vault,
-        data=data,
-        now=at,
-        per_hour=settings.searches_per_hour,
-    )
+
+    try:
+        data = CaseSearch.model_validate({name: typed[name] or None for name in FIELDS})
+    except ValidationError as error:
+        errors = field_errors(error.errors(include_url=False, include_input=False), first_part)
+        return sent_back(422, "validation-error", errors)
+    try:
+        found = search.search_cases(
+            session,
+            principal=principal,
+            vault=vault,
+            data=data,
+            now=at,
+            per_hour=settings.searches_per_hour,
+        )
+    except TooManySearches as error:
+        response = sent_back(error.status, error.slug, refusal_errors(error))
+        response.headers["retry-after"] = str(error.retry_after)
+        return response
     return _search_page(
         request, session, principal, settings.searches_per_hour, values=typed, found=found
     )

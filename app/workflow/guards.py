@@ -21,12 +21,14 @@ from app.vocabulary import (
 
 
 class GuardFailed(Exception):
-    """A procedural rule forbids the step now (answered as 409)."""
+    """A procedural rule forbids the step now (answered as 409). ``day``: the day from which
+    the rule will allow it, where the rule knows one (a page says so instead of a button)."""
 
-    def __init__(self, slug: str, detail: str) -> None:
+    def __init__(self, slug: str, detail: str, *, day: date | None = None) -> None:
         super().__init__(detail)
         self.slug = slug
         self.detail = detail
+        self.day = day
 
 
 class InvalidStepInput(Exception):
@@ -174,6 +176,7 @@ def one_month_elapsed(facts: StepFacts) -> None:
             "A situation may be examined only at a meeting held at least one calendar month "
             "after it was received (R7): choose a meeting held on or after "
             f"{earliest.isoformat()}.",
+            day=earliest,
         )
 
 
@@ -195,6 +198,7 @@ def meeting_has_taken_place(facts: StepFacts) -> None:
             "meeting-not-held-yet",
             "The cell decides at its meeting: record the decision on or after "
             f"{facts.meeting_held_on.isoformat()}.",
+            day=facts.meeting_held_on,
         )
 
 

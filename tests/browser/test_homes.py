@@ -269,7 +269,8 @@ def test_the_cell_s_lists_and_pages_fit_a_phone(site: Site, cases: Cases, at: _O
     response = page.goto("/dossiers/00000000-0000-4000-8000-000000000000")
     assert response is not None
     assert response.status == 404
-    expect(page.locator("main a").last).to_have_attribute("href", "/")
+    # Typed in the address bar (no page it came from): back to the coordinator's list.
+    expect(page.locator("main a").last).to_have_attribute("href", "/dossiers")
     small_screen(page, "error (phone)")
 
     # The form sent empty: its errors listed, each field marked, still no wider than the phone.

@@ -131,9 +131,17 @@ def test_the_hourly_limit_is_the_apis(world: World) -> None:
     browser.get("/dossiers/recherche")
     for _ in range(world.settings.searches_per_hour):
         assert browser.post("/dossiers/recherche", form()).status_code == 200
+    before = head(world)
     refused = browser.post("/dossiers/recherche", form())
     assert refused.status_code == 429
     assert "nombre maximal de recherches" in refused.text
+    # The search page again (issue 19), what was typed kept, the refusal logged.
+    assert 'action="/dossiers/recherche"' in refused.text
+    assert f'value="{BORN.isoformat()}"' in refused.text
+    assert refused.headers["retry-after"] == "60"
+    assert [(e["action"], e["outcome"], e["detail"]) for e in events(world, before)] == [
+        ("search_cases", "denied", "too-many-searches")
+    ]
     # The API counts the same searches: the account's limit is one.
     api = world.as_("coordinator").post(
         "/cases/search",

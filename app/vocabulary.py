@@ -143,6 +143,19 @@ class ClosureReason(StrEnum):
     DUPLICATE = "duplicate"  # merged into another case of the same minor (issue 16)
 
 
+class ArchivePurpose(StrEnum):
+    """Why a closed case is opened again (R17, R23's "why"): a closed list the audit log
+    carries and the auditor reads; the free-text reason that details it stays sealed with the
+    case, since it may name people (R2)."""
+
+    CELL_MEETING = "cell_meeting"  # a meeting of the cell examines the minor again
+    NEW_SIGNALEMENT = "new_signalement"  # a new signalement of the same minor
+    JUDICIAL_REQUEST = "judicial_request"  # a request of the parquet or a judge
+    SUBJECT_ACCESS = "subject_access"  # the person exercises their right of access (R22)
+    COMPLAINT = "complaint"  # a complaint or a dispute about the case
+    OTHER = "other"  # said in the reason only
+
+
 class WithdrawalReason(StrEnum):
     """Why a signalement was withdrawn before the parquet saw it (R4)."""
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.cases.models import ArchiveAccess
 from app.vocabulary import Organisation, Role
+from tests.audit.log import events, head
 from tests.conftest import World
 from tests.scenario import case_body, meeting, ok, problem, submit, to_cell_review
 
@@ -151,3 +152,48 @@ def test_simultaneous_acceptances_are_one(world: World) -> None:
         thread.join()
     assert statuses == [200] * 4
     assert ok(world.as_("twice").get("/me"))["charter"]["accepted"] is True
+
+
+@pytest.mark.parametrize(
+    ("asked", "recorded"),
+    [({"purpose": "judicial_request"}, "judicial_request"), ({}, "other")],
+)
+def test_an_archive_access_records_its_purpose_in_the_log(
+    world: World, asked: dict[str, str], recorded: str
+) -> None:
+    """R17 and R23's "why": the purpose, from a closed list, is in the access and in its
+    audit event, for the auditor; without one (an older client), it is "other"."""
+    case_id = _closed_case(world)
+    before = head(world)
+    granted = ok(
+        world.as_("coordinator").post(f"/cases/{case_id}/archive-access", {**REASON, **asked})
+    )
+    assert granted["purpose"] == recorded
+    with world.db() as session:
+        [access] = session.scalars(select(ArchiveAccess))
+    assert access.purpose == recorded
+    [event] = [e for e in events(world, before) if e["action"] == "request_archive_access"]
+    assert event["detail"] == f"archive_access:{access.id} purpose:{recorded}"
+    assert event["severity"] == "high"
+
+
+def test_an_archive_access_with_a_purpose_off_the_list_is_refused_and_logged(
+    world: World,
+) -> None:
+    case_id = _closed_case(world)
+    before = head(world)
+    body = problem(
+        world.as_("coordinator").post(
+            f"/cases/{case_id}/archive-access", {**REASON, "purpose": "curiosity"}
+        ),
+        422,
+    )
+    assert body["type"].endswith("validation-error")
+    [refusal] = events(world, before)
+    assert (refusal["action"], refusal["outcome"], refusal["case_id"]) == (
+        "request_archive_access",
+        "denied",
+        case_id,
+    )
+    with world.db() as session:
+        assert session.scalars(select(ArchiveAccess)).all() == []

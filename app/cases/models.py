@@ -242,6 +242,8 @@ class ArchiveAccess(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     # The reason may name people: sealed with the case's key like any nominative text.
     reason_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # Its purpose from a closed list, not nominative (None: granted before migration 0015).
+    purpose: Mapped[str | None] = mapped_column(String(32), nullable=True)
     granted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -455,10 +455,14 @@ def request_archive_access(
         vault=vault,
         case_id=case_id,
         reason=body.reason,
+        purpose=body.purpose,
         hours=settings.archive_access_hours,
     )
     return ArchiveAccessRead(
-        case_id=case_id, granted_at=access.granted_at, expires_at=access.expires_at
+        case_id=case_id,
+        granted_at=access.granted_at,
+        expires_at=access.expires_at,
+        purpose=body.purpose,
     )
 
 

@@ -29,6 +29,7 @@ from app.schemas import (
     StrictInput,
 )
 from app.vocabulary import (
+    ArchivePurpose,
     ClosureReason,
     Destination,
     DuplicateDecision,
@@ -180,15 +181,18 @@ class ClosureIn(StrictInput):
 
 
 class ArchiveAccessIn(StrictInput):
-    """R17: the reason, at least a sentence."""
+    """R17: the purpose, from a closed list the audit log carries, and the reason, at least a
+    sentence (sealed with the case)."""
 
     reason: ReasonText
+    purpose: ArchivePurpose = ArchivePurpose.OTHER
 
 
 class ArchiveAccessRead(BaseModel):
     case_id: uuid.UUID
     granted_at: datetime
     expires_at: datetime
+    purpose: ArchivePurpose
 
 
 class FeedbackIn(StrictInput):

@@ -60,6 +60,7 @@ from app.principal import Principal
 from app.retention.policy import birth_month
 from app.schemas import utc_instant
 from app.vocabulary import (
+    ArchivePurpose,
     CellKind,
     ClosureReason,
     Destination,
@@ -1172,6 +1173,7 @@ def grant_archive_access(
     case_id: uuid.UUID,
     reason: str,
     hours: float,
+    purpose: ArchivePurpose = ArchivePurpose.OTHER,
 ) -> ArchiveAccess:
     """A motivated, time-limited read of a closed case, by its coordinator or the parquet."""
     case = case_for_step(session, principal, case_id, Step.REQUEST_ARCHIVE_ACCESS)
@@ -1187,20 +1189,21 @@ def grant_archive_access(
         case_id=case.id,
         user_id=principal.user_id,
         reason_enc=personal.seal_archive_reason(cipher_of(vault, case), access_id, reason),
+        purpose=purpose.value,
         granted_at=now,
         expires_at=now + timedelta(hours=hours),
     )
     session.add(access)
     session.flush()
     # R17: the reason itself is nominative free text, kept encrypted with the case; the log
-    # names the access that holds it.
+    # names the access that holds it and its purpose from the closed list (R23's "why").
     trail.record(
         session,
         principal,
         Action.REQUEST_ARCHIVE_ACCESS,
         case_id=case.id,
         severity=trail.HIGH,
-        detail=f"archive_access:{access_id}",
+        detail=f"archive_access:{access_id} purpose:{purpose.value}",
     )
     return access
 

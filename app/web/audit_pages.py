@@ -7,7 +7,8 @@ decides who may read (``decisions.may_read_audit_log``; a case's coordinator may
 access log). Events hold ids and codes only; a page adds, in one query each, the account
 names of its actors, the references of its cases and the windows of its archive accesses.
 
-An archive access's reason is not shown. It is free text typed by a professional to justify
+An archive access's purpose is shown: a closed list (``ArchivePurpose``) the event itself
+records. The reason that details it is not shown. It is free text typed by a professional to justify
 opening a closed case ("convocation du mineur par le juge le 3 mars"), so it may name people:
 it is stored sealed with the case's data key (``ArchiveAccess.reason_enc``), like any
 nominative text. R2 says the auditor reads the log and aggregates, never nominative content,
@@ -47,7 +48,7 @@ from app.policy import decisions
 from app.policy.visibility import Block
 from app.principal import Principal
 from app.schemas import utc_instant
-from app.vocabulary import Organisation, Role
+from app.vocabulary import ArchivePurpose, Organisation, Role
 from app.web import labels
 from app.web.deps import WebPrincipal
 from app.web.labels import choices, label
@@ -73,6 +74,7 @@ _MESSAGES = {
     "export": "Saisissez les deux dates de la période à exporter, la seconde après la première.",
 }
 ARCHIVE_ACCESS_DETAIL = "archive_access:"
+ARCHIVE_PURPOSE_DETAIL = "purpose:"
 
 
 def _day_start(day: date) -> datetime:
@@ -175,16 +177,26 @@ def _known(session: Session, items: list[dict[str, Any]]) -> Known:
 
 
 def _archive_access_id(item: dict[str, Any]) -> uuid.UUID | None:
-    """The archive access an event granted (its detail names it, ``archive_access:<id>``)."""
+    """The archive access an event granted (its detail names it, ``archive_access:<id>``,
+    followed by ``purpose:<code>`` since migration 0015)."""
     detail = item.get("detail") or ""
     if item.get("action") != Action.REQUEST_ARCHIVE_ACCESS or not detail.startswith(
         ARCHIVE_ACCESS_DETAIL
     ):
         return None
     try:
-        return uuid.UUID(detail.removeprefix(ARCHIVE_ACCESS_DETAIL))
+        return uuid.UUID(detail.split()[0].removeprefix(ARCHIVE_ACCESS_DETAIL))
     except ValueError:
         return None
+
+
+def _archive_purpose(item: dict[str, Any]) -> str:
+    """The purpose the event itself recorded (the log is the evidence, not the access's row),
+    in French; an access granted before purposes were asked says so."""
+    for part in (item.get("detail") or "").split()[1:]:
+        if part.startswith(ARCHIVE_PURPOSE_DETAIL):
+            return label(ArchivePurpose, part.removeprefix(ARCHIVE_PURPOSE_DETAIL))
+    return labels.ARCHIVE_PURPOSE_NOT_ASKED
 
 
 def _rows(session: Session, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -209,6 +221,7 @@ def _row(item: dict[str, Any], known: Known) -> dict[str, Any]:
             "severity_text": "",
             "archive_access": None,
             "archive_reason": None,
+            "archive_purpose": None,
         }
     role = item["actor_role"]
     organisation = item["actor_organisation"]
@@ -229,6 +242,7 @@ def _row(item: dict[str, Any], known: Known) -> dict[str, Any]:
         "severity_text": labels.AUDIT_SEVERITIES.get(item["severity"], item["severity"]),
         "archive_access": known.archive_accesses.get(access_id) if access_id else None,
         "archive_reason": labels.ARCHIVE_REASON_SEALED if access_id else None,
+        "archive_purpose": _archive_purpose(item) if access_id else None,
     }
 
 

@@ -794,7 +794,7 @@ def close(post: CurrentCasePost) -> Response:
     HOME + "/{case_id}/acces-archive", dependencies=[audited_as(Action.REQUEST_ARCHIVE_ACCESS)]
 )
 def request_archive_access(post: CurrentCasePost) -> Response:
-    typed = {"reason": post.text("reason")}
+    typed = {"reason": post.text("reason"), "purpose": post.text("purpose")}
 
     def act(data: ArchiveAccessIn) -> Case:
         service.grant_archive_access(
@@ -803,6 +803,7 @@ def request_archive_access(post: CurrentCasePost) -> Response:
             vault=post.vault,
             case_id=post.case_id,
             reason=data.reason,
+            purpose=data.purpose,
             hours=post.settings.archive_access_hours,
         )
         return service.case_of(post.session, principal=post.principal, case_id=post.case_id)

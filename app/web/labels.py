@@ -964,10 +964,22 @@ LABELS[Action]["export_audit_events"] = "Export du journal pour une inspection"
 AUDIT_ACCOUNT_UNKNOWN = "Aucun compte ne porte cet identifiant de connexion."
 # What the journal says of an archive access's reason (see app.web.audit_pages).
 ARCHIVE_REASON_SEALED = (
-    "Motif saisi lors de la demande, chiffré avec la situation : il peut nommer des personnes, "
-    "le journal ne le montre donc pas (R2). Le coordinateur de la cellule le lit dans l'export "
-    "des données de la personne (R22)."
+    "Le texte qui précise ce motif est chiffré avec la situation : il peut nommer des "
+    "personnes, le journal ne le montre donc pas (R2). Le coordinateur de la cellule le lit "
+    "dans l'export des données de la personne (R22)."
 )
+from app.vocabulary import ArchivePurpose  # noqa: E402
+
+LABELS[ArchivePurpose] = {
+    "cell_meeting": "Une réunion de la cellule examine de nouveau le mineur",
+    "new_signalement": "Un nouveau signalement du même mineur",
+    "judicial_request": "Une demande du parquet ou d'un juge",
+    "subject_access": "La personne exerce son droit d'accès",
+    "complaint": "Une réclamation ou un litige sur la situation",
+    "other": "Autre motif, précisé dans le texte",
+}
+# An access granted before its purpose was asked (migration 0015).
+ARCHIVE_PURPOSE_NOT_ASKED = "Non demandé (accès antérieur)"
 
 
 # --- what is not possible yet, and when it will be (issue 19) -------------------------------

@@ -24,6 +24,7 @@ from app.documents.pdf import PRINT_CSS
 from app.indicators.service import CELL_ACTION
 from app.policy import decisions
 from app.principal import Principal
+from app.vocabulary import ArchivePurpose
 from app.web import labels
 from app.web.deps import CSRF_FIELD
 
@@ -48,6 +49,8 @@ def _environment() -> jinja2.Environment:
     env.globals["kinds"] = {kind.__name__: kind for kind in labels.LABELS}
     env.globals["awaits"] = labels.AWAITS
     env.globals["ended"] = labels.ENDED
+    # The archive access's form is on the refusal's page, wherever a closed case is opened.
+    env.globals["archive_purposes"] = labels.choices(ArchivePurpose)
     env.globals["awaits_returned"] = labels.AWAITS_RETURNED
     env.globals["amended_fields"] = labels.AMENDED_FIELDS
     env.globals["step_detail"] = labels.step_detail

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text
 
+from app.audit import trail
 from app.audit.checkpoint import checkpoint_now
 from app.clock import today
 from app.vocabulary import Organisation, Role
@@ -310,6 +312,8 @@ def test_an_archive_access_shows_its_window_never_its_reason(world: World) -> No
     assert row["Gravité"] == "Élevée"
     assert row["Détail"].startswith("Accès à l'archive du ")
     assert "chiffré avec la situation" in row["Détail"]
+    # The purpose the event recorded: the scenario's client gave none, so "other".
+    assert "Motif déclaré : Autre motif, précisé dans le texte." in row["Détail"]
     assert granted["detail"] in row["Détail"]  # the access's id, to follow it further
     # The reads it opened are high-severity events of the same case.
     page = auditor.get(f"/audit/dossiers/{case_id}")
@@ -473,3 +477,30 @@ def test_a_page_names_its_actors_and_cases_in_one_query_each(world: World) -> No
     one, usernames, references = statements(f"/audit?compte=teacher&dossier={first}")
     assert one == 2  # one account, one case: the same single query each
     assert (usernames, references) == (1, 1)
+
+
+def test_an_archive_access_shows_the_purpose_its_event_recorded(world: World) -> None:
+    """The auditor reads why a closed case was opened (R17, R23) from the log itself; an
+    access logged before purposes were asked says so rather than guessing."""
+    case_id = through_the_six_steps(world)
+    ok(
+        world.as_("parquet").post(
+            f"/cases/{case_id}/archive-access",
+            {"reason": "Vérifier la suite donnée avant l'audience.", "purpose": "judicial_request"},
+        )
+    )
+    with world.db() as session:
+        trail.record(
+            session,
+            trail.OPERATOR,
+            trail.Action.REQUEST_ARCHIVE_ACCESS,
+            case_id=uuid.UUID(case_id),
+            detail=f"archive_access:{uuid.uuid4()}",
+        )
+    page = signed_in(world, "auditor").get("/audit?action=request_archive_access")
+    _no_name(page)
+    details = [row["Détail"] for row in _rows(page.text)]
+    assert len(details) == 3
+    assert "Motif déclaré : Non demandé (accès antérieur)." in details[0]  # newest first
+    assert "Motif déclaré : Une demande du parquet ou d'un juge." in details[1]
+    assert "Motif déclaré : Autre motif, précisé dans le texte." in details[2]

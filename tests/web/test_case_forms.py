@@ -188,6 +188,41 @@ def test_a_feedback_outside_the_closed_form_is_sent_back(world: World) -> None:
     assert ok(world.as_("coordinator").get(f"/cases/{case_id}"))["feedback"] == []
 
 
+def test_an_archive_access_without_its_purpose_is_sent_back_then_granted_with_it(
+    world: World,
+) -> None:
+    """The purpose is asked on the page (no choice made for the user); refused without one,
+    the form comes back with the reason typed, the message on the purpose, nothing granted."""
+    case_id, _ = to_oriented(world, "crip")
+    ok(world.as_("coordinator").post(f"/cases/{case_id}/closure", {"reason": "moved_away"}))
+    coordinator = signed_in(world, "coordinator")
+    refusal_page = coordinator.get(f"/dossiers/{case_id}")
+    assert refusal_page.status_code == 403
+    assert refusal_page.text.count('name="purpose"') == 6  # the closed list, none checked
+    assert 'name="purpose" value="other" required checked' not in refusal_page.text
+    reason = "Le juge des enfants demande où en est la situation."
+    before = head(world)
+    response = coordinator.post(f"/dossiers/{case_id}/acces-archive", {"reason": reason})
+    assert response.status_code == 422
+    assert 'id="purpose-erreur"' in response.text
+    assert 'id="reason-erreur"' not in response.text
+    assert _textarea(response, "reason") == reason
+    [refusal] = events(world, before)
+    assert (refusal["action"], refusal["outcome"], refusal["detail"]) == (
+        "request_archive_access",
+        "denied",
+        "validation-error",
+    )
+    response = coordinator.post(
+        f"/dossiers/{case_id}/acces-archive", {"reason": reason, "purpose": "judicial_request"}
+    )
+    assert response.status_code == 303, response.text
+    with world.db() as session:
+        [access] = session.scalars(select(ArchiveAccess))
+    assert access.purpose == "judicial_request"
+    assert coordinator.get(f"/dossiers/{case_id}").status_code == 200
+
+
 def test_an_archive_reason_too_short_is_sent_back_with_what_was_typed(world: World) -> None:
     case_id, _ = to_oriented(world, "crip")
     ok(world.as_("coordinator").post(f"/cases/{case_id}/closure", {"reason": "moved_away"}))

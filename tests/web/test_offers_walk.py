@@ -361,7 +361,10 @@ def post(browser: Browser, world: World, built: Built, action: str) -> Any:
         "propose_transfer": ("transfert", {"cell_id": str(world.other_cell.id)}),
         "request_archive_access": (
             "acces-archive",
-            {"reason": "Relire la situation avant la prochaine réunion de la cellule."},
+            {
+                "reason": "Relire la situation avant la prochaine réunion de la cellule.",
+                "purpose": "cell_meeting",
+            },
         ),
     }
     path, data = forms[action]

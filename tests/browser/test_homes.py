@@ -47,11 +47,9 @@ USEFUL = {
     "/admin": 'a[href^="/admin/comptes/"]',  # the accounts
 }
 WIDTHS = {"bureau": VIEWPORT, "telephone": PHONE}
-# The README's images, taken on the way (name by (role, width)).
-SHOTS = {
-    ("auditor", "bureau"): "journal-audit.png",
-    ("admin", "bureau"): "console-admin.png",
-}
+# The README's images, taken on the way (name by (role, width); the admin console's are the
+# admin journey's).
+SHOTS = {("auditor", "bureau"): "journal-audit.png"}
 
 # The widest elements, by tag, id and classes (never their text: it may be nominative).
 _TOO_WIDE = """() => [...document.querySelectorAll("body *")]

@@ -463,6 +463,7 @@ def _coordinator_opens_the_archive(page: Page, case_id: str) -> None:
     page.goto(f"/dossiers/{case_id}")
     expect(page.get_by_role("alert")).to_contain_text("archivée")
     axe.check(page, "/dossiers/{id} (archived, access form)")
+    page.get_by_label("Une réunion de la cellule examine de nouveau le mineur").check()
     page.get_by_label("Motif de la consultation").fill(
         "Préparer la réunion de bilan annuel de la cellule (exemple fictif)."
     )

@@ -148,6 +148,9 @@ class Actor:
 
 
 OPERATOR = Actor(None, OPERATOR_ROLE, None)
+# Someone who holds no account (a password link this service never gave, say).
+ANONYMOUS_ROLE = "anonymous"
+ANONYMOUS = Actor(None, ANONYMOUS_ROLE, None)
 
 
 def _event(

@@ -572,7 +572,7 @@ def _reset_refusal(session: Session, token: str, error: AppError) -> None:
     """A refused use of a link, logged against the account it was made for (or, for a link
     this service never gave, against no account)."""
     session.rollback()
-    actor = signin.reset_owner(session, token) or Actor(None, "anonymous", None)
+    actor = signin.reset_owner(session, token) or trail.ANONYMOUS
     trail.record_refusal(
         session, actor, Action.RESET_PASSWORD, status=error.status, slug=error.slug, case_id=None
     )

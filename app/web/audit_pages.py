@@ -36,7 +36,7 @@ from app.audit.context import audited_as
 from app.audit.repository import EventFilter
 from app.audit.router import export_name, export_response
 from app.audit.service import EventPage
-from app.audit.trail import OPERATOR_ROLE, Action
+from app.audit.trail import ANONYMOUS_ROLE, OPERATOR_ROLE, Action
 from app.cases import repository as cases
 from app.cases.models import ArchiveAccess
 from app.cases.references import looks_like_reference
@@ -233,7 +233,13 @@ def _row(item: dict[str, Any], known: Known) -> dict[str, Any]:
         "username": known.usernames.get(item["actor_id"], "") if item["actor_id"] else "",
         "reference": known.references.get(case_id, "") if case_id else "",
         "role_text": (
-            labels.OPERATOR_ROLE if role == OPERATOR_ROLE else label(Role, role) if role else ""
+            labels.OPERATOR_ROLE
+            if role == OPERATOR_ROLE
+            else labels.ANONYMOUS_ROLE
+            if role == ANONYMOUS_ROLE
+            else label(Role, role)
+            if role
+            else ""
         ),
         "organisation_text": label(Organisation, organisation) if organisation else "",
         "action_text": label(Action, item["action"]),

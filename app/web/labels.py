@@ -410,6 +410,8 @@ AUDIT_OUTCOMES: dict[str, str] = {"allowed": "Autorisée", "denied": "Refusée"}
 AUDIT_SEVERITIES: dict[str, str] = {"info": "Normale", "high": "Élevée"}
 # The server's operator acting through the command line (app.audit.trail.OPERATOR_ROLE).
 OPERATOR_ROLE = "Opérateur du serveur (ligne de commande)"
+# A visitor without an account (app.audit.trail.ANONYMOUS_ROLE).
+ANONYMOUS_ROLE = "Visiteur sans compte"
 # An event whose stored row cannot be read (app.audit.service.shown).
 UNREADABLE_EVENT = "Événement illisible : voir la vérification du journal"
 

@@ -504,3 +504,21 @@ def test_an_archive_access_shows_the_purpose_its_event_recorded(world: World) ->
     assert "Motif déclaré : Non demandé (accès antérieur)." in details[0]  # newest first
     assert "Motif déclaré : Une demande du parquet ou d'un juge." in details[1]
     assert "Motif déclaré : Autre motif, précisé dans le texte." in details[2]
+
+
+def test_a_visitor_without_an_account_is_named_so(world: World) -> None:
+    """A refusal logged against no account (a password link the service never gave) reads
+    as such in the journal, not as a raw code."""
+    with world.db() as session:
+        trail.record_refusal(
+            session,
+            trail.ANONYMOUS,
+            trail.Action.RESET_PASSWORD,
+            status=404,
+            slug="reset-link-unknown",
+            case_id=None,
+        )
+    page = signed_in(world, "auditor").get("/audit?action=reset_password")
+    [row] = _rows(page.text)
+    assert "Visiteur sans compte" in row["Compte"]
+    assert "anonymous" not in row["Compte"]

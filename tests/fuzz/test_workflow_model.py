@@ -1591,13 +1591,17 @@ class WorkflowMachine(RuleBasedStateMachine):
         if response.status_code >= 400:
             return
         granted = ok(response)
-        assert set(granted) == {"case_id", "granted_at", "expires_at"}, self._context()
+        assert set(granted) == {"case_id", "granted_at", "expires_at", "purpose"}, self._context()
+        # No purpose sent (an older client): "other", and the event records it (R23's why).
+        assert granted["purpose"] == "other", self._context()
         _(case).archive_holders.append(who)
         self.stats.succeeded["request_archive_access"] += 1
         assert any(
-            e["detail"].startswith("archive_access:") and e["severity"] == "high"
+            e["detail"].startswith("archive_access:")
+            and e["detail"].endswith(" purpose:other")
+            and e["severity"] == "high"
             for e in self.last_events
-        ), "R17: an archive access not logged as high" + self._context()
+        ), "R17: an archive access not logged as high, with its purpose" + self._context()
 
     # --- reads --------------------------------------------------------------------------------
 

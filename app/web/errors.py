@@ -41,16 +41,20 @@ def error_page(request: Request, status: int, slug: str, headers: Any = None) ->
     return response
 
 
+def _path_and_query(path: str, query: str) -> str:
+    return path + ("?" + query if query else "")
+
+
 def back_of(request: Request, status: int) -> str:
     """Where an error page leads back to: the page the user was on (the request's Referer,
     when it is a page of this service and not the refused page itself), else, for a case
     not found, the list of their cases (a cell's member has one), else their home."""
-    here = request.url.path + ("?" + request.url.query if request.url.query else "")
+    here = _path_and_query(request.url.path, request.url.query)
     referer = request.headers.get("referer", "")
     parts = urlsplit(referer)
     ours = urlsplit(str(request.base_url))
     if parts.scheme == ours.scheme and parts.netloc == ours.netloc:
-        came_from = safe_return(parts.path + ("?" + parts.query if parts.query else ""))
+        came_from = safe_return(_path_and_query(parts.path, parts.query))
         if came_from != LANDING and (came_from != here or request.method != "GET"):
             return came_from
     principal: Principal | None = getattr(request.state, "web_principal", None)
@@ -64,9 +68,7 @@ def _come_back(request: Request, page_path: str) -> RedirectResponse:
     replayed, so it comes back to the landing page)."""
     target = LANDING
     if request.method == "GET":
-        target = safe_return(
-            request.url.path + ("?" + request.url.query if request.url.query else "")
-        )
+        target = safe_return(_path_and_query(request.url.path, request.url.query))
     query = "" if target == LANDING else "?" + urlencode({"suite": target})
     return RedirectResponse(page_path + query, status_code=303)
 
